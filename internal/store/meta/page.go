@@ -1,0 +1,45 @@
+package meta
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// Page tokens are opaque to clients: base64 of {"offset": n}, as MLflow does.
+type pageToken struct {
+	Offset int `json:"offset"`
+}
+
+func decodeToken(tok string) (int, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(tok)
+	if err != nil {
+		raw, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+	}
+	var pt pageToken
+	if err == nil {
+		err = json.Unmarshal(raw, &pt)
+	}
+	if err != nil || pt.Offset < 0 {
+		return 0, errs.Invalidf("invalid page_token %q: expected a token returned by a previous search", tok)
+	}
+	return pt.Offset, nil
+}
+
+func encodeToken(offset int) string {
+	b, _ := json.Marshal(pageToken{Offset: offset})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
