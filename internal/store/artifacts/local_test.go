@@ -1,0 +1,116 @@
+package artifacts
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+func newLocal(t testing.TB) *localStore {
+	t.Helper()
+	s, err := openLocal(t.TempDir())
+	require.NoError(t, err)
+	return s
+}
+
+func TestLocal(t *testing.T) {
+	runContract(t, func(t *testing.T) Store { return newLocal(t) })
+}
+
+// TestLocalLeavesNoTempFiles checks the private tree is empty after failed
+// and aborted writes.
+func TestLocalLeavesNoTempFiles(t *testing.T) {
+	s := newLocal(t)
+	ctx := t.Context()
+	require.Error(t, s.Put(ctx, "a.txt", failing(1<<20)))
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.ErrorIs(t, s.Put(canceled, "b.txt", bytes.NewReader(make([]byte, 1<<20))), context.Canceled)
+	id, err := s.CreateMultipart(ctx, "c.bin")
+	require.NoError(t, err)
+	_, err = s.UploadPart(ctx, "c.bin", id, 1, failing(10))
+	require.Error(t, err)
+	require.NoError(t, s.AbortMultipart(ctx, "c.bin", id))
+
+	dir := filepath.FromSlash(s.root.Name() + "/" + reserved)
+	var files []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return err
+	}))
+	require.Empty(t, files)
+}
+
+// TestLocalUploadTargetsOnePath checks an upload ID is bound to its path.
+func TestLocalUploadTargetsOnePath(t *testing.T) {
+	s := newLocal(t)
+	id, err := s.CreateMultipart(t.Context(), "a.bin")
+	require.NoError(t, err)
+	_, err = s.UploadPart(t.Context(), "b.bin", id, 1, bytes.NewReader([]byte("x")))
+	require.True(t, errs.Is(err, errs.NotFound), "%v", err)
+	for _, bad := range []string{"../tmp", "a/b", "a.b"} {
+		err := s.AbortMultipart(t.Context(), "a.bin", bad)
+		require.True(t, errs.Is(err, errs.NotFound), "%q: %v", bad, err)
+	}
+}
+
+// TestLocalConflicts checks a file and a folder cannot share a path.
+func TestLocalConflicts(t *testing.T) {
+	s := newLocal(t)
+	put(t, s, "dir/file.txt", "x")
+	for _, p := range []string{"dir", "dir/file.txt/below"} {
+		err := s.Put(t.Context(), p, bytes.NewReader([]byte("y")))
+		require.True(t, errs.Is(err, errs.Invalid), "put %q: %v", p, err)
+	}
+	require.Equal(t, []string{"dir/file.txt"}, paths(t, s, "dir"))
+}
+
+// TestLocalSymlinkStaysInside checks a link out of the root is not followed.
+func TestLocalSymlinkStaysInside(t *testing.T) {
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o644))
+	s := newLocal(t)
+	require.NoError(t, os.Symlink(outside, filepath.Join(s.root.Name(), "link")))
+	_, _, err := s.Get(t.Context(), "link/secret")
+	require.Error(t, err)
+	require.Error(t, s.Put(t.Context(), "link/planted", bytes.NewReader([]byte("x"))))
+	_, err = os.Stat(filepath.Join(outside, "planted"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func BenchmarkLocal(b *testing.B) {
+	data := bytes.Repeat([]byte("cairn"), 1<<20/5+1)[:1<<20]
+	s := newLocal(b)
+	ctx := context.Background()
+	b.Run("Put1MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if err := s.Put(ctx, "bench/put.bin", bytes.NewReader(data)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	require.NoError(b, s.Put(ctx, "bench/get.bin", bytes.NewReader(data)))
+	b.Run("Get1MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			rc, _, err := s.Get(ctx, "bench/get.bin")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				b.Fatal(err)
+			}
+			rc.Close()
+		}
+	})
+}
