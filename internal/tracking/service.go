@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -379,4 +380,41 @@ func RandomRunName() string {
 		return int(v.Int64())
 	}
 	return nameAdjectives[pick(len(nameAdjectives))] + "-" + nameNouns[pick(len(nameNouns))] + "-" + strconv.Itoa(pick(1000))
+}
+
+// LogModelHistoryTag is the run tag MLflow appends logged-model metadata to.
+const LogModelHistoryTag = "mlflow.log-model.history"
+
+// LogModel appends an MLmodel description (JSON with artifact_path, flavors,
+// utc_time_created and run_id) to the run's log-model history tag.
+func (s *Service) LogModel(ctx context.Context, runID, modelJSON string) error {
+	var model map[string]any
+	if err := json.Unmarshal([]byte(modelJSON), &model); err != nil {
+		return errs.Invalidf("invalid value for parameter 'model_json': not a JSON object: %v", err)
+	}
+	var missing []string
+	for _, f := range []string{"artifact_path", "flavors", "utc_time_created", "run_id"} {
+		if _, ok := model[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		return errs.Invalidf("model json is missing mandatory fields: %v", missing)
+	}
+	run, err := s.store.FindRunByID(ctx, runID)
+	if err != nil {
+		return err
+	}
+	var history []json.RawMessage
+	for _, t := range run.Tags {
+		if t.Key == LogModelHistoryTag {
+			_ = json.Unmarshal([]byte(t.Value), &history)
+		}
+	}
+	history = append(history, json.RawMessage(modelJSON))
+	b, err := json.Marshal(history)
+	if err != nil {
+		return err
+	}
+	return s.store.LogBatch(ctx, runID, nil, nil, []Tag{{Key: LogModelHistoryTag, Value: string(b)}})
 }
