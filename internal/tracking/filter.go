@@ -129,7 +129,7 @@ func ParseOrderBy(s Schema, exprs []string) ([]OrderBy, error) {
 		if err != nil {
 			return nil, errs.Invalidf("invalid order_by %q: %s", e, errs.MessageOf(err))
 		}
-		if len(toks) == 0 || len(toks) > 2 {
+		if len(toks) == 0 {
 			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC]", e)
 		}
 		p := &parser{toks: toks, schema: s, src: e}
@@ -150,6 +150,9 @@ func ParseOrderBy(s Schema, exprs []string) ([]OrderBy, error) {
 			default:
 				return nil, errs.Invalidf("invalid order_by %q: expected ASC or DESC, found %q", e, t.text)
 			}
+		}
+		if p.more() {
+			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC], found more after it", e)
 		}
 		out = append(out, ob)
 	}

@@ -17,7 +17,7 @@ const (
 	MaxMetricsPerBatch      = 1000
 	MaxParamsTagsPerBatch   = 100
 	MaxEntitiesPerBatch     = 1000
-	MaxBatchRequestBytes    = 1 << 20
+	MaxBatchRequestBytes    = 1_000_000
 	MaxResultsSearchRuns    = 50000
 	MaxResultsExperiments   = 50000
 	MaxResultsMetricHistory = 25000

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test the way CI does: real PostgreSQL (installed from Debian's
+# packages and started on loopback if needed) and a real S3 endpoint
+# (moto_server, started by the artifact-store tests on a loopback port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${CAIRN_TEST_POSTGRES_URL:-}" ]; then
+  CAIRN_TEST_POSTGRES_URL=$(bash .ci/postgres.sh)
+  export CAIRN_TEST_POSTGRES_URL
+fi
+echo "PostgreSQL for tests: ${CAIRN_TEST_POSTGRES_URL%%@*}@..." | sed 's#//[^:]*:[^@]*@#//***@#'
+if ! command -v moto_server >/dev/null && ! python3 -c 'import moto.server' 2>/dev/null; then
+  echo "moto is not installed: the S3 tests need moto_server (Python package 'moto')" >&2
+  exit 1
+fi
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 20m ./...

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+)
+
+// Config is the server's whole configuration, from flags and environment.
+type Config struct {
+	Data             string // folder for the default SQLite database and artifacts
+	Addr             string
+	DB               string // metadata URI; default sqlite in Data
+	Artifacts        string // artifact root URI; default file:// under Data
+	Auth             bool
+	MaxArtifactBytes int64
+	S3               artifacts.Options
+}
+
+// DefaultConfig returns the zero-setup configuration: everything under ./cairn-data on loopback.
+func DefaultConfig() Config {
+	return Config{Data: "cairn-data", Addr: "127.0.0.1:5000", S3: artifacts.DefaultOptions()}
+}
+
+// Validate checks the configuration and fills derived defaults.
+func (c *Config) Validate() error {
+	if c.Data == "" && (c.DB == "" || c.Artifacts == "") {
+		return usageError{errors.New("--data is required unless both --db and --artifacts are given")}
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return usageError{fmt.Errorf("invalid --addr %q: expected host:port, e.g. 127.0.0.1:5000", c.Addr)}
+	}
+	if c.DB == "" {
+		c.DB = filepath.Join(c.Data, "cairn.db")
+	}
+	if c.Artifacts == "" {
+		abs, err := filepath.Abs(filepath.Join(c.Data, "artifacts"))
+		if err != nil {
+			return err
+		}
+		c.Artifacts = abs
+	}
+	if c.MaxArtifactBytes < 0 {
+		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
+	}
+	return nil
+}
+
+// s3FromEnv fills S3 options from the variables MLflow and the AWS SDK use.
+func s3FromEnv(o *artifacts.Options) {
+	for _, k := range []string{"MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if v := os.Getenv(k); v != "" {
+			o.S3Endpoint = v
+			break
+		}
+	}
+	if v := os.Getenv("AWS_REGION"); v != "" {
+		o.S3Region = v
+	} else if v := os.Getenv("AWS_DEFAULT_REGION"); v != "" {
+		o.S3Region = v
+	}
+}
+
+func newServerCmd() *cobra.Command {
+	cfg := DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Start the Cairn server (MLflow REST API, model registry, artifact proxy)",
+		Long: `Start the Cairn server. With no flags it keeps everything under ./cairn-data:
+SQLite metadata in cairn-data/cairn.db and artifacts in cairn-data/artifacts,
+and listens on 127.0.0.1:5000. Point MLflow clients at it with
+MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
+
+  --db postgres://user:pass@host/db     PostgreSQL for metadata
+  --artifacts s3://bucket/prefix        any S3 endpoint for artifacts
+                                        (MLFLOW_S3_ENDPOINT_URL or AWS_ENDPOINT_URL
+                                        picks a non-AWS endpoint such as MinIO)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s3FromEnv(&cfg.S3)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runServer(cmd.Context(), cfg, log, nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Data, "data", cfg.Data, "data folder for the default SQLite database and artifact store")
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address; loopback unless you mean to expose it")
+	f.StringVar(&cfg.DB, "db", "", "metadata database URI (default: sqlite in --data; postgres://... for PostgreSQL)")
+	f.StringVar(&cfg.Artifacts, "artifacts", "", "artifact root URI (default: --data/artifacts; s3://bucket/prefix for S3)")
+	f.BoolVar(&cfg.Auth, "auth", false, "require a token or user/password on every API call (see 'cairn users' and 'cairn tokens')")
+	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
+	return cmd
+}
+
+// runServer opens the stores and serves until ctx ends. ready, when not nil,
+// receives the bound address once the server accepts connections.
+func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
+	dbOpts := meta.DefaultOptions()
+	dbOpts.Logger = log
+	db, err := meta.Open(ctx, cfg.DB, dbOpts)
+	if err != nil {
+		return fmt.Errorf("metadata store: %w", err)
+	}
+	defer db.Close()
+	art, err := artifacts.Open(ctx, cfg.Artifacts, cfg.S3)
+	if err != nil {
+		return fmt.Errorf("artifact store: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	trackingSvc := tracking.NewService(db)
+	registrySvc := registry.NewService(db, db)
+	api := mlflow.NewHandler(trackingSvc, registrySvc, art, mlflow.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes})
+
+	opts := web.DefaultOptions()
+	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg
+	if cfg.Auth {
+		authn, err := newAuthenticator(ctx, db)
+		if err != nil {
+			return err
+		}
+		opts.Auth = authn
+	}
+	srv := web.NewServer(opts, api)
+	l, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	host, _, _ := net.SplitHostPort(l.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.Auth {
+		log.Warn("listening beyond loopback without --auth: anyone who can reach this address can read and change everything", "addr", l.Addr().String())
+	}
+	log.Info("cairn server listening", "url", "http://"+l.Addr().String(), "db", redactURI(cfg.DB), "artifacts", art.URI(), "auth", cfg.Auth, "dialect", db.Dialect().String())
+	if ready != nil {
+		ready <- l.Addr().String()
+	}
+	err = srv.Serve(ctx, l)
+	log.Info("cairn server stopped")
+	return err
+}
+
+func redactURI(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			if colon := strings.Index(s[i+3:at], ":"); colon >= 0 {
+				return s[:i+3+colon+1] + "xxxxx" + s[at:]
+			}
+		}
+	}
+	return s
+}

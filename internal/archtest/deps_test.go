@@ -1,0 +1,98 @@
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const mod = "github.com/cairn-mlops/cairn/"
+
+// allowed lists, per package, the Cairn packages it may import (directly or
+// not). Packages missing from the list may import anything of Cairn's.
+var allowed = map[string][]string{
+	"internal/errs":            {},
+	"internal/tracking":        {"internal/errs"},
+	"internal/auth":            {"internal/errs"},
+	"internal/registry":        {"internal/errs", "internal/tracking"},
+	"internal/store/artifacts": {"internal/errs"},
+	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth"},
+	"internal/web/respond":     {"internal/errs"},
+	"internal/web/mlflow/wire": {"internal/errs", "internal/tracking", "internal/registry"},
+	"internal/client":          {"internal/errs", "internal/tracking", "internal/registry", "internal/web/mlflow/wire"},
+}
+
+// homes names the only Cairn packages that may import a third-party module.
+var homes = map[string][]string{
+	"modernc.org/sqlite":                  {"internal/store/meta"},
+	"github.com/jackc/pgx":                {"internal/store/meta"},
+	"github.com/aws/aws-sdk-go-v2":        {"internal/store/artifacts"},
+	"github.com/spf13/cobra":              {"cmd/cairn"},
+	"golang.org/x/crypto":                 {"internal/auth"},
+	"github.com/prometheus/client_golang": {"internal/web", "cmd/cairn"},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	out, err := exec.Command("go", "list", "-json", "github.com/cairn-mlops/cairn/...").Output()
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		require.NoError(t, dec.Decode(&p))
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestImportsPointDown(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		ok, listed := allowed[rel]
+		if !listed {
+			continue
+		}
+		for _, d := range p.Deps {
+			if !strings.HasPrefix(d, mod) {
+				continue
+			}
+			dep := strings.TrimPrefix(d, mod)
+			found := false
+			for _, a := range ok {
+				if dep == a || strings.HasPrefix(dep, a+"/") {
+					found = true
+				}
+			}
+			require.True(t, found, "%s must not import %s (allowed: %v)", rel, dep, ok)
+		}
+	}
+}
+
+func TestHeavyDependenciesHaveOneHome(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for _, imp := range p.Imports {
+			for module, home := range homes {
+				if !strings.HasPrefix(imp, module) {
+					continue
+				}
+				inHome := false
+				for _, h := range home {
+					if rel == h || strings.HasPrefix(rel, h+"/") {
+						inHome = true
+					}
+				}
+				require.True(t, inHome, "%s imports %s, which belongs only in %v", rel, imp, home)
+			}
+		}
+	}
+}

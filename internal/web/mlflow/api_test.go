@@ -1,0 +1,220 @@
+package mlflow_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+)
+
+// newServer starts a real server over SQLite and a local artifact folder.
+func newServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
+	require.NoError(t, err)
+	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
+	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), h).Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type apiResult struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func call(t testing.TB, srv *httptest.Server, method, path string, body any) apiResult {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	require.NoError(t, err)
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	res := apiResult{Status: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &res.Body)
+	return res
+}
+
+func ok(t testing.TB, r apiResult) map[string]any {
+	t.Helper()
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	return r.Body
+}
+
+func setup(t *testing.T, srv *httptest.Server) (expID, runID string) {
+	t.Helper()
+	expID = ok(t, call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "e"}))["experiment_id"].(string)
+	run := ok(t, call(t, srv, "POST", "/api/2.0/mlflow/runs/create", map[string]any{"experiment_id": expID, "start_time": 1}))["run"].(map[string]any)
+	runID = run["info"].(map[string]any)["run_id"].(string)
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/runs/log-batch", map[string]any{"run_id": runID,
+		"metrics": []any{map[string]any{"key": "loss", "value": 0.5, "timestamp": 1, "step": 0}, map[string]any{"key": "n", "value": "NaN", "timestamp": 1, "step": 0}},
+		"params":  []any{map[string]any{"key": "lr", "value": "0.1"}},
+		"tags":    []any{map[string]any{"key": "t", "value": "v"}}}))
+	return expID, runID
+}
+
+func TestTrackingFlow(t *testing.T) {
+	srv := newServer(t)
+	expID, runID := setup(t, srv)
+	for _, prefix := range []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"} {
+		got := ok(t, call(t, srv, "GET", prefix+"runs/get?run_uuid="+runID, nil))
+		data := got["run"].(map[string]any)["data"].(map[string]any)
+		require.Len(t, data["params"], 1)
+		var nan any
+		for _, m := range data["metrics"].([]any) {
+			if m.(map[string]any)["key"] == "n" {
+				nan = m.(map[string]any)["value"]
+			}
+		}
+		require.Equal(t, "NaN", nan)
+	}
+	res := ok(t, call(t, srv, "POST", "/api/2.0/mlflow/runs/search", map[string]any{"experiment_ids": []string{expID},
+		"filter": "metrics.loss < 1 and params.lr = '0.1'", "order_by": []string{"metrics.loss DESC"}}))
+	require.Len(t, res["runs"], 1)
+	hist := ok(t, call(t, srv, "GET", "/api/2.0/mlflow/metrics/get-history?run_id="+runID+"&metric_key=loss", nil))
+	require.Len(t, hist["metrics"], 1)
+
+	// Artifacts through the proxy: upload, list (run and proxy views), download, delete.
+	root := expID + "/" + runID + "/artifacts"
+	ok(t, call(t, srv, "PUT", "/api/2.0/mlflow-artifacts/artifacts/"+root+"/sub/dir/notes.txt", "hello"))
+	ok(t, call(t, srv, "PUT", "/api/2.0/mlflow-artifacts/artifacts/"+root+"/top.json", `{"a":1}`))
+	list := ok(t, call(t, srv, "GET", "/api/2.0/mlflow/artifacts/list?run_id="+runID, nil))
+	require.Equal(t, "mlflow-artifacts:/"+root, list["root_uri"])
+	require.Equal(t, []any{map[string]any{"path": "sub", "is_dir": true}, map[string]any{"path": "top.json", "is_dir": false, "file_size": float64(7)}}, list["files"])
+	list = ok(t, call(t, srv, "GET", "/api/2.0/mlflow/artifacts/list?run_id="+runID+"&path=sub", nil))
+	require.Equal(t, "sub/dir", list["files"].([]any)[0].(map[string]any)["path"])
+	list = ok(t, call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts?path="+root+"/sub/dir", nil))
+	require.Equal(t, "notes.txt", list["files"].([]any)[0].(map[string]any)["path"])
+	dl := call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts/"+root+"/sub/dir/notes.txt", nil)
+	require.Equal(t, "hello", dl.Raw)
+	ok(t, call(t, srv, "DELETE", "/api/2.0/mlflow-artifacts/artifacts/"+root+"/sub", nil))
+	require.Equal(t, 404, call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts/"+root+"/sub/dir/notes.txt", nil).Status)
+
+	require.Equal(t, "OK", call(t, srv, "GET", "/health", nil).Raw)
+	require.Equal(t, 200, call(t, srv, "GET", "/version", nil).Status)
+}
+
+func TestMultipartUpload(t *testing.T) {
+	srv := newServer(t)
+	res := ok(t, call(t, srv, "POST", "/api/2.0/mlflow-artifacts/mpu/create/1/r/artifacts", map[string]any{"path": "big.bin", "num_parts": 2}))
+	uploadID := res["upload_id"].(string)
+	creds := res["credentials"].([]any)
+	require.Len(t, creds, 2)
+	var parts []any
+	for i, c := range creds {
+		u := c.(map[string]any)["url"].(string)
+		req, err := http.NewRequest("PUT", u, strings.NewReader(fmt.Sprintf("part%d;", i+1)))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		parts = append(parts, map[string]any{"part_number": i + 1, "etag": resp.Header.Get("ETag")})
+	}
+	// A tampered URL is refused.
+	bad := strings.Replace(creds[0].(map[string]any)["url"].(string), "part_number=1", "part_number=3", 1)
+	req, _ := http.NewRequest("PUT", bad, strings.NewReader("x"))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 403, resp.StatusCode)
+
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow-artifacts/mpu/complete/1/r/artifacts", map[string]any{"path": "big.bin", "upload_id": uploadID, "parts": parts}))
+	require.Equal(t, "part1;part2;", call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big.bin", nil).Raw)
+}
+
+// TestBadInput sends malformed and invalid requests: each gets MLflow's error
+// code, a message naming the problem, and changes nothing that was stored.
+func TestBadInput(t *testing.T) {
+	srv := newServer(t)
+	_, runID := setup(t, srv)
+	before := call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw
+
+	manyMetrics := make([]any, 1001)
+	for i := range manyMetrics {
+		manyMetrics[i] = map[string]any{"key": fmt.Sprintf("m%d", i), "value": 1, "timestamp": 1}
+	}
+	tests := []struct {
+		name, method, path string
+		body               any
+		status             int
+		code, contains     string
+	}{
+		{"malformed json", "POST", "runs/log-batch", `{"run_id": `, 400, "INVALID_PARAMETER_VALUE", "malformed JSON"},
+		{"malformed json elsewhere", "POST", "experiments/create", `{"name": "x",}`, 400, "INVALID_PARAMETER_VALUE", "malformed JSON"},
+		{"wrong type", "POST", "experiments/create", map[string]any{"name": 12}, 400, "INVALID_PARAMETER_VALUE", "'name'"},
+		{"wrong type nested", "POST", "runs/log-batch", map[string]any{"run_id": runID, "metrics": []any{map[string]any{"key": "a", "value": "abc", "timestamp": 1}}}, 400, "INVALID_PARAMETER_VALUE", "metrics.value"},
+		{"missing name", "POST", "experiments/create", map[string]any{}, 400, "INVALID_PARAMETER_VALUE", "'name'"},
+		{"unknown run", "GET", "runs/get?run_id=0123456789abcdef", nil, 404, "RESOURCE_DOES_NOT_EXIST", "0123456789abcdef"},
+		{"unknown experiment", "GET", "experiments/get?experiment_id=98765", nil, 404, "RESOURCE_DOES_NOT_EXIST", "98765"},
+		{"non-integer experiment", "GET", "experiments/get?experiment_id=abc", nil, 400, "INVALID_PARAMETER_VALUE", "abc"},
+		{"key too long", "POST", "runs/log-parameter", map[string]any{"run_id": runID, "key": strings.Repeat("k", 251), "value": "1"}, 400, "INVALID_PARAMETER_VALUE", "250"},
+		{"param value too long", "POST", "runs/log-parameter", map[string]any{"run_id": runID, "key": "big", "value": strings.Repeat("v", 6001)}, 400, "INVALID_PARAMETER_VALUE", "6000"},
+		{"bad key chars", "POST", "runs/set-tag", map[string]any{"run_id": runID, "key": "a\x00b", "value": "1"}, 400, "INVALID_PARAMETER_VALUE", "Names may only contain"},
+		{"key traversal", "POST", "runs/log-metric", map[string]any{"run_id": runID, "key": "../x", "value": 1, "timestamp": 1}, 400, "INVALID_PARAMETER_VALUE", "relative path"},
+		{"changed param", "POST", "runs/log-parameter", map[string]any{"run_id": runID, "key": "lr", "value": "0.2"}, 400, "INVALID_PARAMETER_VALUE", "lr"},
+		{"too many metrics", "POST", "runs/log-batch", map[string]any{"run_id": runID, "metrics": manyMetrics}, 400, "INVALID_PARAMETER_VALUE", "1000"},
+		{"batch too large", "POST", "runs/log-batch", map[string]any{"run_id": runID, "tags": []any{map[string]any{"key": "x", "value": strings.Repeat("v", 1_000_001)}}}, 400, "INVALID_PARAMETER_VALUE", "bytes"},
+		{"bad filter", "POST", "runs/search", map[string]any{"experiment_ids": []string{"0"}, "filter": "metrics.loss >> 1"}, 400, "INVALID_PARAMETER_VALUE", "filter"},
+		{"bad status", "POST", "runs/update", map[string]any{"run_id": runID, "status": "DONE"}, 400, "INVALID_PARAMETER_VALUE", "status"},
+		{"bad view type", "POST", "runs/search", map[string]any{"experiment_ids": []string{"0"}, "run_view_type": "SOME"}, 400, "INVALID_PARAMETER_VALUE", "run_view_type"},
+		{"bad page token", "POST", "runs/search", map[string]any{"experiment_ids": []string{"0"}, "page_token": "###"}, 400, "INVALID_PARAMETER_VALUE", "page_token"},
+		{"unknown endpoint", "GET", "no/such/thing", nil, 404, "ENDPOINT_NOT_FOUND", "no/such/thing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, srv, tt.method, "/api/2.0/mlflow/"+tt.path, tt.body)
+			require.Equal(t, tt.status, r.Status, r.Raw)
+			require.Equal(t, tt.code, r.Body["error_code"], r.Raw)
+			require.Contains(t, r.Body["message"], tt.contains)
+		})
+	}
+	for _, p := range []string{"../../etc/passwd", "a/../../b", "%2e%2e/x", "a%00b", "/abs"} {
+		t.Run("artifact path "+p, func(t *testing.T) {
+			r := call(t, srv, "PUT", "/api/2.0/mlflow-artifacts/artifacts/1/"+p, "x")
+			require.Contains(t, []int{400, 404}, r.Status, r.Raw)
+			if r.Status == 400 {
+				require.Equal(t, "INVALID_PARAMETER_VALUE", r.Body["error_code"])
+			}
+			if strings.Contains(p, "..") {
+				r = call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts?path=1/"+p, nil)
+				require.Equal(t, 400, r.Status, r.Raw)
+			}
+		})
+	}
+	require.Equal(t, before, call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw, "rejected requests must not change the run")
+}

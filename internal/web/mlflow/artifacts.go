@@ -1,0 +1,364 @@
+package mlflow
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/web/respond"
+)
+
+// ProxyScheme is the URI scheme of artifacts served through this server.
+const ProxyScheme = "mlflow-artifacts:"
+
+// artifactRoutes mounts the mlflow-artifacts proxy under prefix.
+func (h *Handler) artifactRoutes(mux *http.ServeMux, prefix string) {
+	mux.Handle("GET "+prefix+"artifacts", api(h.listProxyArtifacts))
+	mux.HandleFunc("GET "+prefix+"artifacts/{path...}", h.downloadArtifact)
+	mux.Handle("PUT "+prefix+"artifacts/{path...}", api(h.uploadArtifact))
+	mux.Handle("DELETE "+prefix+"artifacts/{path...}", api(h.deleteArtifact))
+	mux.Handle("POST "+prefix+"mpu/create/{path...}", api(h.createMultipart))
+	mux.Handle("PUT "+prefix+"mpu/part/{path...}", http.HandlerFunc(h.uploadPart))
+	mux.Handle("POST "+prefix+"mpu/complete/{path...}", api(h.completeMultipart))
+	mux.Handle("POST "+prefix+"mpu/abort/{path...}", api(h.abortMultipart))
+}
+
+type wireFileInfo struct {
+	Path     string `json:"path"`
+	IsDir    bool   `json:"is_dir"`
+	FileSize *int64 `json:"file_size,omitempty"`
+}
+
+func toWireFiles(infos []artifacts.Info, rel func(string) string) []wireFileInfo {
+	out := make([]wireFileInfo, 0, len(infos))
+	for _, f := range infos {
+		w := wireFileInfo{Path: rel(f.Path), IsDir: f.IsDir}
+		if !f.IsDir {
+			size := f.Size
+			w.FileSize = &size
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func (h *Handler) listProxyArtifacts(r *http.Request) (any, error) {
+	var req struct {
+		Path string `json:"path"`
+	}
+	if err := respond.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	p, err := artifacts.ValidatePath(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := h.artifacts.List(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		Files []wireFileInfo `json:"files,omitempty"`
+	}{}
+	if len(infos) > 0 {
+		out.Files = toWireFiles(infos, path.Base)
+	}
+	return out, nil
+}
+
+func (h *Handler) downloadArtifact(w http.ResponseWriter, r *http.Request) {
+	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	if err == nil && p == "" {
+		err = errs.Invalidf("artifact path is empty: expected a file path such as 1/<run>/artifacts/model.pkl")
+	}
+	if err != nil {
+		respond.Error(w, r, err)
+		return
+	}
+	rc, info, err := h.artifacts.Get(r.Context(), p)
+	if err != nil {
+		respond.Error(w, r, err)
+		return
+	}
+	defer rc.Close()
+	ct := mime.TypeByExtension(path.Ext(p))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(p)))
+	if info.Size > 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc)
+}
+
+func (h *Handler) uploadBody(r *http.Request) io.Reader {
+	if h.opts.MaxArtifactBytes > 0 {
+		return http.MaxBytesReader(nil, r.Body, h.opts.MaxArtifactBytes)
+	}
+	return r.Body
+}
+
+func (h *Handler) uploadArtifact(r *http.Request) (any, error) {
+	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	if err != nil {
+		return nil, err
+	}
+	if p == "" {
+		return nil, errs.Invalidf("artifact path is empty: expected a file path")
+	}
+	if err := h.artifacts.Put(r.Context(), p, h.uploadBody(r)); err != nil {
+		return nil, tooLarge(err, h.opts.MaxArtifactBytes)
+	}
+	return nil, nil
+}
+
+func tooLarge(err error, limit int64) error {
+	var mbe *http.MaxBytesError
+	if err != nil && (strings.Contains(err.Error(), "request body too large") || errors.As(err, &mbe)) {
+		return &errs.Error{Kind: errs.TooLarge, Message: fmt.Sprintf("artifact exceeds the server's limit of %d bytes", limit), Err: err}
+	}
+	return err
+}
+
+func (h *Handler) deleteArtifact(r *http.Request) (any, error) {
+	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	if err != nil {
+		return nil, err
+	}
+	if p == "" {
+		return nil, errs.Invalidf("refusing to delete the artifact root: give a path")
+	}
+	return nil, h.artifacts.Delete(r.Context(), p)
+}
+
+func (h *Handler) multipart() (artifacts.Multipart, error) {
+	mp, ok := h.artifacts.(artifacts.Multipart)
+	if !ok {
+		return nil, errs.Invalidf("multipart upload is not supported for the current artifact repository")
+	}
+	return mp, nil
+}
+
+// partSignature signs a part-upload URL so it works without credentials,
+// like a presigned S3 URL.
+func (h *Handler) partSignature(p, uploadID string, part int) string {
+	mac := hmac.New(sha256.New, h.opts.URLSigningKey)
+	fmt.Fprintf(mac, "%s\x00%s\x00%d", p, uploadID, part)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if fp := r.Header.Get("X-Forwarded-Proto"); fp == "http" || fp == "https" {
+		scheme = fp
+	}
+	return scheme + "://" + r.Host
+}
+
+func (h *Handler) createMultipart(r *http.Request) (any, error) {
+	var req struct {
+		Path     string `json:"path"`
+		NumParts Int64  `json:"num_parts"`
+	}
+	if err := respond.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
+	if err != nil {
+		return nil, err
+	}
+	if req.NumParts < 1 || req.NumParts > 10000 {
+		return nil, errs.Invalidf("invalid value %d for parameter 'num_parts': expected 1 to 10000", req.NumParts)
+	}
+	mp, err := h.multipart()
+	if err != nil {
+		return nil, err
+	}
+	id, err := mp.CreateMultipart(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	type credential struct {
+		PartNumber int               `json:"part_number"`
+		URL        string            `json:"url"`
+		Headers    map[string]string `json:"headers,omitempty"`
+	}
+	prefix := strings.TrimSuffix(r.URL.Path, "mpu/create/"+r.PathValue("path"))
+	creds := make([]credential, req.NumParts)
+	for i := range creds {
+		n := i + 1
+		q := url.Values{"upload_id": {id}, "part_number": {strconv.Itoa(n)}, "signature": {h.partSignature(p, id, n)}}
+		creds[i] = credential{PartNumber: n, URL: baseURL(r) + prefix + "mpu/part/" + escapePath(p) + "?" + q.Encode()}
+	}
+	return map[string]any{"upload_id": id, "credentials": creds}, nil
+}
+
+func escapePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// uploadPart receives one part at a signed URL and answers with its ETag.
+func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request) {
+	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	if err != nil {
+		respond.Error(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	id := q.Get("upload_id")
+	n, err := strconv.Atoi(q.Get("part_number"))
+	if err != nil || n < 1 {
+		respond.Error(w, r, errs.Invalidf("invalid value '%s' for parameter 'part_number': expected a positive integer", q.Get("part_number")))
+		return
+	}
+	if !hmac.Equal([]byte(q.Get("signature")), []byte(h.partSignature(p, id, n))) {
+		respond.Error(w, r, errs.E(errs.PermissionDenied, "invalid or missing signature on the part upload URL"))
+		return
+	}
+	mp, err := h.multipart()
+	if err != nil {
+		respond.Error(w, r, err)
+		return
+	}
+	etag, err := mp.UploadPart(r.Context(), p, id, n, h.uploadBody(r))
+	if err != nil {
+		respond.Error(w, r, tooLarge(err, h.opts.MaxArtifactBytes))
+		return
+	}
+	w.Header().Set("ETag", etag)
+	respond.JSON(w, http.StatusOK, nil)
+}
+
+func (h *Handler) completeMultipart(r *http.Request) (any, error) {
+	var req struct {
+		Path     string `json:"path"`
+		UploadID string `json:"upload_id"`
+		Parts    []struct {
+			PartNumber Int64  `json:"part_number"`
+			ETag       string `json:"etag"`
+		} `json:"parts"`
+	}
+	if err := respond.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
+	if err != nil {
+		return nil, err
+	}
+	if err := required("upload_id", req.UploadID); err != nil {
+		return nil, err
+	}
+	mp, err := h.multipart()
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]artifacts.Part, len(req.Parts))
+	for i, x := range req.Parts {
+		parts[i] = artifacts.Part{Number: int(x.PartNumber), ETag: x.ETag}
+	}
+	return nil, mp.CompleteMultipart(r.Context(), p, req.UploadID, parts)
+}
+
+func (h *Handler) abortMultipart(r *http.Request) (any, error) {
+	var req struct {
+		Path     string `json:"path"`
+		UploadID string `json:"upload_id"`
+	}
+	if err := respond.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
+	if err != nil {
+		return nil, err
+	}
+	if err := required("upload_id", req.UploadID); err != nil {
+		return nil, err
+	}
+	mp, err := h.multipart()
+	if err != nil {
+		return nil, err
+	}
+	return nil, mp.AbortMultipart(r.Context(), p, req.UploadID)
+}
+
+// StorePath maps an artifact URI this server manages (mlflow-artifacts:/x,
+// mlflow-artifacts://host/x, or a URI under the store's own root) to a
+// store-relative path.
+func StorePath(store artifacts.Store, uri string) (string, error) {
+	switch {
+	case strings.HasPrefix(uri, ProxyScheme):
+		rest := strings.TrimPrefix(uri, ProxyScheme)
+		if strings.HasPrefix(rest, "//") {
+			rest = rest[2:]
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				rest = rest[i:]
+			} else {
+				rest = ""
+			}
+		}
+		return artifacts.ValidatePath(strings.TrimPrefix(rest, "/"))
+	case strings.HasPrefix(uri, strings.TrimSuffix(store.URI(), "/")+"/"):
+		return artifacts.ValidatePath(strings.TrimPrefix(uri, strings.TrimSuffix(store.URI(), "/")+"/"))
+	}
+	return "", errs.Invalidf("artifact location '%s' is not managed by this server (expected %s/... or %s/...)", uri, ProxyScheme, store.URI())
+}
+
+func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
+	var req struct {
+		runRef
+		Path      string `json:"path"`
+		PageToken string `json:"page_token"`
+	}
+	if err := respond.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	id, err := runID(req.RunID, req.RunUUID)
+	if err != nil {
+		return nil, err
+	}
+	run, err := h.tracking.Store().FindRunByID(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	root, err := StorePath(h.artifacts, run.Info.ArtifactURI)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := artifacts.ValidatePath(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := h.artifacts.List(r.Context(), path.Join(root, rel))
+	if err != nil {
+		return nil, err
+	}
+	out := struct {
+		RootURI string         `json:"root_uri"`
+		Files   []wireFileInfo `json:"files,omitempty"`
+	}{RootURI: run.Info.ArtifactURI}
+	if len(infos) > 0 {
+		out.Files = toWireFiles(infos, func(p string) string { return strings.TrimPrefix(p, root+"/") })
+	}
+	return out, nil
+}

@@ -1,0 +1,134 @@
+package mlflow
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web/respond"
+)
+
+// Options configure the API.
+type Options struct {
+	Logger *slog.Logger
+	// MaxArtifactBytes caps one artifact upload; 0 means no cap.
+	MaxArtifactBytes int64
+	// URLSigningKey signs multipart part-upload URLs; NewHandler makes a
+	// random one when it is empty.
+	URLSigningKey []byte
+}
+
+// Handler serves the MLflow REST API.
+type Handler struct {
+	tracking  *tracking.Service
+	registry  *registry.Service
+	artifacts artifacts.Store
+	opts      Options
+}
+
+// NewHandler returns a Handler over the given services and artifact store.
+func NewHandler(t *tracking.Service, reg *registry.Service, art artifacts.Store, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.URLSigningKey) == 0 {
+		opts.URLSigningKey = make([]byte, 32)
+		_, _ = rand.Read(opts.URLSigningKey)
+	}
+	return &Handler{tracking: t, registry: reg, artifacts: art, opts: opts}
+}
+
+// apiFunc handles one API call and returns the response body or an error.
+type apiFunc func(r *http.Request) (any, error)
+
+func api(f apiFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := f(r)
+		if err != nil {
+			respond.Error(w, r, err)
+			return
+		}
+		respond.JSON(w, http.StatusOK, out)
+	}
+}
+
+// Prefixes under which the MLflow API is served.
+var Prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
+
+// ArtifactPrefixes are the mlflow-artifacts proxy roots.
+var ArtifactPrefixes = []string{"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/"}
+
+// Register mounts every MLflow route on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for _, p := range Prefixes {
+		add := func(methods, path string, f apiFunc) {
+			for _, m := range strings.Split(methods, ",") {
+				mux.Handle(m+" "+p+path, api(f))
+			}
+		}
+		h.trackingRoutes(add)
+		h.registryRoutes(add)
+		h.loggedModelRoutes(add)
+		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			respond.JSON(w, http.StatusNotFound, respond.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
+				Message: "no MLflow endpoint " + r.Method + " " + r.URL.Path})
+		}))
+	}
+	for _, p := range ArtifactPrefixes {
+		h.artifactRoutes(mux, p)
+	}
+}
+
+func (h *Handler) trackingRoutes(add func(methods, path string, f apiFunc)) {
+	add("POST", "experiments/create", h.createExperiment)
+	add("GET", "experiments/get", h.getExperiment)
+	add("GET", "experiments/get-by-name", h.getExperimentByName)
+	add("GET,POST", "experiments/search", h.searchExperiments)
+	add("GET", "experiments/list", h.searchExperiments)
+	add("POST", "experiments/update", h.updateExperiment)
+	add("POST", "experiments/delete", h.deleteExperiment)
+	add("POST", "experiments/restore", h.restoreExperiment)
+	add("POST", "experiments/set-experiment-tag", h.setExperimentTag)
+	add("POST", "experiments/delete-experiment-tag", h.deleteExperimentTag)
+
+	add("POST", "runs/create", h.createRun)
+	add("GET", "runs/get", h.getRun)
+	add("POST", "runs/update", h.updateRun)
+	add("POST", "runs/delete", h.deleteRun)
+	add("POST", "runs/restore", h.restoreRun)
+	add("POST", "runs/log-metric", h.logMetric)
+	add("POST", "runs/log-parameter", h.logParam)
+	add("POST", "runs/log-batch", h.logBatch)
+	add("POST", "runs/set-tag", h.setTag)
+	add("POST", "runs/delete-tag", h.deleteTag)
+	add("POST", "runs/search", h.searchRuns)
+	add("POST", "runs/log-inputs", h.logInputs)
+	add("POST", "runs/outputs", h.logOutputs)
+	add("POST", "runs/log-model", h.logModel)
+	add("GET", "metrics/get-history", h.getMetricHistory)
+	add("GET", "metrics/get-history-bulk-interval", h.getMetricHistoryBulkInterval)
+	add("GET", "artifacts/list", h.listRunArtifacts)
+}
+
+// runID returns run_id, or the older run_uuid, of a request.
+func runID(runID, runUUID string) (string, error) {
+	if runID != "" {
+		return runID, nil
+	}
+	if runUUID != "" {
+		return runUUID, nil
+	}
+	return "", errs.Invalidf("missing value for required parameter 'run_id'")
+}
+
+func required(name, v string) error {
+	if v == "" {
+		return errs.Invalidf("missing value for required parameter '%s'", name)
+	}
+	return nil
+}

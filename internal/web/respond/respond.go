@@ -1,0 +1,263 @@
+package respond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// Status pairs an HTTP status with an MLflow error code.
+type Status struct {
+	HTTP int
+	Code string
+}
+
+// Table maps each error kind to its HTTP status and MLflow error code. It is
+// the only place kinds become statuses.
+var Table = map[errs.Kind]Status{
+	errs.Invalid:          {http.StatusBadRequest, "INVALID_PARAMETER_VALUE"},
+	errs.NotFound:         {http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST"},
+	errs.Conflict:         {http.StatusBadRequest, "RESOURCE_ALREADY_EXISTS"},
+	errs.Unavailable:      {http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE"},
+	errs.Unauthenticated:  {http.StatusUnauthorized, "UNAUTHENTICATED"},
+	errs.PermissionDenied: {http.StatusForbidden, "PERMISSION_DENIED"},
+	errs.TooLarge:         {http.StatusRequestEntityTooLarge, "REQUEST_LIMIT_EXCEEDED"},
+	errs.Internal:         {http.StatusInternalServerError, "INTERNAL_ERROR"},
+}
+
+// StatusOf returns the status for err's kind.
+func StatusOf(err error) Status {
+	if s, ok := Table[errs.KindOf(err)]; ok {
+		return s
+	}
+	return Table[errs.Internal]
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	loggerKey
+)
+
+// WithRequestID returns a context carrying a request ID and logger.
+func WithRequestID(ctx context.Context, id string, log *slog.Logger) context.Context {
+	ctx = context.WithValue(ctx, requestIDKey, id)
+	return context.WithValue(ctx, loggerKey, log)
+}
+
+// RequestID returns the request ID stored in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+// JSON writes v as JSON with the given status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v == nil {
+		_, _ = io.WriteString(w, "{}")
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// ErrorBody is MLflow's error response.
+type ErrorBody struct {
+	ErrorCode string `json:"error_code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// Error writes err in MLflow's format. A 5xx is logged with the request ID;
+// the client sees the ID, never internal details.
+func Error(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		err = &errs.Error{Kind: errs.Unavailable, Message: "request canceled", Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = &errs.Error{Kind: errs.Unavailable, Message: "request timed out", Err: err}
+	}
+	st := StatusOf(err)
+	msg := errs.MessageOf(err)
+	id := RequestID(r.Context())
+	if st.HTTP >= 500 {
+		logger(r.Context()).Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		if msg == "" || errs.KindOf(err) == errs.Internal {
+			msg = "internal error; the server log has the details under request ID " + id
+		}
+	}
+	JSON(w, st.HTTP, ErrorBody{ErrorCode: st.Code, Message: msg, RequestID: id})
+}
+
+// MaxJSONBody is the largest JSON request body decoded by default.
+const MaxJSONBody = 8 << 20
+
+// Decode fills dst (a pointer to a struct with json tags) from the request:
+// the JSON body when there is one, else the query string. Unknown fields are
+// ignored, as MLflow's protobuf parsing does; a field of the wrong type is an
+// errs.Invalid naming it.
+func Decode(r *http.Request, dst any) error {
+	if r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxJSONBody+1))
+		if err != nil {
+			return errs.Invalidf("could not read request body: %v", err)
+		}
+		if len(body) > MaxJSONBody {
+			return &errs.Error{Kind: errs.TooLarge, Message: fmt.Sprintf("request body exceeds %d bytes", MaxJSONBody)}
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, dst); err != nil {
+				return jsonError(err)
+			}
+			return nil
+		}
+	}
+	return DecodeQuery(r.URL.Query(), dst)
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		got := te.Value
+		switch got {
+		case "string", "number", "bool", "array", "object":
+			got = "a JSON " + got
+		}
+		field := te.Field
+		if field == "" {
+			field = "(request body)"
+		}
+		return errs.Invalidf("invalid value for parameter '%s': expected %s, got %s", field, kindName(te.Type), got)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return errs.Invalidf("malformed JSON in request body at byte %d: %v", se.Offset, se)
+	}
+	return errs.Invalidf("malformed JSON in request body: %v", err)
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return t.String()
+}
+
+// DecodeQuery fills dst's fields from query values by json tag: strings,
+// integers, floats, booleans and slices of those (repeated keys).
+func DecodeQuery(q map[string][]string, dst any) error {
+	return decodeQuery(q, reflect.ValueOf(dst).Elem())
+}
+
+func decodeQuery(q map[string][]string, v reflect.Value) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("json"), ",")[0]
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			if err := decodeQuery(q, v.Field(i)); err != nil {
+				return err
+			}
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		vals, ok := q[name]
+		if !ok || len(vals) == 0 {
+			continue
+		}
+		fv := v.Field(i)
+		if u, ok := fv.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+			if err := u.UnmarshalText([]byte(vals[0])); err != nil {
+				return errs.Invalidf("invalid value '%s' for parameter '%s': %v", vals[0], name, err)
+			}
+			continue
+		}
+		if fv.Kind() == reflect.Slice {
+			s := reflect.MakeSlice(fv.Type(), len(vals), len(vals))
+			for j, raw := range vals {
+				if err := setScalar(s.Index(j), name, raw); err != nil {
+					return err
+				}
+			}
+			fv.Set(s)
+			continue
+		}
+		if err := setScalar(fv, name, vals[0]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func setScalar(fv reflect.Value, name, raw string) error {
+	if fv.Kind() == reflect.Pointer {
+		p := reflect.New(fv.Type().Elem())
+		if err := setScalar(p.Elem(), name, raw); err != nil {
+			return err
+		}
+		fv.Set(p)
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(raw)
+	case reflect.Int, reflect.Int32, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return errs.Invalidf("invalid value '%s' for parameter '%s': expected an integer", raw, name)
+		}
+		fv.SetInt(n)
+	case reflect.Float64, reflect.Float32:
+		n, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return errs.Invalidf("invalid value '%s' for parameter '%s': expected a number", raw, name)
+		}
+		fv.SetFloat(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errs.Invalidf("invalid value '%s' for parameter '%s': expected true or false", raw, name)
+		}
+		fv.SetBool(b)
+	default:
+		return errs.Invalidf("parameter '%s' cannot be given in the query string", name)
+	}
+	return nil
+}
+
+// DecodeBytesError turns a json.Unmarshal error into an errs.Invalid that
+// names the field, for handlers that read the body themselves.
+func DecodeBytesError(err error) error { return jsonError(err) }

@@ -1,0 +1,287 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/web/respond"
+)
+
+// Version is the server's version, set by cmd at build time.
+var Version = "0.1.0-dev"
+
+// Mounter registers routes on a mux; each API package provides one.
+type Mounter interface {
+	Register(mux *http.ServeMux)
+}
+
+// Authenticator decides who a request comes from and whether they may make it.
+// A nil Authenticator means the server is open (the loopback default).
+type Authenticator interface {
+	// Authorize returns nil when the request may proceed. Errors:
+	// Unauthenticated (no or bad credentials), PermissionDenied (role too low).
+	Authorize(r *http.Request, access Access) error
+}
+
+// Access is what a request needs.
+type Access int
+
+// Access levels, lowest first.
+const (
+	Public Access = iota // health and version: no credentials
+	Read                 // reads and searches
+	Write                // anything that changes state
+	Admin                // user and token management
+)
+
+// Options configure the server.
+type Options struct {
+	Addr              string
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+	Gatherer          prometheus.Gatherer
+	Auth              Authenticator
+	ReadHeaderTimeout time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// DefaultOptions returns options for a local server on loopback.
+func DefaultOptions() Options {
+	return Options{
+		Addr:              "127.0.0.1:5000",
+		Logger:            slog.Default(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ShutdownTimeout:   15 * time.Second,
+	}
+}
+
+// Server serves Cairn's HTTP APIs.
+type Server struct {
+	opts    Options
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *httpMetrics
+}
+
+// NewServer returns a server with the given APIs mounted.
+func NewServer(opts Options, apis ...Mounter) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	if opts.Registerer != nil {
+		s.metrics = newHTTPMetrics(opts.Registerer)
+	}
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("OK"))
+	})
+	s.mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(Version))
+	})
+	if opts.Gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
+	}
+	for _, a := range apis {
+		a.Register(s.mux)
+	}
+	s.handler = s.middleware(s.mux)
+	return s
+}
+
+// Handler returns the server's root handler, for tests.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve accepts connections on l until ctx is done, then shuts down
+// gracefully: in-flight requests get ShutdownTimeout to finish.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := s.opts.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware adds a request ID, recovers panics, authorizes, logs and counts.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(respond.WithRequestID(r.Context(), id, s.opts.Logger))
+		sw := &statusWriter{ResponseWriter: w}
+		if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
+			// The mux would redirect to the cleaned path; an API call with
+			// "..", "." or empty segments is a mistake or an attack, so say so.
+			respond.Error(sw, r, errs.Invalidf("invalid request path %q: '.', '..' and empty segments are not allowed", p))
+			return
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.opts.Logger.Error("panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					respond.Error(sw, r, &errs.Error{Kind: errs.Internal, Err: fmt.Errorf("panic: %v", p)})
+				}
+			}
+			elapsed := time.Since(start)
+			route := routeOf(r)
+			if s.metrics != nil {
+				s.metrics.observe(r.Method, route, sw.status, elapsed)
+			}
+			level := slog.LevelDebug
+			if sw.status >= 500 {
+				level = slog.LevelWarn
+			}
+			s.opts.Logger.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(elapsed.Microseconds())/1000)
+		}()
+		if s.opts.Auth != nil {
+			if err := s.opts.Auth.Authorize(r, AccessFor(r)); err != nil {
+				if errs.KindOf(err) == errs.Unauthenticated {
+					sw.Header().Set("WWW-Authenticate", `Basic realm="cairn", Bearer`)
+				}
+				respond.Error(sw, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		if i := strings.IndexByte(r.Pattern, ' '); i >= 0 {
+			return r.Pattern[i+1:]
+		}
+		return r.Pattern
+	}
+	return "unmatched"
+}
+
+// readOnlyPosts are POST endpoints that only read.
+var readOnlyPosts = []string{
+	"/experiments/search", "/runs/search", "/registered-models/search", "/model-versions/search",
+	"/registered-models/get-latest-versions", "/logged-models/search",
+}
+
+// AccessFor classifies a request by what it needs: health and version are
+// public; GET, HEAD and searching POSTs read; user and token management is
+// admin; everything else writes.
+func AccessFor(r *http.Request) Access {
+	p := r.URL.Path
+	switch {
+	case p == "/health" || p == "/version":
+		return Public
+	case strings.HasPrefix(p, "/api/2.0/cairn/users") || strings.HasPrefix(p, "/api/2.0/cairn/tokens"):
+		return Admin
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return Read
+	case r.Method == http.MethodPost:
+		for _, s := range readOnlyPosts {
+			if strings.HasSuffix(p, s) {
+				return Read
+			}
+		}
+	}
+	return Write
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cairn_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cairn_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+	return m
+}
+
+func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+}

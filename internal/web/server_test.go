@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/auth"
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+)
+
+type authAdapter struct{ s *auth.Service }
+
+func (a authAdapter) Authorize(r *http.Request, need web.Access) error {
+	return a.s.Authorize(r, auth.Level(need))
+}
+
+func TestAccessFor(t *testing.T) {
+	tests := []struct {
+		method, path string
+		want         web.Access
+	}{
+		{"GET", "/health", web.Public},
+		{"GET", "/version", web.Public},
+		{"GET", "/api/2.0/mlflow/runs/get", web.Read},
+		{"POST", "/api/2.0/mlflow/runs/search", web.Read},
+		{"POST", "/ajax-api/2.0/mlflow/experiments/search", web.Read},
+		{"POST", "/api/2.0/mlflow/registered-models/get-latest-versions", web.Read},
+		{"POST", "/api/2.0/mlflow/runs/log-batch", web.Write},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/1/x", web.Write},
+		{"DELETE", "/api/2.0/mlflow/registered-models/delete", web.Write},
+		{"GET", "/api/2.0/cairn/users", web.Admin},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		require.Equal(t, tt.want, web.AccessFor(r), tt.method+" "+tt.path)
+	}
+}
+
+// TestAuth runs a server with --auth semantics: tokens and basic auth as the
+// MLflow client sends them, roles, and MLflow's error format for 401 and 403.
+func TestAuth(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	defer db.Close()
+	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
+	require.NoError(t, err)
+	svc := auth.NewService(db, auth.DefaultOptions())
+	_, err = svc.CreateUser(ctx, "alice", "alice-password", auth.RoleAdmin)
+	require.NoError(t, err)
+	_, err = svc.CreateUser(ctx, "reader", "reader-password", auth.RoleRead)
+	require.NoError(t, err)
+	readToken, _, err := svc.CreateToken(ctx, "reader", "ci", 0)
+	require.NoError(t, err)
+
+	opts := web.DefaultOptions()
+	opts.Auth = authAdapter{svc}
+	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
+	srv := httptest.NewServer(web.NewServer(opts, h).Handler())
+	defer srv.Close()
+
+	do := func(method, path, body string, setAuth func(*http.Request)) (int, map[string]any) {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if setAuth != nil {
+			setAuth(req)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	bearer := func(tok string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	basic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+
+	status, _ := do("GET", "/health", "", nil)
+	require.Equal(t, 200, status)
+	status, body := do("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", "", nil)
+	require.Equal(t, 401, status)
+	require.Equal(t, "UNAUTHENTICATED", body["error_code"])
+	require.Contains(t, body["message"], "MLFLOW_TRACKING_TOKEN")
+	status, body = do("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", "", bearer("cairn_wrong"))
+	require.Equal(t, 401, status, body)
+	status, _ = do("GET", "/api/2.0/mlflow/experiments/get?experiment_id=0", "", bearer(readToken))
+	require.Equal(t, 200, status)
+	status, _ = do("POST", "/api/2.0/mlflow/runs/search", `{"experiment_ids":["0"]}`, bearer(readToken))
+	require.Equal(t, 200, status)
+	status, body = do("POST", "/api/2.0/mlflow/experiments/create", `{"name":"x"}`, bearer(readToken))
+	require.Equal(t, 403, status)
+	require.Equal(t, "PERMISSION_DENIED", body["error_code"])
+	status, _ = do("POST", "/api/2.0/mlflow/experiments/create", `{"name":"x"}`, basic("reader", "reader-password"))
+	require.Equal(t, 403, status)
+	status, _ = do("POST", "/api/2.0/mlflow/experiments/create", `{"name":"x"}`, basic("alice", "wrong-password"))
+	require.Equal(t, 401, status)
+	status, body = do("POST", "/api/2.0/mlflow/experiments/create", `{"name":"x"}`, basic("alice", "alice-password"))
+	require.Equal(t, 200, status, body)
+	require.NotEmpty(t, body["experiment_id"])
+}
+
+func TestRequestPathsAndIDs(t *testing.T) {
+	srv := httptest.NewServer(web.NewServer(web.DefaultOptions()).Handler())
+	defer srv.Close()
+	for _, p := range []string{"/api/2.0/mlflow-artifacts/artifacts/1/a/../../etc", "/api/2.0/mlflow//runs/get", "/api/./x"} {
+		req, _ := http.NewRequest("GET", srv.URL+p, nil)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, 400, resp.StatusCode, p)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/health", nil)
+	req.Header.Set("X-Request-Id", "abc123")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, "abc123", resp.Header.Get("X-Request-Id"))
+}
