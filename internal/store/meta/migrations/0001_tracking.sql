@@ -1,5 +1,6 @@
 -- Tracking: experiments, runs and what runs log. Written once for both
--- dialects; AUTOID, DOUBLE and BOOL are replaced per dialect when applied.
+-- dialects; AUTOID, DOUBLE, BOOL and CLUSTERED (SQLite's WITHOUT ROWID: the
+-- rows live in their primary-key b-tree, stored once) are replaced per dialect.
 
 CREATE TABLE experiments (
     experiment_id     AUTOID,
@@ -37,7 +38,7 @@ CREATE TABLE tags (
     key      TEXT NOT NULL,
     value    TEXT NOT NULL,
     PRIMARY KEY (run_uuid, key)
-);
+) CLUSTERED;
 CREATE INDEX tags_key_value_idx ON tags (key, value);
 
 CREATE TABLE params (
@@ -45,7 +46,7 @@ CREATE TABLE params (
     key      TEXT NOT NULL,
     value    TEXT NOT NULL,
     PRIMARY KEY (run_uuid, key)
-);
+) CLUSTERED;
 CREATE INDEX params_key_value_idx ON params (key, value);
 
 -- Every logged metric value. NaN is stored as value 0 with is_nan set, since
@@ -58,7 +59,7 @@ CREATE TABLE metrics (
     step      BIGINT NOT NULL DEFAULT 0,
     is_nan    BOOL NOT NULL DEFAULT FALSE,
     PRIMARY KEY (run_uuid, key, step, timestamp, value, is_nan)
-);
+) CLUSTERED;
 
 -- The latest value of each metric of a run (highest step, then timestamp, then
 -- value), kept in step with metrics so that search and order-by never scan history.
@@ -70,7 +71,7 @@ CREATE TABLE latest_metrics (
     step      BIGINT NOT NULL,
     is_nan    BOOL NOT NULL DEFAULT FALSE,
     PRIMARY KEY (run_uuid, key)
-);
+) CLUSTERED;
 CREATE INDEX latest_metrics_key_value_idx ON latest_metrics (key, value);
 
 CREATE TABLE datasets (
