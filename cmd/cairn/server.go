@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
@@ -24,13 +25,16 @@ import (
 
 // Config is the server's whole configuration, from flags and environment.
 type Config struct {
-	Data             string // folder for the default SQLite database and artifacts
-	Addr             string
-	DB               string // metadata URI; default sqlite in Data
-	Artifacts        string // artifact root URI; default file:// under Data
-	Auth             bool
-	MaxArtifactBytes int64
-	S3               artifacts.Options
+	Data      string // folder for the default SQLite database and artifacts
+	Addr      string
+	DB        string // metadata URI; default sqlite in Data
+	Artifacts string // artifact root URI; default file:// under Data
+	// DefaultArtifactRoot is where new experiments keep artifacts. Empty means
+	// "mlflow-artifacts:/", so clients upload through this server.
+	DefaultArtifactRoot string
+	Auth                bool
+	MaxArtifactBytes    int64
+	S3                  artifacts.Options
 }
 
 // DefaultConfig returns the zero-setup configuration: everything under ./cairn-data on loopback.
@@ -109,6 +113,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address; loopback unless you mean to expose it")
 	f.StringVar(&cfg.DB, "db", "", "metadata database URI (default: sqlite in --data; postgres://... for PostgreSQL)")
 	f.StringVar(&cfg.Artifacts, "artifacts", "", "artifact root URI (default: --data/artifacts; s3://bucket/prefix for S3)")
+	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", "", "artifact location of new experiments (default mlflow-artifacts:/, proxied by this server; a file:// or s3:// URI makes clients write there directly)")
 	f.BoolVar(&cfg.Auth, "auth", false, "require a token or user/password on every API call (see 'cairn users' and 'cairn tokens')")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
 	return cmd
@@ -119,6 +124,9 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
 	dbOpts := meta.DefaultOptions()
 	dbOpts.Logger = log
+	if cfg.DefaultArtifactRoot != "" {
+		dbOpts.ArtifactRoot = cfg.DefaultArtifactRoot
+	}
 	db, err := meta.Open(ctx, cfg.DB, dbOpts)
 	if err != nil {
 		return fmt.Errorf("metadata store: %w", err)
@@ -133,7 +141,19 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 
 	trackingSvc := tracking.NewService(db)
 	registrySvc := registry.NewService(db, db)
-	api := mlflow.NewHandler(trackingSvc, registrySvc, art, mlflow.Options{Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes})
+	api := mlflow.NewHandler(trackingSvc, registrySvc, art, mlflow.Options{
+		Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes,
+		OpenStore: func(ctx context.Context, uri string) (artifacts.Store, error) {
+			// Serve only locations under the configured root: an experiment's
+			// artifact_location is client input, and must not open the
+			// server's file system (file:///etc) to reads through the API.
+			root := strings.TrimSuffix(cfg.DefaultArtifactRoot, "/") + "/"
+			if cfg.DefaultArtifactRoot == "" || !strings.HasPrefix(uri, root) {
+				return nil, errs.Invalidf("artifact location '%s' is not served by this server; read it directly", uri)
+			}
+			return artifacts.Open(ctx, uri, cfg.S3)
+		},
+	})
 
 	opts := web.DefaultOptions()
 	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg

@@ -122,3 +122,9 @@ func MessageOf(err error) string {
 	}
 	return ""
 }
+
+// Missing reports a required request parameter that was not given, in the
+// words MLflow clients and tests expect.
+func Missing(param string) error {
+	return Invalidf("Missing value for required parameter '%s'. See the API docs for more information about request parameters.", param)
+}

@@ -20,7 +20,7 @@ func (s *Service) LogOutputs(ctx context.Context, runID string, out RunOutputs) 
 // CreateLoggedModel validates and stores a new logged model in PENDING state.
 func (s *Service) CreateLoggedModel(ctx context.Context, m LoggedModel) (*LoggedModel, error) {
 	if m.ExperimentID == "" {
-		return nil, errs.Invalidf("missing value for required parameter 'experiment_id'")
+		return nil, errs.Missing("experiment_id")
 	}
 	if m.Name == "" {
 		m.Name = RandomRunName()

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -44,7 +46,7 @@ func NewID() string {
 // CreateExperiment validates and stores a new experiment.
 func (s *Service) CreateExperiment(ctx context.Context, name, artifactLocation string, tags []Tag) (string, error) {
 	if name == "" {
-		return "", errs.Invalidf("missing value for required parameter 'name'")
+		return "", errs.Missing("name")
 	}
 	if len(name) > 500 {
 		return "", errs.Invalidf("experiment name had length %d, which exceeded length limit of 500", len(name))
@@ -53,6 +55,14 @@ func (s *Service) CreateExperiment(ctx context.Context, name, artifactLocation s
 		if err := validateTag(t, MaxExperimentTagValue); err != nil {
 			return "", err
 		}
+	}
+	if artifactLocation != "" && !strings.Contains(artifactLocation, ":") && !filepath.IsAbs(artifactLocation) {
+		// A bare relative path means a folder relative to the server, as in MLflow.
+		abs, err := filepath.Abs(artifactLocation)
+		if err != nil {
+			return "", errs.Invalidf("invalid artifact_location '%s': %v", artifactLocation, err)
+		}
+		artifactLocation = abs
 	}
 	now := s.nowMillis()
 	return s.store.CreateExperiment(ctx, &Experiment{
@@ -64,7 +74,7 @@ func (s *Service) CreateExperiment(ctx context.Context, name, artifactLocation s
 // RenameExperiment validates and renames an active experiment.
 func (s *Service) RenameExperiment(ctx context.Context, id, name string) error {
 	if name == "" {
-		return errs.Invalidf("missing value for required parameter 'new_name'")
+		return errs.Missing("new_name")
 	}
 	e, err := s.store.FindExperimentByID(ctx, id)
 	if err != nil {
@@ -117,7 +127,7 @@ func (s *Service) SetExperimentTag(ctx context.Context, id string, t Tag) error 
 // DeleteExperimentTag removes an experiment tag.
 func (s *Service) DeleteExperimentTag(ctx context.Context, id, key string) error {
 	if key == "" {
-		return errs.Invalidf("missing value for required parameter 'key'")
+		return errs.Missing("key")
 	}
 	if err := s.activeExperiment(ctx, id); err != nil {
 		return err
@@ -131,7 +141,7 @@ func (s *Service) activeExperiment(ctx context.Context, id string) error {
 		return err
 	}
 	if e.LifecycleStage != StageActive {
-		return errs.Invalidf("the experiment %s must be in the 'active' state. Current state is %s", id, e.LifecycleStage)
+		return errs.Invalidf("The experiment %s must be in the 'active' state. Current state is %s", id, e.LifecycleStage)
 	}
 	return nil
 }
@@ -160,7 +170,7 @@ func (s *Service) CreateRun(ctx context.Context, in CreateRunInput) (*Run, error
 		return nil, err
 	}
 	if e.LifecycleStage != StageActive {
-		return nil, errs.Invalidf("the experiment %s must be in the 'active' state. Current state is %s", e.ID, e.LifecycleStage)
+		return nil, errs.Invalidf("The experiment %s must be in the 'active' state. Current state is %s", e.ID, e.LifecycleStage)
 	}
 	tagName := ""
 	for _, t := range in.Tags {
@@ -248,7 +258,7 @@ func (s *Service) activeRun(ctx context.Context, id string) error {
 		return err
 	}
 	if r.Info.LifecycleStage != StageActive {
-		return errs.Invalidf("the run %s must be in the 'active' state. Current state is %s", id, r.Info.LifecycleStage)
+		return errs.Invalidf("The run %s must be in the 'active' state. Current state is %s", id, r.Info.LifecycleStage)
 	}
 	return nil
 }
@@ -353,7 +363,7 @@ func (s *Service) MetricHistory(ctx context.Context, runID, key string, p Page) 
 		return nil, "", err
 	}
 	if key == "" {
-		return nil, "", errs.Invalidf("missing value for required parameter 'metric_key'")
+		return nil, "", errs.Missing("metric_key")
 	}
 	n, err := ClampMaxResults(p.MaxResults, MaxResultsMetricHistory, MaxResultsMetricHistory*100)
 	if err != nil {

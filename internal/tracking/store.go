@@ -44,6 +44,9 @@ type Store interface {
 	FindMetricHistory(ctx context.Context, runID, key string, p Page) ([]Metric, string, error)
 	// LogInputs records dataset and model inputs of a run. Errors: NotFound.
 	LogInputs(ctx context.Context, runID string, in RunInputs) error
+	// FindDatasetSummaries lists the distinct (experiment, dataset name,
+	// digest, context) of the runs in the given experiments, newest first.
+	FindDatasetSummaries(ctx context.Context, experimentIDs []string, limit int) ([]DatasetSummary, error)
 	// LogOutputs records model outputs of a run. Errors: NotFound.
 	LogOutputs(ctx context.Context, runID string, out RunOutputs) error
 

@@ -204,3 +204,11 @@ type LoggedModelQuery struct {
 	OrderBy       []OrderBy
 	Page          Page
 }
+
+// DatasetSummary is one dataset used in an experiment, in one context.
+type DatasetSummary struct {
+	ExperimentID string
+	Name         string
+	Digest       string
+	Context      string
+}

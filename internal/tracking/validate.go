@@ -32,7 +32,7 @@ var validRunID = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
 // and that it is a clean relative path (MLflow stores keys as file names).
 func ValidateKey(what, key string) error {
 	if key == "" {
-		return errs.Invalidf("missing value for required parameter 'key' of %s", what)
+		return errs.Missing("key")
 	}
 	if len(key) > MaxKeyLength {
 		return errs.Invalidf("%s name '%.40s...' had length %d, which exceeded length limit of %d", what, key, len(key), MaxKeyLength)
@@ -49,7 +49,7 @@ func ValidateKey(what, key string) error {
 // ValidateRunID checks the shape of a run ID.
 func ValidateRunID(id string) error {
 	if id == "" {
-		return errs.Invalidf("missing value for required parameter 'run_id'")
+		return errs.Missing("run_id")
 	}
 	if !validRunID.MatchString(id) {
 		return errs.Invalidf("invalid value '%.64s' for parameter 'run_id': expected letters, digits, '_' or '-'", id)
@@ -145,10 +145,10 @@ func ClampMaxResults(n, def, max int) (int, error) {
 		return def, nil
 	}
 	if n < 0 {
-		return 0, errs.Invalidf("invalid value %d for parameter 'max_results': expected a positive number", n)
+		return 0, errs.Invalidf("Invalid value %d for parameter 'max_results' supplied. It must be a positive number", n)
 	}
 	if n > max {
-		return 0, errs.Invalidf("invalid value %d for parameter 'max_results' supplied. It must be at most %d", n, max)
+		return 0, errs.Invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d", n, max)
 	}
 	return n, nil
 }

@@ -177,10 +177,17 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(respond.WithRequestID(r.Context(), id, s.opts.Logger))
 		sw := &statusWriter{ResponseWriter: w}
 		if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
-			// The mux would redirect to the cleaned path; an API call with
-			// "..", "." or empty segments is a mistake or an attack, so say so.
-			respond.Error(sw, r, errs.Invalidf("invalid request path %q: '.', '..' and empty segments are not allowed", p))
-			return
+			// The mux would redirect to the cleaned path. Repeated slashes are
+			// harmless and merged (as MLflow's server does); "." and ".."
+			// segments are a mistake or an attack, so say so.
+			for strings.Contains(p, "//") {
+				p = strings.ReplaceAll(p, "//", "/")
+			}
+			if path.Clean(p) != strings.TrimSuffix(p, "/") {
+				respond.Error(sw, r, errs.Invalidf("Invalid path"))
+				return
+			}
+			r.URL.Path, r.URL.RawPath = p, ""
 		}
 		defer func() {
 			if p := recover(); p != nil {

@@ -117,16 +117,20 @@ func TestAuth(t *testing.T) {
 func TestRequestPathsAndIDs(t *testing.T) {
 	srv := httptest.NewServer(web.NewServer(web.DefaultOptions()).Handler())
 	defer srv.Close()
-	for _, p := range []string{"/api/2.0/mlflow-artifacts/artifacts/1/a/../../etc", "/api/2.0/mlflow//runs/get", "/api/./x"} {
+	for _, p := range []string{"/api/2.0/mlflow-artifacts/artifacts/1/a/../../etc", "/api/./x", "//x/../../y"} {
 		req, _ := http.NewRequest("GET", srv.URL+p, nil)
 		resp, err := http.DefaultTransport.RoundTrip(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, 400, resp.StatusCode, p)
 	}
+	resp, err := http.Get(srv.URL + "//health")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, "repeated slashes are merged")
 	req, _ := http.NewRequest("GET", srv.URL+"/health", nil)
 	req.Header.Set("X-Request-Id", "abc123")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, "abc123", resp.Header.Get("X-Request-Id"))

@@ -31,7 +31,7 @@ func (db *DB) CreateExperiment(ctx context.Context, e *tracking.Experiment) (str
 			e.Name, e.ArtifactLocation, e.LifecycleStage, e.CreationTime, e.LastUpdateTime).Scan(&id)
 		if err != nil {
 			if isUnique(err) {
-				return errs.Conflictf("experiment '%s' already exists", e.Name)
+				return errs.Conflictf("Experiment '%s' already exists.", e.Name)
 			}
 			return err
 		}
@@ -79,7 +79,7 @@ func (db *DB) FindExperimentByID(ctx context.Context, id string) (*tracking.Expe
 	}
 	e, err := scanExperiment(db.read.QueryRowContext(ctx, db.q(`SELECT `+experimentCols+` FROM experiments WHERE experiment_id = ?`), n))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("no experiment with id=%s exists", id)
+		return nil, errs.NotFoundf("No Experiment with id=%s exists", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get experiment: %w", db.mapErr(err))
@@ -91,7 +91,7 @@ func (db *DB) FindExperimentByID(ctx context.Context, id string) (*tracking.Expe
 func (db *DB) FindExperimentByName(ctx context.Context, name string) (*tracking.Experiment, error) {
 	e, err := scanExperiment(db.read.QueryRowContext(ctx, db.q(`SELECT `+experimentCols+` FROM experiments WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("could not find experiment with name '%s'", name)
+		return nil, errs.NotFoundf("Could not find experiment with name '%s'", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get experiment: %w", db.mapErr(err))
@@ -288,11 +288,11 @@ func (db *DB) RenameExperiment(ctx context.Context, id, name string) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?`), name, nowMillis(), n)
 		if err != nil {
 			if isUnique(err) {
-				return errs.Conflictf("experiment '%s' already exists", name)
+				return errs.Conflictf("Experiment '%s' already exists.", name)
 			}
 			return err
 		}
-		return mustAffect(res, "no experiment with id=%s exists", id)
+		return mustAffect(res, "No Experiment with id=%s exists", id)
 	})
 }
 
@@ -308,7 +308,7 @@ func (db *DB) SetExperimentStage(ctx context.Context, id, stage string) error {
 		if err != nil {
 			return err
 		}
-		if err := mustAffect(res, "no experiment with id=%s exists", id); err != nil {
+		if err := mustAffect(res, "No Experiment with id=%s exists", id); err != nil {
 			return err
 		}
 		var deleted any
@@ -356,7 +356,7 @@ func (db *DB) experimentExists(ctx context.Context, q querier, id int64) error {
 	var one int
 	err := q.QueryRowContext(ctx, db.q(`SELECT 1 FROM experiments WHERE experiment_id = ?`), id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return errs.NotFoundf("no experiment with id=%d exists", id)
+		return errs.NotFoundf("No Experiment with id=%d exists", id)
 	}
 	return err
 }

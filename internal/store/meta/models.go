@@ -37,7 +37,7 @@ func (db *DB) CreateLoggedModel(ctx context.Context, m *tracking.LoggedModel) er
 		var loc string
 		err := tx.QueryRowContext(ctx, db.q(`SELECT artifact_location FROM experiments WHERE experiment_id = ?`), exp).Scan(&loc)
 		if errors.Is(err, sql.ErrNoRows) {
-			return errs.NotFoundf("no experiment with id=%s exists", m.ExperimentID)
+			return errs.NotFoundf("No Experiment with id=%s exists", m.ExperimentID)
 		}
 		if err != nil {
 			return err

@@ -64,7 +64,7 @@ func (db *DB) CreateRun(ctx context.Context, r *tracking.Run) error {
 func (db *DB) FindRunByID(ctx context.Context, id string) (*tracking.Run, error) {
 	r, err := scanRunInfo(db.read.QueryRowContext(ctx, db.q(`SELECT `+runCols+` FROM runs WHERE run_uuid = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("run with id=%s not found", id)
+		return nil, errs.NotFoundf("Run with id=%s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get run: %w", db.mapErr(err))
@@ -239,13 +239,13 @@ func (db *DB) UpdateRun(ctx context.Context, id string, u tracking.RunUpdate) (*
 func (db *DB) activeRunTx(ctx context.Context, tx *sql.Tx, id string) (*tracking.Run, error) {
 	r, err := scanRunInfo(tx.QueryRowContext(ctx, db.q(`SELECT `+runCols+` FROM runs WHERE run_uuid = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFoundf("run with id=%s not found", id)
+		return nil, errs.NotFoundf("Run with id=%s not found", id)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if r.Info.LifecycleStage != tracking.StageActive {
-		return nil, errs.Invalidf("the run %s must be in the 'active' state. Current state is %s", id, r.Info.LifecycleStage)
+		return nil, errs.Invalidf("The run %s must be in the 'active' state. Current state is %s", id, r.Info.LifecycleStage)
 	}
 	return r, nil
 }
@@ -261,7 +261,7 @@ func (db *DB) SetRunStage(ctx context.Context, id, stage string) error {
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, "run with id=%s not found", id)
+		return mustAffect(res, "Run with id=%s not found", id)
 	})
 }
 
@@ -337,7 +337,7 @@ func (db *DB) insertParams(ctx context.Context, tx *sql.Tx, runID string, params
 	for _, p := range params {
 		if old, ok := existing[p.Key]; ok {
 			if old != p.Value {
-				return errs.Invalidf("changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'", p.Key, old, runID, p.Value)
+				return errs.Invalidf("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'", p.Key, old, runID, p.Value)
 			}
 			continue
 		}
@@ -437,7 +437,7 @@ func (db *DB) DeleteTag(ctx context.Context, runID, key string) error {
 		if err != nil {
 			return err
 		}
-		return mustAffect(res, "no tag with name: %s in run with id %s", key, runID)
+		return mustAffect(res, "No tag with name: %s in run with id %s", key, runID)
 	})
 }
 
@@ -450,7 +450,7 @@ func (db *DB) FindMetricHistory(ctx context.Context, runID, key string, p tracki
 	var one int
 	err = db.read.QueryRowContext(ctx, db.q(`SELECT 1 FROM runs WHERE run_uuid = ?`), runID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", errs.NotFoundf("run with id=%s not found", runID)
+		return nil, "", errs.NotFoundf("Run with id=%s not found", runID)
 	}
 	if err != nil {
 		return nil, "", db.mapErr(err)
@@ -545,4 +545,40 @@ func (db *DB) LogOutputs(ctx context.Context, runID string, out tracking.RunOutp
 		}
 		return nil
 	})
+}
+
+// FindDatasetSummaries implements tracking.Store.
+func (db *DB) FindDatasetSummaries(ctx context.Context, experimentIDs []string, limit int) ([]tracking.DatasetSummary, error) {
+	args := make([]any, 0, len(experimentIDs)+1)
+	for _, id := range experimentIDs {
+		n, err := parseExperimentID(id)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, n)
+	}
+	args = append(args, limit)
+	rows, err := db.read.QueryContext(ctx, db.q(`SELECT d.experiment_id, d.name, d.digest, COALESCE(it.value, '') AS context, MAX(r.start_time) AS latest
+		FROM datasets d
+		JOIN inputs i ON i.source_type = 'DATASET' AND i.source_id = d.dataset_uuid
+		JOIN runs r ON r.run_uuid = i.destination_id
+		LEFT JOIN input_tags it ON it.input_uuid = i.input_uuid AND it.name = 'mlflow.data.context'
+		WHERE d.experiment_id IN (`+placeholders(len(experimentIDs))+`)
+		GROUP BY d.experiment_id, d.name, d.digest, COALESCE(it.value, '')
+		ORDER BY latest DESC, d.name, d.digest LIMIT ?`), args...)
+	if err != nil {
+		return nil, db.mapErr(err)
+	}
+	defer rows.Close()
+	var out []tracking.DatasetSummary
+	for rows.Next() {
+		var s tracking.DatasetSummary
+		var exp, latest int64
+		if err := rows.Scan(&exp, &s.Name, &s.Digest, &s.Context, &latest); err != nil {
+			return nil, err
+		}
+		s.ExperimentID = strconv.FormatInt(exp, 10)
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }

@@ -1,13 +1,13 @@
 package mlflow
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"path"
@@ -86,23 +86,7 @@ func (h *Handler) downloadArtifact(w http.ResponseWriter, r *http.Request) {
 		respond.Error(w, r, err)
 		return
 	}
-	rc, info, err := h.artifacts.Get(r.Context(), p)
-	if err != nil {
-		respond.Error(w, r, err)
-		return
-	}
-	defer rc.Close()
-	ct := mime.TypeByExtension(path.Ext(p))
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", path.Base(p)))
-	if info.Size > 0 {
-		w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
-	}
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, rc)
+	h.sendFile(w, r, h.artifacts, p)
 }
 
 func (h *Handler) uploadBody(r *http.Request) io.Reader {
@@ -326,7 +310,8 @@ func StorePath(store artifacts.Store, uri string) (string, error) {
 
 func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 	var req struct {
-		runRef
+		RunID     string `json:"run_id"`
+		RunUUID   string `json:"run_uuid"`
 		Path      string `json:"path"`
 		PageToken string `json:"page_token"`
 	}
@@ -337,19 +322,19 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, dir, err := h.runArtifactPath(r, id, req.Path)
+	if err != nil {
+		return nil, err
+	}
 	run, err := h.tracking.Store().FindRunByID(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	root, err := StorePath(h.artifacts, run.Info.ArtifactURI)
+	_, root, err := h.storeFor(r.Context(), run.Info.ArtifactURI)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := artifacts.ValidatePath(req.Path)
-	if err != nil {
-		return nil, err
-	}
-	infos, err := h.artifacts.List(r.Context(), path.Join(root, rel))
+	infos, err := store.List(r.Context(), dir)
 	if err != nil {
 		return nil, err
 	}
@@ -358,7 +343,25 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 		Files   []wireFileInfo `json:"files,omitempty"`
 	}{RootURI: run.Info.ArtifactURI}
 	if len(infos) > 0 {
-		out.Files = toWireFiles(infos, func(p string) string { return strings.TrimPrefix(p, root+"/") })
+		out.Files = toWireFiles(infos, func(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, root), "/") })
 	}
 	return out, nil
+}
+
+// storeFor returns the store holding an artifact URI and the URI's path in
+// it: the server's own store for mlflow-artifacts: URIs and URIs under its
+// root, else a store opened for that URI (an experiment created with its own
+// artifact_location, e.g. file:///shared/x or s3://other-bucket/x).
+func (h *Handler) storeFor(ctx context.Context, uri string) (artifacts.Store, string, error) {
+	if p, err := StorePath(h.artifacts, uri); err == nil {
+		return h.artifacts, p, nil
+	}
+	if h.opts.OpenStore == nil {
+		return nil, "", errs.Invalidf("artifact location '%s' is not managed by this server", uri)
+	}
+	st, err := h.opts.OpenStore(ctx, uri)
+	if err != nil {
+		return nil, "", err
+	}
+	return st, "", nil
 }

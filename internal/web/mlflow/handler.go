@@ -1,6 +1,7 @@
 package mlflow
 
 import (
+	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,10 @@ type Options struct {
 	// URLSigningKey signs multipart part-upload URLs; NewHandler makes a
 	// random one when it is empty.
 	URLSigningKey []byte
+	// OpenStore opens the artifact store for a URI outside the server's own
+	// store (experiments may name their own artifact_location); nil allows
+	// only the server's store.
+	OpenStore func(ctx context.Context, uri string) (artifacts.Store, error)
 }
 
 // Handler serves the MLflow REST API.
@@ -82,6 +87,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	for _, p := range ArtifactPrefixes {
 		h.artifactRoutes(mux, p)
 	}
+	h.uiRoutes(mux)
 }
 
 func (h *Handler) trackingRoutes(add func(methods, path string, f apiFunc)) {
@@ -123,12 +129,12 @@ func runID(runID, runUUID string) (string, error) {
 	if runUUID != "" {
 		return runUUID, nil
 	}
-	return "", errs.Invalidf("missing value for required parameter 'run_id'")
+	return "", errs.Missing("run_id")
 }
 
 func required(name, v string) error {
 	if v == "" {
-		return errs.Invalidf("missing value for required parameter '%s'", name)
+		return errs.Missing(name)
 	}
 	return nil
 }

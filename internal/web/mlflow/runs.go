@@ -3,9 +3,7 @@ package mlflow
 import (
 	"encoding/json"
 	"io"
-	"math"
 	"net/http"
-	"sort"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -13,6 +11,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
+// runRef names a run the way either client generation does.
 type runRef struct {
 	RunID   string `json:"run_id"`
 	RunUUID string `json:"run_uuid"`
@@ -57,7 +56,8 @@ func (h *Handler) getRun(r *http.Request) (any, error) {
 
 func (h *Handler) updateRun(r *http.Request) (any, error) {
 	var req struct {
-		runRef
+		RunID   string  `json:"run_id"`
+		RunUUID string  `json:"run_uuid"`
 		Status  *string `json:"status"`
 		EndTime *Int64  `json:"end_time"`
 		RunName *string `json:"run_name"`
@@ -107,7 +107,8 @@ func (h *Handler) restoreRun(r *http.Request) (any, error) {
 
 func (h *Handler) logMetric(r *http.Request) (any, error) {
 	var req struct {
-		runRef
+		RunID     string `json:"run_id"`
+		RunUUID   string `json:"run_uuid"`
 		Key       string `json:"key"`
 		Value     *Float `json:"value"`
 		Timestamp *Int64 `json:"timestamp"`
@@ -124,10 +125,10 @@ func (h *Handler) logMetric(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.Value == nil {
-		return nil, errs.Invalidf("missing value for required parameter 'value'")
+		return nil, errs.Missing("value")
 	}
 	if req.Timestamp == nil {
-		return nil, errs.Invalidf("missing value for required parameter 'timestamp'")
+		return nil, errs.Missing("timestamp")
 	}
 	m := tracking.Metric{Key: req.Key, Value: float64(*req.Value), Timestamp: int64(*req.Timestamp), Step: int64(req.Step)}
 	return nil, h.tracking.LogBatch(r.Context(), id, []tracking.Metric{m}, nil, nil)
@@ -135,9 +136,10 @@ func (h *Handler) logMetric(r *http.Request) (any, error) {
 
 func (h *Handler) logParam(r *http.Request) (any, error) {
 	var req struct {
-		runRef
-		Key   string  `json:"key"`
-		Value *string `json:"value"`
+		RunID   string  `json:"run_id"`
+		RunUUID string  `json:"run_uuid"`
+		Key     string  `json:"key"`
+		Value   *string `json:"value"`
 	}
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
@@ -150,16 +152,17 @@ func (h *Handler) logParam(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.Value == nil {
-		return nil, errs.Invalidf("missing value for required parameter 'value'")
+		return nil, errs.Missing("value")
 	}
 	return nil, h.tracking.LogBatch(r.Context(), id, nil, []tracking.Param{{Key: req.Key, Value: *req.Value}}, nil)
 }
 
 func (h *Handler) setTag(r *http.Request) (any, error) {
 	var req struct {
-		runRef
-		Key   string  `json:"key"`
-		Value *string `json:"value"`
+		RunID   string  `json:"run_id"`
+		RunUUID string  `json:"run_uuid"`
+		Key     string  `json:"key"`
+		Value   *string `json:"value"`
 	}
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
@@ -172,7 +175,7 @@ func (h *Handler) setTag(r *http.Request) (any, error) {
 		return nil, err
 	}
 	if req.Value == nil {
-		return nil, errs.Invalidf("missing value for required parameter 'value'")
+		return nil, errs.Missing("value")
 	}
 	return nil, h.tracking.LogBatch(r.Context(), id, nil, nil, []tracking.Tag{{Key: req.Key, Value: *req.Value}})
 }
@@ -213,11 +216,19 @@ func (h *Handler) logBatch(r *http.Request) (any, error) {
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, respond.DecodeBytesError(err)
+			return nil, respond.DecodeBytesError(err, body)
 		}
 	}
 	if err := required("run_id", req.RunID); err != nil {
 		return nil, err
+	}
+	if err := requireItemFields(body, "metrics", "key", "value", "timestamp"); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{"params", "tags"} {
+		if err := requireItemFields(body, f, "key", "value"); err != nil {
+			return nil, err
+		}
 	}
 	metrics := make([]tracking.Metric, len(req.Metrics))
 	for i, m := range req.Metrics {
@@ -299,7 +310,7 @@ func (h *Handler) logOutputs(r *http.Request) (any, error) {
 	var out tracking.RunOutputs
 	for _, m := range req.Models {
 		if m.ModelID == "" {
-			return nil, errs.Invalidf("missing value for required parameter 'models.model_id'")
+			return nil, errs.Missing("models.model_id")
 		}
 		out.Models = append(out.Models, tracking.ModelIO{ModelID: m.ModelID, Step: int64(m.Step)})
 	}
@@ -325,7 +336,8 @@ func (h *Handler) logModel(r *http.Request) (any, error) {
 
 func (h *Handler) getMetricHistory(r *http.Request) (any, error) {
 	var req struct {
-		runRef
+		RunID      string `json:"run_id"`
+		RunUUID    string `json:"run_uuid"`
 		MetricKey  string `json:"metric_key"`
 		PageToken  string `json:"page_token"`
 		MaxResults Int64  `json:"max_results"`
@@ -355,90 +367,24 @@ func (h *Handler) getMetricHistory(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// getMetricHistoryBulkInterval samples a metric's history across runs at up
-// to max_results evenly spaced steps, always keeping the first and last.
-func (h *Handler) getMetricHistoryBulkInterval(r *http.Request) (any, error) {
-	var req struct {
-		RunIDs     []string `json:"run_ids"`
-		MetricKey  string   `json:"metric_key"`
-		StartStep  *Int64   `json:"start_step"`
-		EndStep    *Int64   `json:"end_step"`
-		MaxResults Int64    `json:"max_results"`
+// requireItemFields checks that every object of the list field has the given
+// keys, as MLflow's request schema does, naming the whole list if not.
+func requireItemFields(body []byte, field string, keys ...string) error {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil || top[field] == nil {
+		return nil
 	}
-	if err := respond.Decode(r, &req); err != nil {
-		return nil, err
+	var items []map[string]json.RawMessage
+	if json.Unmarshal(top[field], &items) != nil {
+		return nil
 	}
-	if len(req.RunIDs) == 0 {
-		return nil, errs.Invalidf("GetMetricHistoryBulkInterval request must specify at least one run_id")
-	}
-	if len(req.RunIDs) > 100 {
-		return nil, errs.Invalidf("GetMetricHistoryBulkInterval request cannot specify more than 100 run_ids. Received %d run_ids", len(req.RunIDs))
-	}
-	if err := required("metric_key", req.MetricKey); err != nil {
-		return nil, err
-	}
-	if (req.StartStep == nil) != (req.EndStep == nil) {
-		return nil, errs.Invalidf("if either start step or end step are specified, both must be specified")
-	}
-	maxResults := int(req.MaxResults)
-	if maxResults == 0 {
-		maxResults = 320
-	}
-	if maxResults < 1 || maxResults > 1000 {
-		return nil, errs.Invalidf("max_results must be between 1 and 1000, got %d", maxResults)
-	}
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	if req.StartStep != nil {
-		lo, hi = int64(*req.StartStep), int64(*req.EndStep)
-		if lo > hi {
-			return nil, errs.Invalidf("end_step must be greater than start_step. Found start_step=%d and end_step=%d", lo, hi)
-		}
-	}
-	var all []tracking.Metric
-	stepSet := map[int64]bool{}
-	for _, id := range req.RunIDs {
-		hist, _, err := h.tracking.MetricHistory(r.Context(), id, req.MetricKey, tracking.Page{MaxResults: math.MaxInt32})
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range hist {
-			if m.Step >= lo && m.Step <= hi {
-				m.RunID = id
-				all = append(all, m)
-				stepSet[m.Step] = true
+	for _, it := range items {
+		for _, k := range keys {
+			if v, ok := it[k]; !ok || string(v) == "null" {
+				repr, typ := respond.PyRepr(top[field])
+				return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Each item needs '%s'. See the API docs for more information about request parameters.", repr, field, typ, k)
 			}
 		}
 	}
-	steps := make([]int64, 0, len(stepSet))
-	for s := range stepSet {
-		steps = append(steps, s)
-	}
-	sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
-	keep := map[int64]bool{}
-	if len(steps) <= maxResults {
-		for _, s := range steps {
-			keep[s] = true
-		}
-	} else {
-		keep[steps[0]], keep[steps[len(steps)-1]] = true, true
-		for i := 0; i < maxResults-2; i++ {
-			keep[steps[(i+1)*(len(steps)-1)/(maxResults-1)]] = true
-		}
-	}
-	out := struct {
-		Metrics []wireMetric `json:"metrics,omitempty"`
-	}{}
-	for _, m := range all {
-		if keep[m.Step] {
-			out.Metrics = append(out.Metrics, toWireMetric(m))
-		}
-	}
-	sort.SliceStable(out.Metrics, func(i, j int) bool {
-		a, b := out.Metrics[i], out.Metrics[j]
-		if a.RunID != b.RunID {
-			return a.RunID < b.RunID
-		}
-		return a.Step < b.Step
-	})
-	return out, nil
+	return nil
 }

@@ -81,11 +81,11 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// ErrorBody is MLflow's error response.
+// ErrorBody is MLflow's error response: exactly these two fields, which some
+// clients compare whole. The request ID travels in the X-Request-Id header.
 type ErrorBody struct {
 	ErrorCode string `json:"error_code"`
 	Message   string `json:"message"`
-	RequestID string `json:"request_id,omitempty"`
 }
 
 // Error writes err in MLflow's format. A 5xx is logged with the request ID;
@@ -106,7 +106,7 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 			msg = "internal error; the server log has the details under request ID " + id
 		}
 	}
-	JSON(w, st.HTTP, ErrorBody{ErrorCode: st.Code, Message: msg, RequestID: id})
+	JSON(w, st.HTTP, ErrorBody{ErrorCode: st.Code, Message: msg})
 }
 
 // MaxJSONBody is the largest JSON request body decoded by default.
@@ -127,7 +127,7 @@ func Decode(r *http.Request, dst any) error {
 		}
 		if len(strings.TrimSpace(string(body))) > 0 {
 			if err := json.Unmarshal(body, dst); err != nil {
-				return jsonError(err)
+				return jsonError(err, body)
 			}
 			return nil
 		}
@@ -135,25 +135,137 @@ func Decode(r *http.Request, dst any) error {
 	return DecodeQuery(r.URL.Query(), dst)
 }
 
-func jsonError(err error) error {
+func jsonError(err error, body []byte) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		got := te.Value
-		switch got {
-		case "string", "number", "bool", "array", "object":
-			got = "a JSON " + got
-		}
 		field := te.Field
 		if field == "" {
-			field = "(request body)"
+			return errs.Invalidf("invalid request body: expected a JSON object, got a JSON %s", te.Value)
 		}
-		return errs.Invalidf("invalid value for parameter '%s': expected %s, got %s", field, kindName(te.Type), got)
+		val, typ := valueAt(body, te.Field)
+		if typ == "" {
+			val, typ = te.Value, te.Value
+		}
+		// MLflow's wording, which its clients and tests match on.
+		return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Expected %s. See the API docs for more information about request parameters.",
+			val, field, typ, kindName(te.Type))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return errs.Invalidf("malformed JSON in request body at byte %d: %v", se.Offset, se)
 	}
 	return errs.Invalidf("malformed JSON in request body: %v", err)
+}
+
+// valueAt finds the value at a dotted JSON path in body (descending into the
+// first list element that has the key) and renders it as MLflow's Python
+// server would: its repr and its Python type name.
+func valueAt(body []byte, path string) (string, string) {
+	raw := json.RawMessage(body)
+	for _, k := range strings.Split(path, ".") {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) == nil {
+			for _, e := range list {
+				var m map[string]json.RawMessage
+				if json.Unmarshal(e, &m) == nil && m[k] != nil {
+					raw = e
+					break
+				}
+			}
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil || m[k] == nil {
+			return "", ""
+		}
+		raw = m[k]
+	}
+	return PyRepr(raw)
+}
+
+// PyRepr renders a JSON value as Python's repr of the decoded value (keys in
+// their order, single-quoted strings, True/False/None) and names its type;
+// MLflow's error messages quote values that way.
+func PyRepr(raw []byte) (string, string) {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var b strings.Builder
+	var typ string
+	var write func(depth int) error
+	write = func(depth int) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			open, close := "[", "]"
+			if t == '{' {
+				open, close = "{", "}"
+			}
+			if depth == 0 {
+				typ = map[string]string{"[": "list", "{": "dict"}[open]
+			}
+			b.WriteString(open)
+			for i := 0; dec.More(); i++ {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				if t == '{' {
+					k, err := dec.Token()
+					if err != nil {
+						return err
+					}
+					b.WriteString(pyString(fmt.Sprint(k)) + ": ")
+				}
+				if err := write(depth + 1); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return err
+			}
+			b.WriteString(close)
+		case string:
+			if depth == 0 {
+				b.WriteString(t)
+				typ = "str"
+			} else {
+				b.WriteString(pyString(t))
+			}
+		case json.Number:
+			n := t.String()
+			if depth == 0 {
+				typ = "int"
+				if strings.ContainsAny(n, ".eE") {
+					typ = "float"
+				}
+			}
+			b.WriteString(n)
+		case bool:
+			if t {
+				b.WriteString("True")
+			} else {
+				b.WriteString("False")
+			}
+			if depth == 0 {
+				typ = "bool"
+			}
+		case nil:
+			b.WriteString("None")
+			if depth == 0 {
+				typ = "NoneType"
+			}
+		}
+		return nil
+	}
+	if write(0) != nil {
+		return "", ""
+	}
+	return b.String(), typ
+}
+
+func pyString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
 }
 
 func kindName(t reflect.Type) string {
@@ -260,4 +372,4 @@ func setScalar(fv reflect.Value, name, raw string) error {
 
 // DecodeBytesError turns a json.Unmarshal error into an errs.Invalid that
 // names the field, for handlers that read the body themselves.
-func DecodeBytesError(err error) error { return jsonError(err) }
+func DecodeBytesError(err error, body []byte) error { return jsonError(err, body) }
