@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
@@ -22,6 +23,7 @@ func (h *Handler) uiRoutes(mux *http.ServeMux) {
 		mux.Handle("POST "+p+"upload-artifact", api(h.uploadRunArtifact))
 	}
 	mux.HandleFunc("GET /get-artifact", h.getRunArtifact)
+	mux.HandleFunc("GET /model-versions/get-artifact", h.getModelVersionArtifact)
 }
 
 func (h *Handler) searchDatasets(r *http.Request) (any, error) {
@@ -63,7 +65,7 @@ func errInvalidPath() error { return errs.Invalidf("Invalid path") }
 // and a path in it.
 func (h *Handler) runArtifactPath(r *http.Request, runID, rel string) (artifacts.Store, string, error) {
 	clean, err := artifacts.ValidatePath(rel)
-	if err != nil || (rel != "" && strings.Contains(rel, "..")) {
+	if err != nil || containsDotDot(rel) {
 		return nil, "", errInvalidPath()
 	}
 	run, err := h.tracking.Store().FindRunByID(r.Context(), runID)
@@ -158,3 +160,8 @@ func (h *Handler) sendFile(w http.ResponseWriter, r *http.Request, store artifac
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, rc)
 }
+
+func containsDotDot(p string) bool { return strings.Contains(p, "..") }
+
+// registryNow is the time registry updates are stamped with.
+func (h *Handler) registryNow() int64 { return time.Now().UnixMilli() }
