@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -207,7 +208,9 @@ func (s *Service) CreateRun(ctx context.Context, in CreateRunInput) (*Run, error
 	if err := s.store.CreateRun(ctx, r); err != nil {
 		return nil, err
 	}
-	return s.store.FindRunByID(ctx, id)
+	// A new run has nothing but what was just stored: no need to read it back.
+	slices.SortFunc(r.Tags, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	return r, nil
 }
 
 func dedupTags(tags []Tag) []Tag {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"math"
 	"strconv"
 	"strings"
@@ -76,18 +77,18 @@ func (db *DB) FindRunByID(ctx context.Context, id string) (*tracking.Run, error)
 }
 
 // loadRunData fills latest metrics, params, tags, inputs and outputs of runs
-// with one query per table.
+// with one query per table, the tables read at once on the read pool.
 func (db *DB) loadRunData(ctx context.Context, runs []*tracking.Run) error {
 	if len(runs) == 0 {
 		return nil
 	}
 	byID := make(map[string]*tracking.Run, len(runs))
-	args := make([]any, len(runs))
+	ids := make([]string, len(runs))
 	for i, r := range runs {
 		byID[r.Info.RunID] = r
-		args[i] = r.Info.RunID
+		ids[i] = r.Info.RunID
 	}
-	in := `(` + placeholders(len(args)) + `)`
+	in, args := db.inList(ids)
 	each := func(query string, scan func(rows *sql.Rows) error) error {
 		rows, err := db.read.QueryContext(ctx, db.q(query), args...)
 		if err != nil {
@@ -101,69 +102,76 @@ func (db *DB) loadRunData(ctx context.Context, runs []*tracking.Run) error {
 		}
 		return rows.Err()
 	}
-	var id string
-	err := each(`SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN `+in+` ORDER BY key`, func(rows *sql.Rows) error {
-		var m tracking.Metric
-		var isNaN bool
-		if err := rows.Scan(&id, &m.Key, &m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+	// Each query writes its own field of the runs, so they may run together.
+	g, ctx := errgroup.WithContext(ctx)
+	if db.dialect == SQLite {
+		// SQLite reads are CPU-bound in this process: running them at once
+		// only adds contention. PostgreSQL overlaps the round trips.
+		g.SetLimit(1)
+	}
+	g.Go(func() error {
+		var id string
+		return each(`SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid `+in+` ORDER BY key`, func(rows *sql.Rows) error {
+			var m tracking.Metric
+			var isNaN bool
+			if err := rows.Scan(&id, &m.Key, &m.Value, &m.Timestamp, &m.Step, &isNaN); err != nil {
+				return err
+			}
+			if isNaN {
+				m.Value = math.NaN()
+			}
+			byID[id].Metrics = append(byID[id].Metrics, m)
+			return nil
+		})
+	})
+	g.Go(func() error {
+		var id string
+		return each(`SELECT run_uuid, key, value FROM params WHERE run_uuid `+in+` ORDER BY key`, func(rows *sql.Rows) error {
+			var p tracking.Param
+			if err := rows.Scan(&id, &p.Key, &p.Value); err != nil {
+				return err
+			}
+			byID[id].Params = append(byID[id].Params, p)
+			return nil
+		})
+	})
+	g.Go(func() error {
+		var id string
+		return each(`SELECT run_uuid, key, value FROM tags WHERE run_uuid `+in+` ORDER BY key`, func(rows *sql.Rows) error {
+			var t tracking.Tag
+			if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
+				return err
+			}
+			byID[id].Tags = append(byID[id].Tags, t)
+			return nil
+		})
+	})
+	g.Go(func() error {
+		// Dataset inputs with their tags, then model inputs and outputs.
+		type dsIn struct {
+			run string
+			idx int
+		}
+		var id string
+		inputs := map[string]dsIn{}
+		err := each(`SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+			FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
+			WHERE i.source_type = 'DATASET' AND i.destination_id `+in+` ORDER BY d.name, d.digest`, func(rows *sql.Rows) error {
+			var inputID string
+			var d tracking.Dataset
+			if err := rows.Scan(&id, &inputID, &d.Name, &d.Digest, &d.SourceType, &d.Source, &d.Schema, &d.Profile); err != nil {
+				return err
+			}
+			r := byID[id]
+			inputs[inputID] = dsIn{run: id, idx: len(r.Inputs.Datasets)}
+			r.Inputs.Datasets = append(r.Inputs.Datasets, tracking.DatasetInput{Dataset: d})
+			return nil
+		})
+		if err != nil || len(inputs) == 0 {
 			return err
 		}
-		if isNaN {
-			m.Value = math.NaN()
-		}
-		byID[id].Metrics = append(byID[id].Metrics, m)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	err = each(`SELECT run_uuid, key, value FROM params WHERE run_uuid IN `+in+` ORDER BY key`, func(rows *sql.Rows) error {
-		var p tracking.Param
-		if err := rows.Scan(&id, &p.Key, &p.Value); err != nil {
-			return err
-		}
-		byID[id].Params = append(byID[id].Params, p)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	err = each(`SELECT run_uuid, key, value FROM tags WHERE run_uuid IN `+in+` ORDER BY key`, func(rows *sql.Rows) error {
-		var t tracking.Tag
-		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
-			return err
-		}
-		byID[id].Tags = append(byID[id].Tags, t)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Dataset inputs with their tags, model inputs, and model outputs.
-	type dsIn struct {
-		run string
-		idx int
-	}
-	inputs := map[string]dsIn{}
-	err = each(`SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
-		FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
-		WHERE i.source_type = 'DATASET' AND i.destination_id IN `+in+` ORDER BY d.name, d.digest`, func(rows *sql.Rows) error {
-		var inputID string
-		var d tracking.Dataset
-		if err := rows.Scan(&id, &inputID, &d.Name, &d.Digest, &d.SourceType, &d.Source, &d.Schema, &d.Profile); err != nil {
-			return err
-		}
-		r := byID[id]
-		inputs[inputID] = dsIn{run: id, idx: len(r.Inputs.Datasets)}
-		r.Inputs.Datasets = append(r.Inputs.Datasets, tracking.DatasetInput{Dataset: d})
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(inputs) > 0 {
-		err = each(`SELECT it.input_uuid, it.name, it.value FROM input_tags it JOIN inputs i ON i.input_uuid = it.input_uuid
-			WHERE i.destination_id IN `+in+` ORDER BY it.name`, func(rows *sql.Rows) error {
+		return each(`SELECT it.input_uuid, it.name, it.value FROM input_tags it JOIN inputs i ON i.input_uuid = it.input_uuid
+			WHERE i.destination_id `+in+` ORDER BY it.name`, func(rows *sql.Rows) error {
 			var inputID string
 			var t tracking.Tag
 			if err := rows.Scan(&inputID, &t.Key, &t.Value); err != nil {
@@ -175,29 +183,30 @@ func (db *DB) loadRunData(ctx context.Context, runs []*tracking.Run) error {
 			}
 			return nil
 		})
+	})
+	g.Go(func() error {
+		var id string
+		err := each(`SELECT destination_id, source_id, step FROM inputs WHERE source_type = 'MODEL' AND destination_id `+in+` ORDER BY source_id`, func(rows *sql.Rows) error {
+			var m tracking.ModelIO
+			if err := rows.Scan(&id, &m.ModelID, &m.Step); err != nil {
+				return err
+			}
+			byID[id].Inputs.Models = append(byID[id].Inputs.Models, m)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-	}
-	err = each(`SELECT destination_id, source_id, step FROM inputs WHERE source_type = 'MODEL' AND destination_id IN `+in+` ORDER BY source_id`, func(rows *sql.Rows) error {
-		var m tracking.ModelIO
-		if err := rows.Scan(&id, &m.ModelID, &m.Step); err != nil {
-			return err
-		}
-		byID[id].Inputs.Models = append(byID[id].Inputs.Models, m)
-		return nil
+		return each(`SELECT source_id, destination_id, step FROM outputs WHERE source_type = 'RUN' AND source_id `+in+` ORDER BY destination_id`, func(rows *sql.Rows) error {
+			var m tracking.ModelIO
+			if err := rows.Scan(&id, &m.ModelID, &m.Step); err != nil {
+				return err
+			}
+			byID[id].Outputs.Models = append(byID[id].Outputs.Models, m)
+			return nil
+		})
 	})
-	if err != nil {
-		return err
-	}
-	return each(`SELECT source_id, destination_id, step FROM outputs WHERE source_type = 'RUN' AND source_id IN `+in+` ORDER BY destination_id`, func(rows *sql.Rows) error {
-		var m tracking.ModelIO
-		if err := rows.Scan(&id, &m.ModelID, &m.Step); err != nil {
-			return err
-		}
-		byID[id].Outputs.Models = append(byID[id].Outputs.Models, m)
-		return nil
-	})
+	return g.Wait()
 }
 
 // UpdateRun implements tracking.Store.

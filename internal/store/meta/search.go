@@ -116,7 +116,9 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 	return out, next, nil
 }
 
-// runClause compiles one filter clause on runs (alias r) to SQL.
+// runClause compiles one filter clause on runs (alias r) to SQL. Clauses are
+// correlated EXISTS probes on primary keys, so a search costs in proportion
+// to the runs of the experiments searched, not to every run in the database.
 func runClause(c tracking.Clause) (string, []any, error) {
 	switch c.Kind {
 	case tracking.KindMetric:
@@ -124,7 +126,7 @@ func runClause(c tracking.Clause) (string, []any, error) {
 			return `EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND (m.is_nan OR m.value != ?))`,
 				[]any{c.Key, c.Num}, nil
 		}
-		return `r.run_uuid IN (SELECT m.run_uuid FROM latest_metrics m WHERE m.key = ? AND NOT m.is_nan AND m.value ` + c.Op + ` ?)`,
+		return `EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ? AND NOT m.is_nan AND m.value ` + c.Op + ` ?)`,
 			[]any{c.Key, c.Num}, nil
 	case tracking.KindParam, tracking.KindTag:
 		table := "params"
@@ -138,7 +140,7 @@ func runClause(c tracking.Clause) (string, []any, error) {
 			return `EXISTS (SELECT 1 FROM ` + table + ` p WHERE p.run_uuid = r.run_uuid AND p.key = ?)`, []any{c.Key}, nil
 		}
 		cond, a := stringCond("p.value", c)
-		return `r.run_uuid IN (SELECT p.run_uuid FROM ` + table + ` p WHERE p.key = ? AND ` + cond + `)`,
+		return `EXISTS (SELECT 1 FROM ` + table + ` p WHERE p.run_uuid = r.run_uuid AND p.key = ? AND ` + cond + `)`,
 			append([]any{c.Key}, a...), nil
 	case tracking.KindAttribute:
 		col := runAttrCols[c.Key]
