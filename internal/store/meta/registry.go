@@ -114,6 +114,9 @@ func (db *DB) loadModels(ctx context.Context, rows []modelRow) error {
 		byID[id].Tags = append(byID[id].Tags, t)
 	}
 	tr.Close()
+	if err := tr.Err(); err != nil {
+		return err
+	}
 	ar, err := db.read.QueryContext(ctx, db.q(`SELECT model_id, alias, version FROM registered_model_aliases WHERE model_id IN `+in+` ORDER BY alias`), args...)
 	if err != nil {
 		return err
@@ -128,6 +131,9 @@ func (db *DB) loadModels(ctx context.Context, rows []modelRow) error {
 		byID[id].Aliases = append(byID[id].Aliases, a)
 	}
 	ar.Close()
+	if err := ar.Err(); err != nil {
+		return err
+	}
 	versions, err := db.queryVersions(ctx, db.read, `v.model_id IN `+in+` AND v.version = (SELECT MAX(v2.version) FROM model_versions v2
 		WHERE v2.model_id = v.model_id AND v2.current_stage = v.current_stage)`, args, `v.version`, 0)
 	if err != nil {
@@ -177,54 +183,59 @@ func (db *DB) queryVersions(ctx context.Context, q querier, where string, args [
 	return out, db.loadVersionExtras(ctx, q, out)
 }
 
+// loadVersionExtras fills the tags and aliases of versions, a batch of
+// versions per query so that a large page stays under PostgreSQL's limit on
+// parameters.
 func (db *DB) loadVersionExtras(ctx context.Context, q querier, vs []versionRow) error {
-	if len(vs) == 0 {
-		return nil
-	}
 	type key struct{ id, version int64 }
-	byKey := make(map[key]*registry.ModelVersion, len(vs))
-	ids := map[int64]bool{}
-	var args []any
-	for _, r := range vs {
-		byKey[key{r.id, r.v.Version}] = r.v
-		if !ids[r.id] {
-			ids[r.id] = true
-			args = append(args, r.id)
+	const batch = 400
+	for len(vs) > 0 {
+		n := min(len(vs), batch)
+		chunk := vs[:n]
+		vs = vs[n:]
+		byKey := make(map[key]*registry.ModelVersion, len(chunk))
+		args := make([]any, 0, 2*len(chunk))
+		for _, r := range chunk {
+			byKey[key{r.id, r.v.Version}] = r.v
+			args = append(args, r.id, r.v.Version)
 		}
-	}
-	in := "(" + placeholders(len(args)) + ")"
-	rows, err := q.QueryContext(ctx, db.q(`SELECT model_id, version, key, value FROM model_version_tags WHERE model_id IN `+in+` ORDER BY key`), args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var k key
-		var t registry.Tag
-		if err := rows.Scan(&k.id, &k.version, &t.Key, &t.Value); err != nil {
-			rows.Close()
+		in := `(model_id, version) IN (` + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ") + `)`
+		rows, err := q.QueryContext(ctx, db.q(`SELECT model_id, version, key, value FROM model_version_tags WHERE `+in+` ORDER BY key`), args...)
+		if err != nil {
 			return err
 		}
-		if v := byKey[k]; v != nil {
-			v.Tags = append(v.Tags, t)
+		for rows.Next() {
+			var k key
+			var t registry.Tag
+			if err := rows.Scan(&k.id, &k.version, &t.Key, &t.Value); err != nil {
+				rows.Close()
+				return err
+			}
+			byKey[k].Tags = append(byKey[k].Tags, t)
 		}
-	}
-	rows.Close()
-	rows, err = q.QueryContext(ctx, db.q(`SELECT model_id, version, alias FROM registered_model_aliases WHERE model_id IN `+in+` ORDER BY alias`), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k key
-		var a string
-		if err := rows.Scan(&k.id, &k.version, &a); err != nil {
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		if v := byKey[k]; v != nil {
-			v.Aliases = append(v.Aliases, a)
+		rows, err = q.QueryContext(ctx, db.q(`SELECT model_id, version, alias FROM registered_model_aliases WHERE `+in+` ORDER BY alias`), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k key
+			var a string
+			if err := rows.Scan(&k.id, &k.version, &a); err != nil {
+				rows.Close()
+				return err
+			}
+			byKey[k].Aliases = append(byKey[k].Aliases, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 var modelOrderCols = map[string]string{"name": "rm.name", "last_updated_time": "rm.last_updated_time", "creation_time": "rm.creation_time"}
@@ -263,16 +274,20 @@ func (db *DB) FindRegisteredModels(ctx context.Context, q registry.Query) ([]*re
 			args = append(args, a...)
 		}
 	}
+	// MLflow's order: the keys given, then name ascending.
 	var orderSQL []string
-	nameSeen := false
+	seen := map[string]bool{}
 	for _, o := range order {
 		if o.Kind != tracking.KindAttribute {
-			return nil, "", errs.Invalidf("Invalid order by key '%s' specified. Valid keys are 'name', 'timestamp', 'last_updated_timestamp'", o.Key)
+			return nil, "", errs.Invalidf("Invalid order by key '%s' specified. Valid keys are 'name', 'timestamp', 'last_updated_timestamp', 'creation_timestamp'", o.Key)
 		}
-		nameSeen = nameSeen || o.Key == "name"
+		if seen[o.Key] {
+			return nil, "", errs.Invalidf("`order_by` contains duplicate fields: %v", q.OrderBy)
+		}
+		seen[o.Key] = true
 		orderSQL = append(orderSQL, modelOrderCols[o.Key]+dir(o.Desc))
 	}
-	if !nameSeen {
+	if !seen["name"] {
 		orderSQL = append(orderSQL, "rm.name ASC")
 	}
 	rows, err := db.read.QueryContext(ctx, db.q(`SELECT `+rmCols+` FROM registered_models rm WHERE `+strings.Join(where, " AND ")+
@@ -342,17 +357,29 @@ func (db *DB) FindModelVersions(ctx context.Context, q registry.Query) ([]*regis
 			args = append(args, a...)
 		}
 	}
+	// MLflow's order: the keys given (by default the newest update first),
+	// then name ascending and version descending.
+	if len(order) == 0 {
+		order = []tracking.OrderBy{{Kind: tracking.KindAttribute, Key: "last_updated_time", Desc: true}}
+	}
 	var orderSQL []string
+	seen := map[string]bool{}
 	for _, o := range order {
 		if o.Kind != tracking.KindAttribute {
 			return nil, "", errs.Invalidf("Invalid order by key '%s' specified. Valid keys are 'name', 'version_number', 'creation_timestamp', 'last_updated_timestamp'", o.Key)
 		}
+		if seen[o.Key] {
+			return nil, "", errs.Invalidf("`order_by` contains duplicate fields: %v", q.OrderBy)
+		}
+		seen[o.Key] = true
 		orderSQL = append(orderSQL, versionCols[o.Key]+dir(o.Desc))
 	}
-	if len(orderSQL) == 0 {
-		orderSQL = append(orderSQL, "v.last_updated_time DESC")
+	if !seen["name"] {
+		orderSQL = append(orderSQL, "rm.name ASC")
 	}
-	orderSQL = append(orderSQL, "rm.name ASC", "v.version DESC")
+	if !seen["version"] {
+		orderSQL = append(orderSQL, "v.version DESC")
+	}
 	vs, err := db.queryVersions(ctx, db.read, strings.Join(where, " AND "), args,
 		strings.Join(orderSQL, ", ")+fmt.Sprintf(" LIMIT %d OFFSET %d", q.MaxResults+1, offset), 0)
 	if err != nil {
@@ -424,11 +451,8 @@ func (db *DB) DeleteRegisteredModelTag(ctx context.Context, name, key string) er
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM registered_model_tags WHERE model_id = ? AND key = ?`), id, key)
-		if err != nil {
-			return err
-		}
-		return mustAffect(res, "No tag with name: %s for Registered Model with name=%s", key, name)
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM registered_model_tags WHERE model_id = ? AND key = ?`), id, key)
+		return err
 	})
 }
 
@@ -564,16 +588,18 @@ func (db *DB) TransitionStage(ctx context.Context, name string, version int64, s
 }
 
 // DeleteModelVersion implements registry.Store.
-func (db *DB) DeleteModelVersion(ctx context.Context, name string, version int64) error {
+func (db *DB) DeleteModelVersion(ctx context.Context, name string, version int64, now int64) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		id, err := db.versionTx(ctx, tx, name, version)
 		if err != nil {
 			return err
 		}
+		// Tags and aliases go with the version (ON DELETE CASCADE); the
+		// model's next_version keeps its number from being handed out again.
 		if _, err = tx.ExecContext(ctx, db.q(`DELETE FROM model_versions WHERE model_id = ? AND version = ?`), id, version); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE registered_models SET last_updated_time = ? WHERE id = ?`), nowMillis(), id)
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE registered_models SET last_updated_time = ? WHERE id = ?`), now, id)
 		return err
 	})
 }
@@ -596,11 +622,8 @@ func (db *DB) DeleteModelVersionTag(ctx context.Context, name string, version in
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?`), id, version, key)
-		if err != nil {
-			return err
-		}
-		return mustAffect(res, "No tag with name: %s for Model Version (name=%s, version=%d)", key, name, version)
+		_, err = tx.ExecContext(ctx, db.q(`DELETE FROM model_version_tags WHERE model_id = ? AND version = ? AND key = ?`), id, version, key)
+		return err
 	})
 }
 

@@ -8,7 +8,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
@@ -65,7 +64,7 @@ func errInvalidPath() error { return errs.Invalidf("Invalid path") }
 // and a path in it.
 func (h *Handler) runArtifactPath(r *http.Request, runID, rel string) (artifacts.Store, string, error) {
 	clean, err := artifacts.ValidatePath(rel)
-	if err != nil || containsDotDot(rel) {
+	if err != nil || strings.Contains(rel, "..") {
 		return nil, "", errInvalidPath()
 	}
 	run, err := h.tracking.Store().FindRunByID(r.Context(), runID)
@@ -160,8 +159,3 @@ func (h *Handler) sendFile(w http.ResponseWriter, r *http.Request, store artifac
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, rc)
 }
-
-func containsDotDot(p string) bool { return strings.Contains(p, "..") }
-
-// registryNow is the time registry updates are stamped with.
-func (h *Handler) registryNow() int64 { return time.Now().UnixMilli() }

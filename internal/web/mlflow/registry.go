@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -42,6 +43,8 @@ type wireAlias struct {
 	Version string `json:"version"`
 }
 
+// wireModelVersion is MLflow's ModelVersion. Like MLflow's server, it always
+// carries description, run_id and run_link, empty or not.
 type wireModelVersion struct {
 	Name            string    `json:"name"`
 	Version         string    `json:"version"`
@@ -49,13 +52,13 @@ type wireModelVersion struct {
 	LastUpdatedTime int64     `json:"last_updated_timestamp"`
 	UserID          string    `json:"user_id,omitempty"`
 	CurrentStage    string    `json:"current_stage"`
-	Description     string    `json:"description,omitempty"`
+	Description     string    `json:"description"`
 	Source          string    `json:"source"`
-	RunID           string    `json:"run_id,omitempty"`
+	RunID           string    `json:"run_id"`
 	Status          string    `json:"status"`
 	StatusMessage   string    `json:"status_message,omitempty"`
 	Tags            []wireTag `json:"tags,omitempty"`
-	RunLink         string    `json:"run_link,omitempty"`
+	RunLink         string    `json:"run_link"`
 	Aliases         []string  `json:"aliases,omitempty"`
 	ModelID         string    `json:"model_id,omitempty"`
 }
@@ -141,7 +144,7 @@ func (h *Handler) getRegisteredModel(r *http.Request) (any, error) {
 	if err := required("name", req.Name); err != nil {
 		return nil, err
 	}
-	m, err := h.registry.Store().FindRegisteredModel(r.Context(), req.Name)
+	m, err := h.registry.FindRegisteredModel(r.Context(), req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +189,7 @@ func (h *Handler) deleteRegisteredModel(r *http.Request) (any, error) {
 	if err := required("name", req.Name); err != nil {
 		return nil, err
 	}
-	return nil, h.registry.Store().DeleteRegisteredModel(r.Context(), req.Name)
+	return nil, h.registry.DeleteRegisteredModel(r.Context(), req.Name)
 }
 
 func (h *Handler) searchRegisteredModels(r *http.Request) (any, error) {
@@ -225,15 +228,7 @@ func (h *Handler) getLatestVersions(r *http.Request) (any, error) {
 	if err := required("name", req.Name); err != nil {
 		return nil, err
 	}
-	stages := make([]string, 0, len(req.Stages))
-	for _, s := range req.Stages {
-		st := registry.CanonicalStage(s)
-		if st == "" {
-			return nil, errs.Invalidf("Invalid Model Version stage: %s. Value must be one of None, Staging, Production, Archived.", s)
-		}
-		stages = append(stages, st)
-	}
-	vs, err := h.registry.Store().FindLatestVersions(r.Context(), req.Name, stages)
+	vs, err := h.registry.FindLatestVersions(r.Context(), req.Name, req.Stages)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +267,7 @@ func (h *Handler) deleteRegisteredModelTag(r *http.Request) (any, error) {
 	if err := required("key", req.Key); err != nil {
 		return nil, err
 	}
-	return nil, h.registry.Store().DeleteRegisteredModelTag(r.Context(), req.Name, req.Key)
+	return nil, h.registry.DeleteRegisteredModelTag(r.Context(), req.Name, req.Key)
 }
 
 func (h *Handler) setAlias(r *http.Request) (any, error) {
@@ -305,7 +300,7 @@ func (h *Handler) deleteAlias(r *http.Request) (any, error) {
 	if err := required("alias", req.Alias); err != nil {
 		return nil, err
 	}
-	return nil, h.registry.Store().DeleteAlias(r.Context(), req.Name, req.Alias)
+	return nil, h.registry.DeleteAlias(r.Context(), req.Name, req.Alias)
 }
 
 func (h *Handler) getVersionByAlias(r *http.Request) (any, error) {
@@ -322,7 +317,7 @@ func (h *Handler) getVersionByAlias(r *http.Request) (any, error) {
 	if err := required("alias", req.Alias); err != nil {
 		return nil, err
 	}
-	v, err := h.registry.Store().FindVersionByAlias(r.Context(), req.Name, req.Alias)
+	v, err := h.registry.FindVersionByAlias(r.Context(), req.Name, req.Alias)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +356,7 @@ func (h *Handler) getModelVersion(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := h.registry.Store().FindModelVersion(r.Context(), name, n)
+	v, err := h.registry.FindModelVersion(r.Context(), name, n)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +376,7 @@ func (h *Handler) updateModelVersion(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := h.registry.Store().UpdateModelVersion(r.Context(), name, n, req.Description, h.registryNow())
+	v, err := h.registry.UpdateModelVersion(r.Context(), name, n, req.Description)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +392,7 @@ func (h *Handler) deleteModelVersion(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.registry.Store().DeleteModelVersion(r.Context(), name, n)
+	return nil, h.registry.DeleteModelVersion(r.Context(), name, n)
 }
 
 func (h *Handler) searchModelVersions(r *http.Request) (any, error) {
@@ -474,7 +469,7 @@ func (h *Handler) deleteModelVersionTag(r *http.Request) (any, error) {
 	if err := required("key", req.Key); err != nil {
 		return nil, err
 	}
-	return nil, h.registry.Store().DeleteModelVersionTag(r.Context(), name, n, req.Key)
+	return nil, h.registry.DeleteModelVersionTag(r.Context(), name, n, req.Key)
 }
 
 func (h *Handler) transitionStage(r *http.Request) (any, error) {
@@ -506,7 +501,7 @@ func (h *Handler) transitionStage(r *http.Request) (any, error) {
 func (h *Handler) getModelVersionArtifact(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	rel := q.Get("path")
-	if rel == "" || containsDotDot(rel) {
+	if rel == "" || strings.Contains(rel, "..") {
 		respond.Error(w, r, errInvalidPath())
 		return
 	}
