@@ -88,6 +88,16 @@ func TestServerAndCLI(t *testing.T) {
 	_, err = run(t, "runs", "list", "--bogus-flag")
 	require.Equal(t, 2, exitCode(err))
 
+	ctx := context.Background()
+	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": "fingers"}, nil))
+	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/mlflow/model-versions/create",
+		map[string]any{"name": "fingers", "source": "runs:/" + run1.Info.RunID + "/model", "run_id": run1.Info.RunID}, nil))
+	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/mlflow/registered-models/alias",
+		map[string]any{"name": "fingers", "alias": "champion", "version": "1"}, nil))
+	out, err = run(t, "models", "list", "--tracking-uri", base)
+	require.NoError(t, err)
+	require.Contains(t, out, "champion=1")
+
 	// Graceful shutdown: the server stops and the port is released.
 	cancel()
 	select {
