@@ -5,8 +5,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,25 +12,13 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+	"github.com/cairn-mlops/cairn/internal/web/webtest"
 )
 
 func newClient(t *testing.T) (*client.Client, string) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
-	require.NoError(t, err)
-	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
-	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), h).Handler())
-	t.Cleanup(srv.Close)
+	srv := webtest.Start(t, web.Options{})
 	c, err := client.New(srv.URL, client.DefaultOptions())
 	require.NoError(t, err)
 	return c, srv.URL

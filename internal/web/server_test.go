@@ -5,24 +5,19 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/auth"
-	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/store/meta"
-	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+	"github.com/cairn-mlops/cairn/internal/web/webtest"
 )
 
 type authAdapter struct{ s *auth.Service }
 
-func (a authAdapter) Authorize(r *http.Request, need web.Access) error {
+func (a *authAdapter) Authorize(r *http.Request, need web.Access) error {
 	return a.s.Authorize(r, auth.Level(need))
 }
 
@@ -52,25 +47,20 @@ func TestAccessFor(t *testing.T) {
 // MLflow client sends them, roles, and MLflow's error format for 401 and 403.
 func TestAuth(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
-	require.NoError(t, err)
-	defer db.Close()
-	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
-	require.NoError(t, err)
+	opts := web.DefaultOptions()
+	var authn authAdapter
+	opts.Auth = &authn
+	srv := webtest.Start(t, opts)
+	db := srv.DB
 	svc := auth.NewService(db, auth.DefaultOptions())
-	_, err = svc.CreateUser(ctx, "alice", "alice-password", auth.RoleAdmin)
+	_, err := svc.CreateUser(ctx, "alice", "alice-password", auth.RoleAdmin)
 	require.NoError(t, err)
 	_, err = svc.CreateUser(ctx, "reader", "reader-password", auth.RoleRead)
 	require.NoError(t, err)
 	readToken, _, err := svc.CreateToken(ctx, "reader", "ci", 0)
 	require.NoError(t, err)
 
-	opts := web.DefaultOptions()
-	opts.Auth = authAdapter{svc}
-	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
-	srv := httptest.NewServer(web.NewServer(opts, h).Handler())
-	defer srv.Close()
+	authn.s = svc
 
 	do := func(method, path, body string, setAuth func(*http.Request)) (int, map[string]any) {
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

@@ -2,41 +2,22 @@ package mlflow_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/store/meta"
-	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+	"github.com/cairn-mlops/cairn/internal/web/webtest"
 )
 
 // newServer starts a real server over SQLite and a local artifact folder.
-func newServer(t testing.TB) *httptest.Server {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
-	require.NoError(t, err)
-	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
-	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), h).Handler())
-	t.Cleanup(srv.Close)
-	return srv
-}
+func newServer(t testing.TB) *httptest.Server { return webtest.Start(t, web.Options{}).Server }
 
 type apiResult struct {
 	Status int
