@@ -53,7 +53,7 @@ func (db *DB) CreateRun(ctx context.Context, r *tracking.Run) error {
 			}
 			return err
 		}
-		return db.upsertTags(ctx, tx, i.RunID, r.Tags)
+		return db.upsertTags(ctx, tx, runKey{i.RunID, exp}, r.Tags)
 	})
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
@@ -227,7 +227,7 @@ func (db *DB) UpdateRun(ctx context.Context, id string, u tracking.RunUpdate) (*
 		}
 		if u.RunName != nil && *u.RunName != "" {
 			i.RunName = *u.RunName
-			if err := db.upsertTags(ctx, tx, id, []tracking.Tag{{Key: tracking.RunNameTag, Value: i.RunName}}); err != nil {
+			if err := db.upsertTags(ctx, tx, keyOf(r), []tracking.Tag{{Key: tracking.RunNameTag, Value: i.RunName}}); err != nil {
 				return err
 			}
 		}
@@ -274,22 +274,35 @@ func (db *DB) SetRunStage(ctx context.Context, id, stage string) error {
 	})
 }
 
-func (db *DB) upsertTags(ctx context.Context, tx *sql.Tx, runID string, tags []tracking.Tag) error {
+// runKey names a run and its experiment; the experiment is stored beside
+// each tag, param and latest metric so searches stay within it.
+type runKey struct {
+	id  string
+	exp int64
+}
+
+func keyOf(r *tracking.Run) runKey {
+	exp, _ := strconv.ParseInt(r.Info.ExperimentID, 10, 64)
+	return runKey{r.Info.RunID, exp}
+}
+
+func (db *DB) upsertTags(ctx context.Context, tx *sql.Tx, rk runKey, tags []tracking.Tag) error {
+	runID := rk.id
 	if len(tags) == 0 {
 		return nil
 	}
 	args := make([]any, 0, 3*len(tags))
 	rowsSQL := make([]string, 0, len(tags))
 	for _, t := range tags {
-		rowsSQL = append(rowsSQL, "(?, ?, ?)")
-		args = append(args, runID, t.Key, t.Value)
+		rowsSQL = append(rowsSQL, "(?, ?, ?, ?)")
+		args = append(args, runID, rk.exp, t.Key, t.Value)
 		if t.Key == tracking.RunNameTag {
 			if _, err := tx.ExecContext(ctx, db.q(`UPDATE runs SET name = ? WHERE run_uuid = ?`), t.Value, runID); err != nil {
 				return err
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tags (run_uuid, key, value) VALUES `+strings.Join(rowsSQL, ", ")+`
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tags (run_uuid, experiment_id, key, value) VALUES `+strings.Join(rowsSQL, ", ")+`
 		ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value`), args...)
 	return err
 }
@@ -298,16 +311,18 @@ func (db *DB) upsertTags(ctx context.Context, tx *sql.Tx, runID string, tags []t
 // transaction; a param logged again with a different value fails the batch.
 func (db *DB) LogBatch(ctx context.Context, runID string, metrics []tracking.Metric, params []tracking.Param, tags []tracking.Tag) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := db.activeRunTx(ctx, tx, runID); err != nil {
+		r, err := db.activeRunTx(ctx, tx, runID)
+		if err != nil {
 			return err
 		}
-		if err := db.insertParams(ctx, tx, runID, params); err != nil {
+		rk := keyOf(r)
+		if err := db.insertParams(ctx, tx, rk, params); err != nil {
 			return err
 		}
-		if err := db.insertMetrics(ctx, tx, runID, metrics); err != nil {
+		if err := db.insertMetrics(ctx, tx, rk, metrics); err != nil {
 			return err
 		}
-		return db.upsertTags(ctx, tx, runID, tags)
+		return db.upsertTags(ctx, tx, rk, tags)
 	})
 	if err != nil {
 		return fmt.Errorf("log batch: %w", err)
@@ -315,7 +330,8 @@ func (db *DB) LogBatch(ctx context.Context, runID string, metrics []tracking.Met
 	return nil
 }
 
-func (db *DB) insertParams(ctx context.Context, tx *sql.Tx, runID string, params []tracking.Param) error {
+func (db *DB) insertParams(ctx context.Context, tx *sql.Tx, rk runKey, params []tracking.Param) error {
+	runID := rk.id
 	if len(params) == 0 {
 		return nil
 	}
@@ -350,13 +366,13 @@ func (db *DB) insertParams(ctx context.Context, tx *sql.Tx, runID string, params
 			}
 			continue
 		}
-		vals = append(vals, "(?, ?, ?)")
-		args = append(args, runID, p.Key, p.Value)
+		vals = append(vals, "(?, ?, ?, ?)")
+		args = append(args, runID, rk.exp, p.Key, p.Value)
 	}
 	if len(vals) == 0 {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO params (run_uuid, key, value) VALUES `+strings.Join(vals, ", ")), args...)
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO params (run_uuid, experiment_id, key, value) VALUES `+strings.Join(vals, ", ")), args...)
 	if isUnique(err) {
 		// A concurrent writer logged one of these keys between our read and
 		// write (possible on PostgreSQL); the retry re-reads and compares.
@@ -388,7 +404,8 @@ func dbValue(v float64) (float64, bool) {
 	return v, false
 }
 
-func (db *DB) insertMetrics(ctx context.Context, tx *sql.Tx, runID string, metrics []tracking.Metric) error {
+func (db *DB) insertMetrics(ctx context.Context, tx *sql.Tx, rk runKey, metrics []tracking.Metric) error {
+	runID := rk.id
 	if len(metrics) == 0 {
 		return nil
 	}
@@ -420,11 +437,11 @@ func (db *DB) insertMetrics(ctx context.Context, tx *sql.Tx, runID string, metri
 	for _, k := range order {
 		m := latest[k]
 		v, isNaN := dbValue(m.Value)
-		vals = append(vals, "(?, ?, ?, ?, ?, ?)")
-		args = append(args, runID, k, v, m.Timestamp, m.Step, isNaN)
+		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, runID, rk.exp, k, v, m.Timestamp, m.Step, isNaN)
 	}
 	// The WHERE keeps an existing row that is newer: (step, timestamp, value) order.
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan) VALUES `+
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO latest_metrics (run_uuid, experiment_id, key, value, timestamp, step, is_nan) VALUES `+
 		strings.Join(vals, ", ")+`
 		ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp,
 			step = excluded.step, is_nan = excluded.is_nan

@@ -269,3 +269,33 @@ func TestConcurrentWriters(t *testing.T) {
 		require.Len(t, hist, (writers/len(runs))*batches)
 	})
 }
+
+// TestSearchStaysInExperiments checks that filters only see the runs of the
+// experiments searched, and that several experiments can be searched at once.
+func TestSearchStaysInExperiments(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		svc := tracking.NewService(db)
+		var exps []string
+		for _, name := range []string{"a", "b", "c"} {
+			exp, err := svc.CreateExperiment(ctx, name, "", nil)
+			require.NoError(t, err)
+			exps = append(exps, exp)
+			r := newRun(t, svc, exp, "run-"+name)
+			require.NoError(t, svc.LogBatch(ctx, r.Info.RunID, []tracking.Metric{{Key: "acc", Value: 0.9, Timestamp: 1}},
+				[]tracking.Param{{Key: "model", Value: "wide"}}, []tracking.Tag{{Key: "team", Value: "x"}}))
+		}
+		for _, tt := range []struct {
+			exps []string
+			want int
+		}{{exps[:1], 1}, {exps[1:], 2}, {exps, 3}} {
+			runs, _, err := svc.SearchRuns(ctx, tracking.RunQuery{ExperimentIDs: tt.exps,
+				Filter: "metrics.acc > 0.5 AND params.model = 'wide' AND tags.team = 'x'"})
+			require.NoError(t, err)
+			require.Len(t, runs, tt.want)
+			for _, r := range runs {
+				require.Contains(t, tt.exps, r.Info.ExperimentID)
+			}
+		}
+	})
+}
