@@ -130,15 +130,7 @@ func (db *DB) loadExperimentTags(ctx context.Context, exps []*tracking.Experimen
 
 // FindExperiments implements tracking.Store.
 func (db *DB) FindExperiments(ctx context.Context, q tracking.ExperimentQuery) ([]*tracking.Experiment, string, error) {
-	filter, err := tracking.ParseFilter(tracking.ExperimentSchema, q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.ParseOrderBy(tracking.ExperimentSchema, q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := decodeToken(q.Page.Token)
+	filter, order, offset, err := parseQuery(tracking.ExperimentSchema, q.Filter, q.OrderBy, q.Page.Token)
 	if err != nil {
 		return nil, "", err
 	}

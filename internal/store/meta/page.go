@@ -3,6 +3,7 @@ package meta
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/cairn-mlops/cairn/internal/tracking"
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -55,4 +56,21 @@ func (db *DB) inList(ids []string) (string, []any) {
 		args[i] = id
 	}
 	return "IN (" + placeholders(len(ids)) + ")", args
+}
+
+// parseQuery parses a search's filter, order-by and page token.
+func parseQuery(schema tracking.Schema, filter string, orderBy []string, token string) (tracking.Filter, []tracking.OrderBy, int, error) {
+	f, err := tracking.ParseFilter(schema, filter)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	order, err := tracking.ParseOrderBy(schema, orderBy)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	offset, err := decodeToken(token)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return f, order, offset, nil
 }

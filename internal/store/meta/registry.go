@@ -242,15 +242,7 @@ var modelOrderCols = map[string]string{"name": "rm.name", "last_updated_time": "
 
 // FindRegisteredModels implements registry.Store.
 func (db *DB) FindRegisteredModels(ctx context.Context, q registry.Query) ([]*registry.RegisteredModel, string, error) {
-	filter, err := tracking.ParseFilter(registry.RegisteredModelSchema, q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.ParseOrderBy(registry.RegisteredModelSchema, q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := decodeToken(q.Token)
+	filter, order, offset, err := parseQuery(registry.RegisteredModelSchema, q.Filter, q.OrderBy, q.Token)
 	if err != nil {
 		return nil, "", err
 	}
@@ -325,15 +317,7 @@ var versionCols = map[string]string{"name": "rm.name", "run_id": "v.run_id", "so
 
 // FindModelVersions implements registry.Store.
 func (db *DB) FindModelVersions(ctx context.Context, q registry.Query) ([]*registry.ModelVersion, string, error) {
-	filter, err := tracking.ParseFilter(registry.ModelVersionSchema, q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.ParseOrderBy(registry.ModelVersionSchema, q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := decodeToken(q.Token)
+	filter, order, offset, err := parseQuery(registry.ModelVersionSchema, q.Filter, q.OrderBy, q.Token)
 	if err != nil {
 		return nil, "", err
 	}

@@ -18,15 +18,7 @@ var runAttrCols = map[string]string{
 // SQL query with EXISTS sub-queries on indexed tables; only the requested page
 // of runs (and then their metrics, params and tags) is read.
 func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Run, string, error) {
-	filter, err := tracking.ParseFilter(tracking.RunSchema, q.Filter)
-	if err != nil {
-		return nil, "", err
-	}
-	order, err := tracking.ParseOrderBy(tracking.RunSchema, q.OrderBy)
-	if err != nil {
-		return nil, "", err
-	}
-	offset, err := decodeToken(q.Page.Token)
+	filter, order, offset, err := parseQuery(tracking.RunSchema, q.Filter, q.OrderBy, q.Page.Token)
 	if err != nil {
 		return nil, "", err
 	}
