@@ -1,7 +1,6 @@
 package tracking
 
 import (
-	"math"
 	"path"
 	"regexp"
 
@@ -77,13 +76,9 @@ func validateTag(t Tag, maxValue int) error {
 	return nil
 }
 
-func validateMetric(m Metric) error {
-	if err := ValidateKey("metric", m.Key); err != nil {
-		return err
-	}
-	_ = math.IsNaN(m.Value) // NaN and ±Inf are valid values and are stored as such
-	return nil
-}
+// validateMetric checks a metric's key; every value, NaN and ±Inf included,
+// is valid and stored as it is.
+func validateMetric(m Metric) error { return ValidateKey("metric", m.Key) }
 
 // ValidateBatch checks a log-batch against MLflow's per-batch limits and each
 // entry's key and value.
