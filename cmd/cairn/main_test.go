@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
 // startServer runs the real server wiring on a free loopback port.
@@ -160,4 +161,43 @@ func TestConfigValidate(t *testing.T) {
 	require.Error(t, c.Validate())
 	_, _, err := net.SplitHostPort(DefaultConfig().Addr)
 	require.NoError(t, err)
+}
+
+// TestArtifactLocationsOutsideRootAreNotServed: an experiment's
+// artifact_location is client input; the server must not read the file
+// system through it.
+func TestArtifactLocationsOutsideRootAreNotServed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr = dir, "127.0.0.1:0"
+	cfg.DefaultArtifactRoot = "file://" + filepath.Join(dir, "root")
+	base, _, _ := startServer(t, cfg)
+	c, err := client.New(base, client.DefaultOptions())
+	require.NoError(t, err)
+	ctx := context.Background()
+	var exp struct {
+		ExperimentID string `json:"experiment_id"`
+	}
+	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "evil", "artifact_location": "file:///etc"}, &exp))
+	run, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: exp.ExperimentID})
+	require.NoError(t, err)
+	for _, u := range []string{
+		"/get-artifact?run_id=" + run.Info.RunID + "&path=passwd",
+		"/api/2.0/mlflow/artifacts/list?run_id=" + run.Info.RunID,
+	} {
+		resp, err := http.Get(base + u)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 400, resp.StatusCode, u)
+		require.Contains(t, string(body), "not served by this server")
+	}
+	// Runs under the configured root are served.
+	good, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: "0"})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(good.Info.ArtifactURI, cfg.DefaultArtifactRoot), good.Info.ArtifactURI)
+	resp, err := http.Get(base + "/api/2.0/mlflow/artifacts/list?run_id=" + good.Info.RunID)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
 }
