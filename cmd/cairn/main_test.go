@@ -201,3 +201,24 @@ func TestArtifactLocationsOutsideRootAreNotServed(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 }
+
+func TestMaxArtifactBytes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr, cfg.MaxArtifactBytes = t.TempDir(), "127.0.0.1:0", 10
+	base, _, _ := startServer(t, cfg)
+	put := func(body string) int {
+		req, err := http.NewRequest("PUT", base+"/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/f.bin", strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, 200, put("small"))
+	require.Equal(t, 413, put(strings.Repeat("x", 20)))
+	resp, err := http.Get(base + "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/f.bin")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "small", string(b), "a rejected upload leaves the stored file as it was")
+}

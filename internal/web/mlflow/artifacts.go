@@ -112,7 +112,7 @@ func (h *Handler) uploadArtifact(r *http.Request) (any, error) {
 
 func tooLarge(err error, limit int64) error {
 	var mbe *http.MaxBytesError
-	if err != nil && (strings.Contains(err.Error(), "request body too large") || errors.As(err, &mbe)) {
+	if errors.As(err, &mbe) {
 		return &errs.Error{Kind: errs.TooLarge, Message: fmt.Sprintf("artifact exceeds the server's limit of %d bytes", limit), Err: err}
 	}
 	return err
@@ -234,6 +234,20 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, nil)
 }
 
+// multipartUpload checks the path and upload ID that complete and abort
+// both take, and returns the store's multipart interface.
+func (h *Handler) multipartUpload(r *http.Request, rel, uploadID string) (artifacts.Multipart, string, error) {
+	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), rel))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := required("upload_id", uploadID); err != nil {
+		return nil, "", err
+	}
+	mp, err := h.multipart()
+	return mp, p, err
+}
+
 func (h *Handler) completeMultipart(r *http.Request) (any, error) {
 	var req struct {
 		Path     string `json:"path"`
@@ -246,14 +260,7 @@ func (h *Handler) completeMultipart(r *http.Request) (any, error) {
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
 	}
-	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
-	if err != nil {
-		return nil, err
-	}
-	if err := required("upload_id", req.UploadID); err != nil {
-		return nil, err
-	}
-	mp, err := h.multipart()
+	mp, p, err := h.multipartUpload(r, req.Path, req.UploadID)
 	if err != nil {
 		return nil, err
 	}
@@ -272,14 +279,7 @@ func (h *Handler) abortMultipart(r *http.Request) (any, error) {
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
 	}
-	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
-	if err != nil {
-		return nil, err
-	}
-	if err := required("upload_id", req.UploadID); err != nil {
-		return nil, err
-	}
-	mp, err := h.multipart()
+	mp, p, err := h.multipartUpload(r, req.Path, req.UploadID)
 	if err != nil {
 		return nil, err
 	}

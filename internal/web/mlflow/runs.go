@@ -134,7 +134,9 @@ func (h *Handler) logMetric(r *http.Request) (any, error) {
 	return nil, h.tracking.LogBatch(r.Context(), id, []tracking.Metric{m}, nil, nil)
 }
 
-func (h *Handler) logParam(r *http.Request) (any, error) {
+// runKeyValue decodes the run, key and value that log-parameter and set-tag
+// both take; the value may be empty but must be present.
+func runKeyValue(r *http.Request) (id, key, value string, err error) {
 	var req struct {
 		RunID   string  `json:"run_id"`
 		RunUUID string  `json:"run_uuid"`
@@ -142,42 +144,34 @@ func (h *Handler) logParam(r *http.Request) (any, error) {
 		Value   *string `json:"value"`
 	}
 	if err := respond.Decode(r, &req); err != nil {
-		return nil, err
+		return "", "", "", err
 	}
-	id, err := runID(req.RunID, req.RunUUID)
+	if id, err = runID(req.RunID, req.RunUUID); err != nil {
+		return "", "", "", err
+	}
+	if err := required("key", req.Key); err != nil {
+		return "", "", "", err
+	}
+	if req.Value == nil {
+		return "", "", "", errs.Missing("value")
+	}
+	return id, req.Key, *req.Value, nil
+}
+
+func (h *Handler) logParam(r *http.Request) (any, error) {
+	id, key, value, err := runKeyValue(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := required("key", req.Key); err != nil {
-		return nil, err
-	}
-	if req.Value == nil {
-		return nil, errs.Missing("value")
-	}
-	return nil, h.tracking.LogBatch(r.Context(), id, nil, []tracking.Param{{Key: req.Key, Value: *req.Value}}, nil)
+	return nil, h.tracking.LogBatch(r.Context(), id, nil, []tracking.Param{{Key: key, Value: value}}, nil)
 }
 
 func (h *Handler) setTag(r *http.Request) (any, error) {
-	var req struct {
-		RunID   string  `json:"run_id"`
-		RunUUID string  `json:"run_uuid"`
-		Key     string  `json:"key"`
-		Value   *string `json:"value"`
-	}
-	if err := respond.Decode(r, &req); err != nil {
-		return nil, err
-	}
-	id, err := runID(req.RunID, req.RunUUID)
+	id, key, value, err := runKeyValue(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := required("key", req.Key); err != nil {
-		return nil, err
-	}
-	if req.Value == nil {
-		return nil, errs.Missing("value")
-	}
-	return nil, h.tracking.LogBatch(r.Context(), id, nil, nil, []tracking.Tag{{Key: req.Key, Value: *req.Value}})
+	return nil, h.tracking.LogBatch(r.Context(), id, nil, nil, []tracking.Tag{{Key: key, Value: value}})
 }
 
 func (h *Handler) deleteTag(r *http.Request) (any, error) {
