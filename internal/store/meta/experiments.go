@@ -110,12 +110,7 @@ func (db *DB) loadExperimentTags(ctx context.Context, exps []*tracking.Experimen
 		n, _ := strconv.ParseInt(e.ID, 10, 64)
 		args[i] = n
 	}
-	rows, err := db.read.QueryContext(ctx, db.q(`SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN (`+placeholders(len(args))+`) ORDER BY key`), args...)
-	if err != nil {
-		return db.mapErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := db.eachRow(ctx, db.read, `SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN (`+placeholders(len(args))+`) ORDER BY key`, args, func(rows *sql.Rows) error {
 		var id int64
 		var t tracking.Tag
 		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
@@ -124,8 +119,9 @@ func (db *DB) loadExperimentTags(ctx context.Context, exps []*tracking.Experimen
 		if e := byID[strconv.FormatInt(id, 10)]; e != nil {
 			e.Tags = append(e.Tags, t)
 		}
-	}
-	return rows.Err()
+		return nil
+	})
+	return db.mapErr(err)
 }
 
 // FindExperiments implements tracking.Store.

@@ -94,14 +94,9 @@ func (db *DB) loadModelData(ctx context.Context, models []*tracking.LoggedModel)
 	}
 	in := "(" + placeholders(len(args)) + ")"
 	for _, table := range []string{"logged_model_tags", "logged_model_params"} {
-		rows, err := db.read.QueryContext(ctx, db.q(`SELECT model_id, key, value FROM `+table+` WHERE model_id IN `+in+` ORDER BY key`), args...)
-		if err != nil {
-			return db.mapErr(err)
-		}
-		for rows.Next() {
+		err := db.eachRow(ctx, db.read, `SELECT model_id, key, value FROM `+table+` WHERE model_id IN `+in+` ORDER BY key`, args, func(rows *sql.Rows) error {
 			var id, k, v string
 			if err := rows.Scan(&id, &k, &v); err != nil {
-				rows.Close()
 				return err
 			}
 			if table == "logged_model_tags" {
@@ -109,10 +104,10 @@ func (db *DB) loadModelData(ctx context.Context, models []*tracking.LoggedModel)
 			} else {
 				byID[id].Params = append(byID[id].Params, tracking.Param{Key: k, Value: v})
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+			return nil
+		})
+		if err != nil {
+			return db.mapErr(err)
 		}
 	}
 	return nil

@@ -1,6 +1,8 @@
 package meta
 
 import (
+	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -73,4 +75,19 @@ func parseQuery(schema tracking.Schema, filter string, orderBy []string, token s
 		return nil, nil, 0, err
 	}
 	return f, order, offset, nil
+}
+
+// eachRow runs a query and calls scan for each row, closing the rows.
+func (db *DB) eachRow(ctx context.Context, q querier, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, db.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

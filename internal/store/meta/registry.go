@@ -100,38 +100,28 @@ func (db *DB) loadModels(ctx context.Context, rows []modelRow) error {
 		args[i] = r.id
 	}
 	in := "(" + placeholders(len(args)) + ")"
-	tr, err := db.read.QueryContext(ctx, db.q(`SELECT model_id, key, value FROM registered_model_tags WHERE model_id IN `+in+` ORDER BY key`), args...)
-	if err != nil {
-		return err
-	}
-	for tr.Next() {
+	err := db.eachRow(ctx, db.read, `SELECT model_id, key, value FROM registered_model_tags WHERE model_id IN `+in+` ORDER BY key`, args, func(rows *sql.Rows) error {
 		var id int64
 		var t registry.Tag
-		if err := tr.Scan(&id, &t.Key, &t.Value); err != nil {
-			tr.Close()
+		if err := rows.Scan(&id, &t.Key, &t.Value); err != nil {
 			return err
 		}
 		byID[id].Tags = append(byID[id].Tags, t)
-	}
-	tr.Close()
-	if err := tr.Err(); err != nil {
-		return err
-	}
-	ar, err := db.read.QueryContext(ctx, db.q(`SELECT model_id, alias, version FROM registered_model_aliases WHERE model_id IN `+in+` ORDER BY alias`), args...)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	for ar.Next() {
+	err = db.eachRow(ctx, db.read, `SELECT model_id, alias, version FROM registered_model_aliases WHERE model_id IN `+in+` ORDER BY alias`, args, func(rows *sql.Rows) error {
 		var id int64
 		var a registry.Alias
-		if err := ar.Scan(&id, &a.Alias, &a.Version); err != nil {
-			ar.Close()
+		if err := rows.Scan(&id, &a.Alias, &a.Version); err != nil {
 			return err
 		}
 		byID[id].Aliases = append(byID[id].Aliases, a)
-	}
-	ar.Close()
-	if err := ar.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	versions, err := db.queryVersions(ctx, db.read, `v.model_id IN `+in+` AND v.version = (SELECT MAX(v2.version) FROM model_versions v2
@@ -200,38 +190,28 @@ func (db *DB) loadVersionExtras(ctx context.Context, q querier, vs []versionRow)
 			args = append(args, r.id, r.v.Version)
 		}
 		in := `(model_id, version) IN (` + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ") + `)`
-		rows, err := q.QueryContext(ctx, db.q(`SELECT model_id, version, key, value FROM model_version_tags WHERE `+in+` ORDER BY key`), args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
+		err := db.eachRow(ctx, q, `SELECT model_id, version, key, value FROM model_version_tags WHERE `+in+` ORDER BY key`, args, func(rows *sql.Rows) error {
 			var k key
 			var t registry.Tag
 			if err := rows.Scan(&k.id, &k.version, &t.Key, &t.Value); err != nil {
-				rows.Close()
 				return err
 			}
 			byKey[k].Tags = append(byKey[k].Tags, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows, err = q.QueryContext(ctx, db.q(`SELECT model_id, version, alias FROM registered_model_aliases WHERE `+in+` ORDER BY alias`), args...)
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
+		err = db.eachRow(ctx, q, `SELECT model_id, version, alias FROM registered_model_aliases WHERE `+in+` ORDER BY alias`, args, func(rows *sql.Rows) error {
 			var k key
 			var a string
 			if err := rows.Scan(&k.id, &k.version, &a); err != nil {
-				rows.Close()
 				return err
 			}
 			byKey[k].Aliases = append(byKey[k].Aliases, a)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}

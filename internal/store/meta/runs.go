@@ -90,17 +90,7 @@ func (db *DB) loadRunData(ctx context.Context, runs []*tracking.Run) error {
 	}
 	in, args := db.inList(ids)
 	each := func(query string, scan func(rows *sql.Rows) error) error {
-		rows, err := db.read.QueryContext(ctx, db.q(query), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return db.eachRow(ctx, db.read, query, args, scan)
 	}
 	// Each query writes its own field of the runs, so they may run together.
 	g, ctx := errgroup.WithContext(ctx)
