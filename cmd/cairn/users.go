@@ -71,6 +71,19 @@ func openAuth(cmd *cobra.Command, create bool) (*auth.Service, func(), error) {
 	return auth.NewService(db, auth.DefaultOptions()), func() { db.Close() }, nil
 }
 
+// withAuth runs a command body with the auth service on the database named
+// by --data or --db; only create may make a new SQLite file.
+func withAuth(create bool, run func(cmd *cobra.Command, svc *auth.Service, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, done, err := openAuth(cmd, create)
+		if err != nil {
+			return err
+		}
+		defer done()
+		return run(cmd, svc, args)
+	}
+}
+
 // readPassword takes a password from --password-stdin or asks twice on the terminal.
 func readPassword(cmd *cobra.Command) (string, error) {
 	fromStdin, _ := cmd.Flags().GetBool("password-stdin")
@@ -105,17 +118,18 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		Use:   "add NAME",
 		Short: "Add a user (asks for the password, or reads it with --password-stdin)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		// Check the role before the database is opened (and maybe created).
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			roleS, _ := cmd.Flags().GetString("role")
+			_, err := auth.ParseRole(roleS)
+			return err
+		},
+		RunE: withAuth(true, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			roleS, _ := cmd.Flags().GetString("role")
 			role, err := auth.ParseRole(roleS)
 			if err != nil {
 				return err
 			}
-			svc, done, err := openAuth(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
@@ -126,7 +140,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added user %s with role %s\n", u.Name, u.Role)
 			return nil
-		},
+		}),
 	}
 	storeFlags(add)
 	add.Flags().String("role", "read", "read, edit or admin")
@@ -136,12 +150,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			users, err := svc.FindUsers(cmd.Context())
 			if err != nil {
 				return err
@@ -154,7 +163,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 				rows[i] = []string{u.Name, string(u.Role), u.CreationTime.Local().Format(time.DateTime)}
 			}
 			return table(cmd.OutOrStdout(), []string{"NAME", "ROLE", "CREATED"}, rows)
-		},
+		}),
 	}
 	storeFlags(list)
 
@@ -162,18 +171,13 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		Use:   "set-role NAME ROLE",
 		Short: "Change a user's role",
 		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			role, err := auth.ParseRole(args[1])
 			if err != nil {
 				return err
 			}
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
 			return svc.SetRole(cmd.Context(), args[0], role)
-		},
+		}),
 	}
 	storeFlags(setRole)
 
@@ -181,18 +185,13 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		Use:   "passwd NAME",
 		Short: "Set a user's password",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			pw, err := readPassword(cmd)
 			if err != nil {
 				return err
 			}
 			return svc.SetPassword(cmd.Context(), args[0], pw)
-		},
+		}),
 	}
 	storeFlags(passwd)
 	passwd.Flags().Bool("password-stdin", false, "read the password from standard input")
@@ -201,14 +200,9 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		Use:   "delete NAME",
 		Short: "Delete a user and their tokens",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			return svc.DeleteUser(cmd.Context(), args[0])
-		},
+		}),
 	}
 	storeFlags(del)
 	cmd.AddCommand(add, list, setRole, passwd, del)
@@ -225,14 +219,9 @@ func newTokensCmd() *cobra.Command {
 		Use:   "create USER",
 		Short: "Create a token for a user and print its secret (shown only once)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			name, _ := cmd.Flags().GetString("name")
 			ttl, _ := cmd.Flags().GetDuration("expires-in")
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
 			secret, tok, err := svc.CreateToken(cmd.Context(), args[0], name, ttl)
 			if err != nil {
 				return err
@@ -243,7 +232,7 @@ func newTokensCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), secret)
 			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (%s) for %s; store the secret now, it is not shown again\n", tok.ID, tok.Name, tok.User)
 			return nil
-		},
+		}),
 	}
 	storeFlags(create)
 	create.Flags().String("name", "default", "a name to tell the user's tokens apart")
@@ -253,12 +242,7 @@ func newTokensCmd() *cobra.Command {
 		Use:   "list [USER]",
 		Short: "List tokens (of one user, or all)",
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			user := ""
 			if len(args) == 1 {
 				user = args[0]
@@ -282,7 +266,7 @@ func newTokensCmd() *cobra.Command {
 				rows[i] = []string{t.ID, t.User, t.Name, t.Prefix + "...", exp, used}
 			}
 			return table(cmd.OutOrStdout(), []string{"ID", "USER", "NAME", "SECRET", "EXPIRES", "LAST USED"}, rows)
-		},
+		}),
 	}
 	storeFlags(list)
 
@@ -290,14 +274,9 @@ func newTokensCmd() *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke a token",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, done, err := openAuth(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
+		RunE: withAuth(false, func(cmd *cobra.Command, svc *auth.Service, args []string) error {
 			return svc.RevokeToken(cmd.Context(), args[0])
-		},
+		}),
 	}
 	storeFlags(revoke)
 	cmd.AddCommand(create, list, revoke)
