@@ -202,11 +202,22 @@ func (h *Handler) logBatch(r *http.Request) (any, error) {
 	if len(body) > tracking.MaxBatchRequestBytes {
 		return nil, errs.Invalidf("batched logging API requests must be at most %d bytes", tracking.MaxBatchRequestBytes)
 	}
+	// Pointers tell a missing field from a zero one, so the body is decoded
+	// once and checked without a second parse.
+	type keyValue struct {
+		Key   *string `json:"key"`
+		Value *string `json:"value"`
+	}
 	var req struct {
-		RunID   string       `json:"run_id"`
-		Metrics []wireMetric `json:"metrics"`
-		Params  []wireParam  `json:"params"`
-		Tags    []wireTag    `json:"tags"`
+		RunID   string `json:"run_id"`
+		Metrics []struct {
+			Key       *string `json:"key"`
+			Value     *Float  `json:"value"`
+			Timestamp *Int64  `json:"timestamp"`
+			Step      Int64   `json:"step"`
+		} `json:"metrics"`
+		Params []keyValue `json:"params"`
+		Tags   []keyValue `json:"tags"`
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
@@ -216,23 +227,28 @@ func (h *Handler) logBatch(r *http.Request) (any, error) {
 	if err := required("run_id", req.RunID); err != nil {
 		return nil, err
 	}
-	if err := requireItemFields(body, "metrics", "key", "value", "timestamp"); err != nil {
-		return nil, err
-	}
-	for _, f := range []string{"params", "tags"} {
-		if err := requireItemFields(body, f, "key", "value"); err != nil {
-			return nil, err
-		}
-	}
 	metrics := make([]tracking.Metric, len(req.Metrics))
 	for i, m := range req.Metrics {
-		metrics[i] = tracking.Metric{Key: m.Key, Value: float64(m.Value), Timestamp: int64(m.Timestamp), Step: int64(m.Step)}
+		if m.Key == nil || m.Value == nil || m.Timestamp == nil {
+			return nil, incompleteItems(body, "metrics", "key, value and timestamp")
+		}
+		metrics[i] = tracking.Metric{Key: *m.Key, Value: float64(*m.Value), Timestamp: int64(*m.Timestamp), Step: int64(m.Step)}
 	}
 	params := make([]tracking.Param, len(req.Params))
 	for i, p := range req.Params {
-		params[i] = tracking.Param{Key: p.Key, Value: p.Value}
+		if p.Key == nil || p.Value == nil {
+			return nil, incompleteItems(body, "params", "key and value")
+		}
+		params[i] = tracking.Param{Key: *p.Key, Value: *p.Value}
 	}
-	return nil, h.tracking.LogBatch(r.Context(), req.RunID, metrics, params, fromWireTags(req.Tags))
+	tags := make([]tracking.Tag, len(req.Tags))
+	for i, t := range req.Tags {
+		if t.Key == nil || t.Value == nil {
+			return nil, incompleteItems(body, "tags", "key and value")
+		}
+		tags[i] = tracking.Tag{Key: *t.Key, Value: *t.Value}
+	}
+	return nil, h.tracking.LogBatch(r.Context(), req.RunID, metrics, params, tags)
 }
 
 func (h *Handler) searchRuns(r *http.Request) (any, error) {
@@ -361,24 +377,11 @@ func (h *Handler) getMetricHistory(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// requireItemFields checks that every object of the list field has the given
-// keys, as MLflow's request schema does, naming the whole list if not.
-func requireItemFields(body []byte, field string, keys ...string) error {
+// incompleteItems reports a list field with an item that lacks a required
+// key, quoting the whole list as MLflow does.
+func incompleteItems(body []byte, field, needs string) error {
 	var top map[string]json.RawMessage
-	if json.Unmarshal(body, &top) != nil || top[field] == nil {
-		return nil
-	}
-	var items []map[string]json.RawMessage
-	if json.Unmarshal(top[field], &items) != nil {
-		return nil
-	}
-	for _, it := range items {
-		for _, k := range keys {
-			if v, ok := it[k]; !ok || string(v) == "null" {
-				repr, typ := respond.PyRepr(top[field])
-				return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Each item needs '%s'. See the API docs for more information about request parameters.", repr, field, typ, k)
-			}
-		}
-	}
-	return nil
+	_ = json.Unmarshal(body, &top)
+	repr, typ := respond.PyRepr(top[field])
+	return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Each item needs %s. See the API docs for more information about request parameters.", repr, field, typ, needs)
 }
