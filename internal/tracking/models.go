@@ -11,9 +11,6 @@ func (s *Service) LogOutputs(ctx context.Context, runID string, out RunOutputs) 
 	if err := ValidateRunID(runID); err != nil {
 		return err
 	}
-	if err := s.activeRun(ctx, runID); err != nil {
-		return err
-	}
 	return s.store.LogOutputs(ctx, runID, out)
 }
 

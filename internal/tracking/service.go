@@ -249,21 +249,7 @@ func (s *Service) UpdateRun(ctx context.Context, id string, u RunUpdate) (*RunIn
 	if u.RunName != nil && len(*u.RunName) > MaxRunNameLength {
 		return nil, errs.Invalidf("run name had length %d, which exceeded length limit of %d", len(*u.RunName), MaxRunNameLength)
 	}
-	if err := s.activeRun(ctx, id); err != nil {
-		return nil, err
-	}
 	return s.store.UpdateRun(ctx, id, u)
-}
-
-func (s *Service) activeRun(ctx context.Context, id string) error {
-	r, err := s.store.FindRunByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	if r.Info.LifecycleStage != StageActive {
-		return errs.Invalidf("The run %s must be in the 'active' state. Current state is %s", id, r.Info.LifecycleStage)
-	}
-	return nil
 }
 
 // DeleteRun marks a run deleted.
@@ -298,9 +284,6 @@ func (s *Service) DeleteTag(ctx context.Context, runID, key string) error {
 	if err := ValidateRunID(runID); err != nil {
 		return err
 	}
-	if err := s.activeRun(ctx, runID); err != nil {
-		return err
-	}
 	return s.store.DeleteTag(ctx, runID, key)
 }
 
@@ -327,9 +310,6 @@ func (s *Service) LogInputs(ctx context.Context, runID string, in RunInputs) err
 				return errs.Invalidf("datasets[%d]: tag keys must be 1-255 and values at most 500 characters", i)
 			}
 		}
-	}
-	if err := s.activeRun(ctx, runID); err != nil {
-		return err
 	}
 	return s.store.LogInputs(ctx, runID, in)
 }

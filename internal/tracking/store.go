@@ -30,24 +30,26 @@ type Store interface {
 	FindRunByID(ctx context.Context, id string) (*Run, error)
 	// FindRuns returns a page of runs matching q and the next page token.
 	FindRuns(ctx context.Context, q RunQuery) ([]*Run, string, error)
-	// UpdateRun changes status, end time or name and returns the new info. Errors: NotFound.
+	// UpdateRun changes status, end time or name and returns the new info.
+	// Errors: NotFound, Invalid (run not active). Like every run write, it
+	// checks the run is active inside its own transaction.
 	UpdateRun(ctx context.Context, id string, u RunUpdate) (*RunInfo, error)
 	// SetRunStage moves a run to a lifecycle stage. Errors: NotFound.
 	SetRunStage(ctx context.Context, id, stage string) error
 	// LogBatch writes metrics, params and tags atomically. Errors: NotFound,
 	// Invalid (a param already logged with another value, a run that is not active).
 	LogBatch(ctx context.Context, runID string, metrics []Metric, params []Param, tags []Tag) error
-	// DeleteTag removes a run tag. Errors: NotFound (run or tag).
+	// DeleteTag removes a run tag. Errors: NotFound (run or tag), Invalid (run not active).
 	DeleteTag(ctx context.Context, runID, key string) error
 	// FindMetricHistory returns every logged value of a metric ordered by step
 	// and timestamp, a page at a time. Errors: NotFound (run).
 	FindMetricHistory(ctx context.Context, runID, key string, p Page) ([]Metric, string, error)
-	// LogInputs records dataset and model inputs of a run. Errors: NotFound.
+	// LogInputs records dataset and model inputs of a run. Errors: NotFound, Invalid (run not active).
 	LogInputs(ctx context.Context, runID string, in RunInputs) error
 	// FindDatasetSummaries lists the distinct (experiment, dataset name,
 	// digest, context) of the runs in the given experiments, newest first.
 	FindDatasetSummaries(ctx context.Context, experimentIDs []string, limit int) ([]DatasetSummary, error)
-	// LogOutputs records model outputs of a run. Errors: NotFound.
+	// LogOutputs records model outputs of a run. Errors: NotFound, Invalid (run not active).
 	LogOutputs(ctx context.Context, runID string, out RunOutputs) error
 
 	// CreateLoggedModel stores m. Errors: NotFound (experiment).
