@@ -20,4 +20,4 @@ vet:
 
 # Store and API benchmarks on SQLite and (with CAIRN_TEST_POSTGRES_URL) PostgreSQL.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/... ./internal/pipeline/

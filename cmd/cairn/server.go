@@ -34,6 +34,7 @@ type Config struct {
 	DefaultArtifactRoot string
 	Auth                bool
 	MaxArtifactBytes    int64
+	GPUs                int // GPUs pipeline tasks may request
 	S3                  artifacts.Options
 }
 
@@ -116,6 +117,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", "", "artifact location of new experiments (default mlflow-artifacts:/, proxied by this server; a file:// or s3:// URI makes clients write there directly)")
 	f.BoolVar(&cfg.Auth, "auth", false, "require a token or user/password on every API call (see 'cairn users' and 'cairn tokens')")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
+	f.IntVar(&cfg.GPUs, "gpus", 0, "GPUs pipeline tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
 	return cmd
 }
 
@@ -164,11 +166,20 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		}
 		opts.Auth = authn
 	}
-	srv := web.NewServer(opts, api)
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// Pipelines run inside the server; their tasks log to it.
+	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), cfg.GPUs, log)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("pipelines: %w", err)
+	}
+	srv := web.NewServer(opts, api, pipesAPI)
+	pipesDone := make(chan error, 1)
+	go func() { pipesDone <- pipes.Run(ctx) }()
+	defer func() { <-pipesDone }()
 	host, _, _ := net.SplitHostPort(l.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.Auth {
 		log.Warn("listening beyond loopback without --auth: anyone who can reach this address can read and change everything", "addr", l.Addr().String())

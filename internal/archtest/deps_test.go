@@ -19,7 +19,10 @@ var allowed = map[string][]string{
 	"internal/auth":            {"internal/errs"},
 	"internal/registry":        {"internal/errs", "internal/tracking"},
 	"internal/store/artifacts": {"internal/errs"},
-	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth"},
+	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},
+	"internal/pipeline":        {"internal/errs", "internal/tracking"},
+	"internal/steps":           {"internal/errs", "internal/tracking", "internal/pipeline"},
+	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond"},
 	"internal/web/respond":     {"internal/errs"},
 	"internal/web/mlflow/wire": {"internal/errs", "internal/tracking", "internal/registry"},
 	"internal/client":          {"internal/errs", "internal/tracking", "internal/registry", "internal/web/mlflow/wire"},
@@ -33,6 +36,8 @@ var homes = map[string][]string{
 	"github.com/spf13/cobra":              {"cmd/cairn"},
 	"golang.org/x/crypto":                 {"internal/auth"},
 	"github.com/prometheus/client_golang": {"internal/web", "cmd/cairn"},
+	"github.com/robfig/cron":              {"internal/pipeline"},
+	"go.yaml.in/yaml":                     {"internal/pipeline"},
 }
 
 type pkg struct {

@@ -1,0 +1,486 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/steps"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+	wp "github.com/cairn-mlops/cairn/internal/web/pipelines"
+)
+
+// machineCapacity is what this machine offers tasks: its CPUs, its memory
+// (from /proc/meminfo where there is one) and gpus GPUs.
+func machineCapacity(gpus int) pipeline.Resources {
+	c := pipeline.Resources{CPU: float64(runtime.NumCPU()), GPU: gpus}
+	if f, err := os.Open("/proc/meminfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+				c.Memory = kb << 10
+			}
+		}
+	}
+	return c
+}
+
+// pipelineFlags adds what every command that executes pipelines needs.
+func pipelineFlags(cmd *cobra.Command) {
+	cmd.Flags().Int("gpus", 0, "GPUs tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
+}
+
+// newEngine builds a pipeline engine over db, keeping task folders under
+// DATA/pipelines; tasks log to trackingURI.
+func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun)) (*pipeline.Engine, error) {
+	root, err := filepath.Abs(filepath.Join(data, "pipelines"))
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the cairn executable: %w", err)
+	}
+	opts := pipeline.DefaultOptions()
+	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), os.Environ(), trackingURI
+	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
+	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
+		steps.Default(), opts)
+}
+
+// openDB opens the database named by --db or --data.
+func openDB(cmd *cobra.Command, create bool) (*meta.DB, string, *slog.Logger, error) {
+	data, _ := cmd.Flags().GetString("data")
+	uri, _ := cmd.Flags().GetString("db")
+	if uri == "" {
+		uri = filepath.Join(data, "cairn.db")
+		if _, err := os.Stat(uri); errors.Is(err, os.ErrNotExist) && !create {
+			return nil, "", nil, usageError{fmt.Errorf("no database at %s: pass the server's --data folder or --db URI", uri)}
+		}
+	}
+	log, err := newLogger(cmd)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	opts := meta.DefaultOptions()
+	opts.Logger = log
+	db, err := meta.Open(cmd.Context(), uri, opts)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return db, data, log, nil
+}
+
+// serveTracking serves the MLflow API over db on a loopback port for the
+// tasks of an in-process run, until ctx ends.
+func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logger) (string, func(), error) {
+	root, err := filepath.Abs(filepath.Join(data, "artifacts"))
+	if err != nil {
+		return "", nil, err
+	}
+	art, err := artifacts.Open(ctx, root, artifacts.DefaultOptions())
+	if err != nil {
+		return "", nil, fmt.Errorf("artifact store: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
+	}
+	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Logger: log})
+	opts := web.DefaultOptions()
+	opts.Logger = log
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = web.NewServer(opts, h).Serve(ctx, l)
+	}()
+	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+func newRunCmd() *cobra.Command {
+	var params []string
+	var resume string
+	cmd := &cobra.Command{
+		Use:   "run [FILE]",
+		Short: "Run a pipeline from a YAML file, in this process, against the database in --data",
+		Long: `Run a pipeline in this process, recording it in the database of --data (or
+--db), the same one 'cairn server' uses, so the run shows up in the server and
+in MLflow tools. Tasks get MLFLOW_TRACKING_URI pointing at an API this command
+serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
+'cairn run --resume ID', and so does a run whose process was killed.
+
+  cairn run pipeline.yaml -p lr=0.01 -p models=cnn,mlp
+  cairn run --resume RUN_ID`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (len(args) == 1) == (resume != "") {
+				return usageError{errors.New("give a pipeline FILE, or --resume RUN_ID")}
+			}
+			given, err := pipeline.ParseParamFlags(params)
+			if err != nil {
+				return usageError{err}
+			}
+			if resume != "" && len(given) > 0 {
+				return usageError{errors.New("-p cannot change the params of a run being resumed")}
+			}
+			db, data, log, err := openDB(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ctx := cmd.Context()
+			uri, stop, err := serveTracking(ctx, db, data, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			out := cmd.ErrOrStderr()
+			gpus, _ := cmd.Flags().GetInt("gpus")
+			e, err := newEngine(db, data, uri, gpus, log, progress(out))
+			if err != nil {
+				return err
+			}
+			id := resume
+			if id == "" {
+				src, err := os.ReadFile(args[0])
+				if err != nil {
+					return usageError{fmt.Errorf("read pipeline: %w", err)}
+				}
+				abs, _ := filepath.Abs(args[0])
+				run, err := e.Submit(ctx, pipeline.Submission{File: filepath.Base(args[0]), Source: src, WorkDir: filepath.Dir(abs),
+					Params: given, Trigger: "cli"})
+				if err != nil {
+					return err
+				}
+				id = run.ID
+			}
+			fmt.Fprintf(out, "pipeline run %s (tracking API for tasks: %s)\n", id, uri)
+			run, err := e.Execute(ctx, id)
+			if err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("interrupted; resume with: cairn run --resume %s --data %s", id, data)
+				}
+				return err
+			}
+			if stored, err := e.Store().FindPipelineRunByID(ctx, run.ID); err == nil {
+				run = stored // tasks in plan order, items after their task
+			}
+			if err := printPipelineRun(cmd.OutOrStdout(), run, wantJSON(cmd)); err != nil {
+				return err
+			}
+			if run.Phase != pipeline.Succeeded {
+				return fmt.Errorf("pipeline run %s %s", run.ID, run.Message)
+			}
+			return nil
+		},
+	}
+	storeFlags(cmd)
+	pipelineFlags(cmd)
+	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "pipeline parameter key=value (repeatable; lists as a,b,c or JSON)")
+	cmd.Flags().StringVar(&resume, "resume", "", "resume the run with this ID: what finished is kept, the rest runs")
+	return cmd
+}
+
+// progress prints a line per task state change.
+func progress(w io.Writer) func(string, pipeline.TaskRun) {
+	var mu sync.Mutex
+	last := map[string]pipeline.Phase{}
+	return func(_ string, t pipeline.TaskRun) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last[t.Node] == t.Phase && t.Phase != pipeline.Pending {
+			return
+		}
+		last[t.Node] = t.Phase
+		if t.Phase == pipeline.Pending && t.Message == "" {
+			return
+		}
+		msg := t.Message
+		if t.CachedFrom != "" {
+			msg = "cached"
+		}
+		fmt.Fprintf(w, "%s  %-24s %-9s %s\n", time.Now().Format("15:04:05.000"), t.Node, t.Phase, msg)
+	}
+}
+
+func printPipelineRun(w io.Writer, r *pipeline.Run, asJSON bool) error {
+	if asJSON {
+		return printJSON(w, wp.ToRun(r))
+	}
+	fmt.Fprintf(w, "run %s  pipeline %s  %s  %s\n", r.ID, r.Pipeline, r.Phase, r.Message)
+	fmt.Fprintf(w, "tracking run %s (experiment %s)\n", r.TrackingRunID, r.ExperimentID)
+	var rows [][]string
+	for _, t := range r.Tasks {
+		phase := string(t.Phase)
+		if t.CachedFrom != "" {
+			phase += " (cached)"
+		}
+		dur := "-"
+		if !t.Started.IsZero() && !t.Finished.IsZero() {
+			dur = t.Finished.Sub(t.Started).Round(time.Millisecond).String()
+		}
+		var outs []string
+		for k, v := range t.Outputs {
+			outs = append(outs, k+"="+v)
+		}
+		rows = append(rows, []string{t.Node, phase, strconv.Itoa(t.Attempts), dur, strings.Join(outs, " "), t.Message})
+	}
+	return table(w, []string{"TASK", "PHASE", "ATTEMPTS", "TIME", "OUTPUTS", "MESSAGE"}, rows)
+}
+
+// withEngine runs a command body with an engine over --data or --db.
+func withEngine(run func(cmd *cobra.Command, e *pipeline.Engine, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		db, data, log, err := openDB(cmd, false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		gpus, _ := cmd.Flags().GetInt("gpus")
+		e, err := newEngine(db, data, "", gpus, log, nil)
+		if err != nil {
+			return err
+		}
+		return run(cmd, e, args)
+	}
+}
+
+func newPipelinesCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "pipelines", Short: "List, inspect, tail and cancel pipeline runs (against --data or --db)"}
+	list := &cobra.Command{
+		Use: "list", Short: "List pipelines and their latest run", Args: cobra.NoArgs,
+		RunE: withEngine(func(cmd *cobra.Command, e *pipeline.Engine, _ []string) error {
+			defs, err := e.Store().FindPipelines(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var rows [][]string
+			var js []wp.Pipeline
+			for _, d := range defs {
+				runs, err := e.Store().FindPipelineRuns(cmd.Context(), pipeline.RunFilter{Pipeline: d.Name, Limit: 1})
+				if err != nil {
+					return err
+				}
+				p := wp.Pipeline{Name: d.Name, File: d.File, Schedule: d.Schedule, CreationTime: d.Created.UnixMilli(), LastUpdateTime: d.Updated.UnixMilli()}
+				last := []string{"-", "-", "-"}
+				if len(runs) > 0 {
+					p.LatestRun = wp.ToRun(runs[0])
+					last = []string{runs[0].ID, string(runs[0].Phase), fmtTime(runs[0].Created.UnixMilli())}
+				}
+				js = append(js, p)
+				sched := d.Schedule
+				if sched == "" {
+					sched = "-"
+				}
+				rows = append(rows, append([]string{d.Name, sched}, last...))
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"pipelines": js})
+			}
+			return table(cmd.OutOrStdout(), []string{"PIPELINE", "SCHEDULE", "LATEST RUN", "PHASE", "CREATED"}, rows)
+		}),
+	}
+	runs := &cobra.Command{
+		Use: "runs [PIPELINE]", Short: "List runs, newest first", Args: cobra.MaximumNArgs(1),
+		RunE: withEngine(func(cmd *cobra.Command, e *pipeline.Engine, args []string) error {
+			f := pipeline.RunFilter{Limit: 50}
+			if len(args) == 1 {
+				f.Pipeline = args[0]
+			}
+			rs, err := e.Store().FindPipelineRuns(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				var out []*wp.Run
+				for _, r := range rs {
+					out = append(out, wp.ToRun(r))
+				}
+				return printJSON(cmd.OutOrStdout(), map[string]any{"runs": out})
+			}
+			var rows [][]string
+			for _, r := range rs {
+				rows = append(rows, []string{r.ID, r.Pipeline, string(r.Phase), r.Trigger, fmtTime(r.Created.UnixMilli()), r.Message})
+			}
+			return table(cmd.OutOrStdout(), []string{"RUN", "PIPELINE", "PHASE", "TRIGGER", "CREATED", "MESSAGE"}, rows)
+		}),
+	}
+	show := &cobra.Command{
+		Use: "show RUN_ID", Short: "Show a run with its tasks, phases and outputs", Args: cobra.ExactArgs(1),
+		RunE: withEngine(func(cmd *cobra.Command, e *pipeline.Engine, args []string) error {
+			r, err := e.Store().FindPipelineRunByID(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printPipelineRun(cmd.OutOrStdout(), r, wantJSON(cmd))
+		}),
+	}
+	var follow bool
+	logs := &cobra.Command{
+		Use: "logs RUN_ID [TASK]", Short: "Print a task's log (every task's without TASK); -f follows it", Args: cobra.RangeArgs(1, 2),
+		RunE: withEngine(func(cmd *cobra.Command, e *pipeline.Engine, args []string) error {
+			r, err := e.Store().FindPipelineRunByID(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(args) == 1 {
+				for _, t := range r.Tasks {
+					if t.LogPath == "" {
+						continue
+					}
+					fmt.Fprintf(out, "==> %s (%s) <==\n", t.Node, t.Phase)
+					if _, err := tailLog(cmd.Context(), e, out, r.ID, t.Node, false); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			_, err = tailLog(cmd.Context(), e, out, r.ID, args[1], follow)
+			return err
+		}),
+	}
+	logs.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing until the task ends")
+	cancel := &cobra.Command{
+		Use: "cancel RUN_ID", Short: "Cancel a run: its running tasks are killed and it ends Failed", Args: cobra.ExactArgs(1),
+		RunE: withEngine(func(cmd *cobra.Command, e *pipeline.Engine, args []string) error {
+			if err := e.Cancel(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "cancel requested for pipeline run %s\n", args[0])
+			return nil
+		}),
+	}
+	for _, c := range []*cobra.Command{list, runs, show, logs, cancel} {
+		storeFlags(c)
+		pipelineFlags(c)
+		cmd.AddCommand(c)
+	}
+	return cmd
+}
+
+// tailLog copies a task's log to w, following it until the task ends when
+// follow is set.
+func tailLog(ctx context.Context, e *pipeline.Engine, w io.Writer, runID, node string, follow bool) (int64, error) {
+	var off int64
+	for {
+		b, next, t, err := e.ReadLog(ctx, runID, node, off, 1<<20)
+		if err != nil {
+			return off, err
+		}
+		if _, err := w.Write(b); err != nil {
+			return off, err
+		}
+		off = next
+		if len(b) > 0 {
+			continue
+		}
+		if !follow || t.Phase.Done() {
+			return off, nil
+		}
+		select {
+		case <-ctx.Done():
+			return off, nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func newStepCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "step", Short: "Built-in pipeline step types"}
+	var inputs string
+	exec := &cobra.Command{
+		Use:   "exec STEP_ID [--inputs FILE]",
+		Short: "Run one built-in step (what the executor starts for a uses: task)",
+		Long: `Run one built-in step with its inputs as a JSON object from --inputs (or stdin).
+It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in []byte
+			var err error
+			if inputs == "" {
+				in, err = io.ReadAll(cmd.InOrStdin())
+			} else {
+				in, err = os.ReadFile(inputs)
+			}
+			if err != nil {
+				return usageError{fmt.Errorf("read inputs: %w", err)}
+			}
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			outDir := os.Getenv("CAIRN_OUTPUTS_DIR")
+			if outDir == "" {
+				outDir = "."
+			}
+			vals, err := steps.Default().Exec(cmd.Context(), args[0], in, steps.Env{
+				InputsDir: os.Getenv("CAIRN_INPUTS_DIR"), OutputsDir: outDir, TrackingURI: os.Getenv("MLFLOW_TRACKING_URI"),
+				RunID: os.Getenv("MLFLOW_RUN_ID"), ExperimentID: os.Getenv("MLFLOW_EXPERIMENT_ID"),
+				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log, Environ: os.Environ()})
+			if err != nil {
+				return err
+			}
+			dst := cmd.OutOrStdout()
+			if p := os.Getenv("CAIRN_OUTPUTS"); p != "" {
+				f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				if err != nil {
+					return fmt.Errorf("write outputs: %w", err)
+				}
+				defer f.Close()
+				dst = f
+			}
+			return pipeline.WriteOutputs(dst, vals)
+		},
+	}
+	exec.Flags().StringVar(&inputs, "inputs", "", "JSON file with the step's inputs (default: stdin)")
+	list := &cobra.Command{
+		Use: "list", Short: "List the built-in step types", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var rows [][]string
+			for _, s := range steps.Default().List() {
+				info := s
+				rows = append(rows, []string{s.ID, s.Version, strings.Join(info.Inputs(), ", "), strings.Join(s.Outputs, ", "), s.Doc})
+			}
+			return table(cmd.OutOrStdout(), []string{"STEP", "VERSION", "INPUTS", "OUTPUTS", "DOC"}, rows)
+		},
+	}
+	cmd.AddCommand(exec, list)
+	return cmd
+}
+
+// newPipelineService wires the server's pipeline service and API.
+func newPipelineService(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
+	if data == "" {
+		data = DefaultConfig().Data
+	}
+	e, err := newEngine(db, data, trackingURI, gpus, log, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	wd, _ := os.Getwd()
+	svc := pipeline.NewService(e, log)
+	return svc, wp.NewHandler(svc, wd), nil
+}

@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Executor runs one attempt of a task.
+type Executor interface {
+	// Execute runs job and returns when it has ended and every process it
+	// started is gone. A job that could not start (a missing executable)
+	// returns a Result with Err set and ExitCode -1.
+	Execute(ctx context.Context, job *Job) Result
+}
+
+// Job is one attempt of a task: a command with its environment.
+type Job struct {
+	Args    []string // argv; Args[0] is looked up in PATH
+	Env     []string
+	Dir     string
+	Stdin   io.Reader
+	Log     io.Writer // stdout and stderr both go here
+	Timeout time.Duration
+	// Started, when not nil, gets the process ID (also its process group ID)
+	// once the process runs.
+	Started func(pid int)
+}
+
+// Result is how an attempt ended.
+type Result struct {
+	ExitCode int // -1 when the process did not start or was killed
+	Err      error
+	TimedOut bool
+	Canceled bool
+	Duration time.Duration
+}
+
+// LocalOptions configure the local executor.
+type LocalOptions struct {
+	// KillGrace is how long a process group gets between SIGTERM and SIGKILL
+	// when its attempt times out or is cancelled.
+	KillGrace time.Duration
+}
+
+// DefaultLocalOptions returns a 5 s kill grace.
+func DefaultLocalOptions() LocalOptions { return LocalOptions{KillGrace: 5 * time.Second} }
+
+// Local runs jobs as child processes of this one, each in its own process
+// group, so a timeout or cancellation kills everything the job started.
+type Local struct{ opts LocalOptions }
+
+// NewLocal returns a local executor.
+func NewLocal(opts LocalOptions) *Local {
+	if opts.KillGrace <= 0 {
+		opts.KillGrace = DefaultLocalOptions().KillGrace
+	}
+	return &Local{opts: opts}
+}
+
+// ErrTimeout is the cause of an attempt that ran past its timeout.
+var ErrTimeout = errors.New("timed out")
+
+// Execute implements Executor.
+func (l *Local) Execute(ctx context.Context, job *Job) Result {
+	start := time.Now()
+	if len(job.Args) == 0 {
+		return Result{ExitCode: -1, Err: errors.New("no command")}
+	}
+	runCtx := ctx
+	if job.Timeout > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, job.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	cmd.Env, cmd.Dir, cmd.Stdin = job.Env, job.Dir, job.Stdin
+	cmd.Stdout, cmd.Stderr = job.Log, job.Log
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return Result{ExitCode: -1, Err: fmt.Errorf("start %s: %w", job.Args[0], err), Duration: time.Since(start)}
+	}
+	pid := cmd.Process.Pid
+	if job.Started != nil {
+		job.Started(pid)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-waited:
+	case <-runCtx.Done():
+		// SIGTERM the whole group, then SIGKILL what is left after the grace.
+		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		select {
+		case err = <-waited:
+		case <-time.After(l.opts.KillGrace):
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			err = <-waited
+		}
+	}
+	// Whatever the leader left behind in its group goes with it.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	res := Result{ExitCode: cmd.ProcessState.ExitCode(), Duration: time.Since(start)}
+	switch {
+	case errors.Is(context.Cause(runCtx), ErrTimeout):
+		res.TimedOut, res.Err = true, fmt.Errorf("timed out after %s", job.Timeout)
+	case ctx.Err() != nil:
+		res.Canceled, res.Err = true, errors.New("cancelled")
+	case err != nil:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				res.Err = fmt.Errorf("killed by signal %s", ws.Signal())
+			} else {
+				res.Err = fmt.Errorf("exit status %d", res.ExitCode)
+			}
+		} else {
+			res.Err = err
+		}
+	}
+	return res
+}
+
+// KillGroup kills a process group left behind by a process that died
+// without cleaning up (used when resuming a run after a crash).
+func KillGroup(pid int) {
+	if pid > 1 {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}
+
+// processAlive reports whether a process with this ID exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

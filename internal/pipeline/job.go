@@ -1,0 +1,364 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+)
+
+// job is one attempt of a task or item, run on its own goroutine.
+type job struct {
+	x        *execution
+	node     string
+	pt       *PlanTask
+	row      *TaskRun
+	gpus     []int
+	scope    *scope
+	keyScope *scope
+	needs    map[string]*upstream
+}
+
+// resolved is what an attempt runs, with its templates substituted.
+type resolved struct {
+	command string         // run:
+	inputs  map[string]any // uses:
+	env     map[string]string
+}
+
+func (j *job) resolve(s *scope) (*resolved, error) {
+	r := &resolved{env: map[string]string{}}
+	if j.pt.run != nil {
+		v, err := j.pt.run.Eval(s)
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		r.command = Render(v)
+	}
+	if j.pt.with != nil {
+		v, err := resolveValue(j.pt.with, s)
+		if err != nil {
+			return nil, fmt.Errorf("with: %w", err)
+		}
+		r.inputs = v.(map[string]any)
+	}
+	for k, t := range j.pt.env {
+		v, err := t.Eval(s)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", k, err)
+		}
+		r.env[k] = Render(v)
+	}
+	return r, nil
+}
+
+// cacheKey hashes what determines a task's results: its code (command, or
+// step ID and version), its resolved inputs with upstream artifacts named by
+// content digest, its item, and the digests of the tasks it needs.
+func (j *job) cacheKey(r *resolved) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "cairn-cache-v1\n%s\n%s\n", j.pt.CodeHash(), r.command)
+	b, _ := json.Marshal(r.inputs)
+	h.Write(b)
+	b, _ = json.Marshal(r.env)
+	h.Write(b)
+	fmt.Fprintf(h, "\nitem %s\n", j.row.ItemValue)
+	needs := make([]string, 0, len(j.needs))
+	for n := range j.needs {
+		needs = append(needs, n)
+	}
+	sort.Strings(needs)
+	for _, n := range needs {
+		u := j.needs[n]
+		d := u.digest
+		if u.fanout {
+			var parts []string
+			for _, it := range u.items {
+				parts = append(parts, it.digest)
+			}
+			d = strings.Join(parts, ",")
+		}
+		fmt.Fprintf(h, "need %s %s %s\n", n, u.phase, d)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (j *job) run(ctx context.Context) jobEvent {
+	x, e, row := j.x, j.x.e, j.row
+	bg := context.WithoutCancel(ctx)
+	ev := jobEvent{node: j.node}
+	res, err := j.resolve(j.scope)
+	if err != nil {
+		j.end(bg, Failed, "resolve inputs: "+err.Error(), tracking.StatusFailed)
+		return ev
+	}
+	var keyRes *resolved
+	if j.pt.Cache {
+		if keyRes, err = j.resolve(j.keyScope); err != nil {
+			j.end(bg, Failed, "resolve inputs: "+err.Error(), tracking.StatusFailed)
+			return ev
+		}
+		row.CacheKey = j.cacheKey(keyRes)
+		fromRun, hit, err := e.store.FindCachedTaskRun(ctx, row.CacheKey)
+		switch {
+		case err == nil:
+			return j.reuse(bg, res, fromRun, hit)
+		case errs.KindOf(err) != errs.NotFound:
+			e.opts.Logger.Warn("cache lookup failed; running the task", "run", x.run.ID, "task", j.node, "err", err)
+		}
+	}
+	if row.TrackingRunID == "" {
+		if err := j.track(ctx, res, nil); err != nil {
+			j.end(bg, Failed, err.Error(), "")
+			return ev
+		}
+	}
+	dir := filepath.Join(e.opts.Root, x.run.ID, j.node)
+	out, in := filepath.Join(dir, "out"), filepath.Join(dir, "in")
+	outputsFile := filepath.Join(dir, "outputs")
+	if err := j.prepare(dir, out, in, outputsFile); err != nil {
+		j.end(bg, Failed, "prepare task folder: "+err.Error(), tracking.StatusFailed)
+		return ev
+	}
+	row.OutputDir, row.LogPath = out, filepath.Join(dir, "log")
+	args := []string{e.opts.Shell, "-c", res.command}
+	if j.pt.Step != nil {
+		inputsFile := filepath.Join(dir, "inputs.json")
+		b, _ := json.MarshalIndent(res.inputs, "", "  ")
+		if err := os.WriteFile(inputsFile, b, 0o644); err != nil {
+			j.end(bg, Failed, "write inputs: "+err.Error(), tracking.StatusFailed)
+			return ev
+		}
+		args = append(append([]string{}, e.opts.StepCommand...), j.pt.Uses, "--inputs", inputsFile)
+	}
+	logf, err := os.OpenFile(row.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		j.end(bg, Failed, "open log: "+err.Error(), tracking.StatusFailed)
+		return ev
+	}
+	defer logf.Close()
+	row.Attempts++
+	fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
+	jb := &Job{Args: args, Env: j.environ(res, in, out, outputsFile), Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
+		Started: func(pid int) {
+			row.Phase, row.PID, row.Message = Running, pid, ""
+			if row.Started.IsZero() {
+				row.Started = time.Now().UTC()
+			}
+			x.save(bg, row)
+		}}
+	if jb.Dir == "" {
+		jb.Dir = out
+	}
+	r := e.exec.Execute(ctx, jb)
+	row.ExitCode, row.PID = r.ExitCode, 0
+	if r.Err == nil {
+		err = j.collect(outputsFile, out)
+		if err == nil {
+			fmt.Fprintf(logf, "=== %s succeeded in %s\n", j.node, r.Duration.Round(time.Millisecond))
+			j.end(bg, Succeeded, "", tracking.StatusFinished)
+			return ev
+		}
+		r.Err = err
+	}
+	msg := fmt.Sprintf("attempt %d: %v", row.Attempts, r.Err)
+	if r.ExitCode == 127 {
+		msg += " (command not found)"
+	}
+	fmt.Fprintf(logf, "=== %s %s\n", j.node, msg)
+	switch {
+	case r.Canceled && errors.Is(context.Cause(ctx), errCancelled):
+		j.end(bg, Failed, "cancelled", tracking.StatusKilled)
+	case r.Canceled:
+		row.Phase, row.Message = Pending, "interrupted"
+		x.save(bg, row)
+	case r.ExitCode == -1 && !r.TimedOut:
+		j.end(bg, Failed, msg, tracking.StatusFailed) // could not start: retrying will not help
+	case row.Attempts <= j.pt.Retries.Limit:
+		ev.retry, ev.retryIn = true, j.pt.Retries.Delay(row.Attempts)
+		row.Phase, row.Message = Pending, fmt.Sprintf("%s; retry %d of %d in %s", msg, row.Attempts, j.pt.Retries.Limit, ev.retryIn)
+		x.save(bg, row)
+	default:
+		j.end(bg, Failed, msg, tracking.StatusFailed)
+	}
+	return ev
+}
+
+// prepare makes a clean output folder, the input folder of links to the
+// needed tasks' outputs, and an empty outputs file.
+func (j *job) prepare(dir, out, in, outputsFile string) error {
+	for _, d := range []string{out, in} {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for n, u := range j.needs {
+		if u.phase != Succeeded {
+			continue
+		}
+		if !u.fanout {
+			if err := os.Symlink(u.dir, filepath.Join(in, n)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(in, n), 0o755); err != nil {
+			return err
+		}
+		for i, it := range u.items {
+			if err := os.Symlink(it.dir, filepath.Join(in, n, strconv.Itoa(i))); err != nil {
+				return err
+			}
+		}
+	}
+	return os.WriteFile(outputsFile, nil, 0o644)
+}
+
+func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
+	x, row := j.x, j.row
+	env := append([]string{}, x.e.opts.Environ...)
+	set := func(k, v string) { env = append(env, k+"="+v) }
+	if x.e.opts.TrackingURI != "" {
+		set("MLFLOW_TRACKING_URI", x.e.opts.TrackingURI)
+	}
+	set("MLFLOW_RUN_ID", row.TrackingRunID)
+	set("MLFLOW_EXPERIMENT_ID", x.run.ExperimentID)
+	set("CAIRN_PIPELINE", x.run.Pipeline)
+	set("CAIRN_RUN_ID", x.run.ID)
+	set("CAIRN_TASK", row.Task)
+	set("CAIRN_INPUTS_DIR", in)
+	set("CAIRN_OUTPUTS_DIR", out)
+	set("CAIRN_OUTPUTS", outputsFile)
+	if row.Item >= 0 {
+		var v any
+		_ = json.Unmarshal([]byte(row.ItemValue), &v)
+		set("CAIRN_ITEM", Render(v))
+		set("CAIRN_ITEM_INDEX", strconv.Itoa(row.Item))
+	}
+	if x.e.opts.Capacity.GPU > 0 {
+		ids := make([]string, len(j.gpus))
+		for i, g := range j.gpus {
+			ids[i] = strconv.Itoa(g)
+		}
+		set("CUDA_VISIBLE_DEVICES", strings.Join(ids, ","))
+	}
+	keys := make([]string, 0, len(r.env))
+	for k := range r.env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		set(k, r.env[k])
+	}
+	return env
+}
+
+// collect reads the outputs a successful attempt wrote and checks that the
+// declared ones are there.
+func (j *job) collect(outputsFile, out string) error {
+	f, err := os.Open(outputsFile)
+	if err != nil {
+		return fmt.Errorf("read outputs: %w", err)
+	}
+	vals, err := ParseOutputs(f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, o := range j.pt.valueOutputs() {
+		if _, ok := vals[o]; !ok {
+			missing = append(missing, o)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the task did not write declared outputs %s to $CAIRN_OUTPUTS (lines name=value)", strings.Join(missing, ", "))
+	}
+	for _, a := range j.pt.artifactNames() {
+		if _, err := os.Lstat(filepath.Join(out, a)); err != nil {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the task did not write declared artifacts %s to $CAIRN_OUTPUTS_DIR", strings.Join(missing, ", "))
+	}
+	d, err := digest(vals, out)
+	if err != nil {
+		return err
+	}
+	j.row.Outputs, j.row.Digest = vals, d
+	return nil
+}
+
+// reuse completes a task from an earlier success with the same cache key.
+func (j *job) reuse(ctx context.Context, res *resolved, fromRun string, hit *TaskRun) jobEvent {
+	row := j.row
+	row.Outputs, row.OutputDir, row.Digest = hit.Outputs, hit.OutputDir, hit.Digest
+	row.CachedFrom = fromRun + "/" + hit.Node
+	if row.TrackingRunID == "" {
+		if err := j.track(ctx, res, map[string]string{"cairn.cached": "true", "cairn.cachedFrom": row.CachedFrom}); err != nil {
+			j.end(ctx, Failed, err.Error(), "")
+			return jobEvent{node: j.node}
+		}
+	}
+	now := time.Now().UTC()
+	if row.Started.IsZero() {
+		row.Started = now
+	}
+	j.end(ctx, Succeeded, "cached: reused "+row.CachedFrom, tracking.StatusFinished)
+	return jobEvent{node: j.node}
+}
+
+// track creates the task's tracking run, a child of the pipeline's.
+func (j *job) track(ctx context.Context, res *resolved, tags map[string]string) error {
+	x, row := j.x, j.row
+	params := map[string]string{}
+	if j.pt.Step != nil {
+		params["cairn.step"] = j.pt.Uses
+		for k, v := range res.inputs {
+			params[k] = Render(v)
+		}
+	} else {
+		params["cairn.command"] = res.command
+	}
+	if row.Item >= 0 {
+		params["cairn.item"] = row.ItemValue
+	}
+	all := map[string]string{"cairn.pipeline": x.run.Pipeline, "cairn.pipelineRun": x.run.ID, "cairn.task": row.Task, "cairn.node": row.Node}
+	for k, v := range tags {
+		all[k] = v
+	}
+	id, _, err := x.e.tracker.StartRun(ctx, TrackedRun{Experiment: x.run.Pipeline, Name: row.Node, ParentRunID: x.run.TrackingRunID,
+		Params: params, Tags: all})
+	if err != nil {
+		return fmt.Errorf("create tracking run: %w", err)
+	}
+	row.TrackingRunID = id
+	return nil
+}
+
+// end records a final phase and ends the task's tracking run.
+func (j *job) end(ctx context.Context, p Phase, msg, status string) {
+	row := j.row
+	row.Phase, row.Message, row.Finished, row.PID = p, msg, time.Now().UTC(), 0
+	j.x.save(ctx, row)
+	if status != "" && row.TrackingRunID != "" {
+		if err := j.x.e.tracker.SetStatus(ctx, row.TrackingRunID, status); err != nil {
+			j.x.e.opts.Logger.Warn("end task tracking run", "run", j.x.run.ID, "task", row.Node, "err", err)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package pipelines_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/steps"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/web/pipelines"
+)
+
+func call(t *testing.T, srv *httptest.Server, method, path string, in any, wantStatus int) map[string]any {
+	t.Helper()
+	var body []byte
+	if in != nil {
+		body, _ = json.Marshal(in)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	require.Equal(t, wantStatus, resp.StatusCode, "%v", out)
+	return out
+}
+
+func TestPipelinesAPI(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	opts := pipeline.DefaultOptions()
+	opts.Root, opts.Environ, opts.Heartbeat = filepath.Join(dir, "pipelines"), []string{"PATH=" + os.Getenv("PATH")}, 50*time.Millisecond
+	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()), steps.Default(), opts)
+	require.NoError(t, err)
+	svc := pipeline.NewService(e, nil)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), pipelines.NewHandler(svc, dir)).Handler())
+	t.Cleanup(srv.Close)
+
+	bad := call(t, srv, "POST", "/api/2.0/cairn/pipelines/create", map[string]any{"spec": "name: x\ntasks:\n  a: {run: 'true', nope: 1}\n"}, 400)
+	require.Contains(t, bad["message"], `unknown field "nope"`)
+
+	spec := "name: api\nschedule: '@hourly'\nparams:\n  n: 1\ntasks:\n  a:\n    run: echo hello ${{ params.n }}\n  b:\n    needs: [a]\n    run: exit ${{ params.n }}\n"
+	out := call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec, "file": "api.yaml", "params": map[string]any{"n": 2}}, 200)
+	id := out["run"].(map[string]any)["run_id"].(string)
+	var run map[string]any
+	require.Eventually(t, func() bool {
+		run = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, 200)["run"].(map[string]any)
+		return run["phase"] == "Failed"
+	}, 10*time.Second, 20*time.Millisecond)
+	tasks := run["tasks"].([]any)
+	require.Equal(t, "Succeeded", tasks[0].(map[string]any)["phase"])
+	require.Equal(t, "attempt 1: exit status 2", tasks[1].(map[string]any)["message"])
+
+	logs := call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task=a", nil, 200)
+	require.Contains(t, logs["data"], "hello 2")
+	next := logs["next_offset"].(float64)
+	logs = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task=a&offset="+jsonNum(next), nil, 200)
+	require.Equal(t, "", logs["data"])
+	require.Equal(t, true, logs["done"])
+	call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task=zzz", nil, 404)
+
+	list := call(t, srv, "GET", "/api/2.0/cairn/pipelines/list", nil, 200)["pipelines"].([]any)
+	require.Len(t, list, 1)
+	require.Equal(t, "@hourly", list[0].(map[string]any)["schedule"])
+	runs := call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/list?pipeline=api", nil, 200)["runs"].([]any)
+	require.Len(t, runs, 1)
+	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/cancel", map[string]any{"run_id": id}, 400)
+
+	// Retry re-runs only the failed task (it fails again: n is still 2).
+	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/retry", map[string]any{"run_id": id}, 200)
+	require.Eventually(t, func() bool {
+		run = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, 200)["run"].(map[string]any)
+		return run["phase"] == "Failed" && run["tasks"].([]any)[1].(map[string]any)["attempts"].(float64) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1.0, run["tasks"].([]any)[0].(map[string]any)["attempts"])
+
+	// Submitting by name, then cancelling a long run.
+	call(t, srv, "POST", "/api/2.0/cairn/pipelines/create", map[string]any{"spec": "name: long\ntasks:\n  s: {run: sleep 30}\n"}, 200)
+	out = call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"pipeline": "long"}, 200)
+	id = out["run"].(map[string]any)["run_id"].(string)
+	require.Eventually(t, func() bool {
+		run = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, 200)["run"].(map[string]any)
+		return run["tasks"].([]any)[0].(map[string]any)["phase"] == "Running"
+	}, 10*time.Second, 20*time.Millisecond)
+	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/cancel", map[string]any{"run_id": id}, 200)
+	require.Eventually(t, func() bool {
+		run = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, 200)["run"].(map[string]any)
+		return run["phase"] == "Failed" && run["message"] == "cancelled"
+	}, 10*time.Second, 20*time.Millisecond)
+	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"pipeline": "ghost"}, 404)
+}
+
+func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
