@@ -73,12 +73,26 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = b
 	}
+	resp, err := c.send(ctx, method, target, body)
+	if err == nil {
+		err = decodeResponse(resp, out)
+	}
+	if err != nil && err != ctx.Err() {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return err
+}
+
+// send sends a request with an optional JSON body, retrying connection
+// errors and 503s, and returns a response with a status below 300; another
+// status becomes the error the server meant.
+func (c *Client) send(ctx context.Context, method, target string, body []byte) (*http.Response, error) {
 	var lastErr error
 	for attempt := 0; attempt <= c.opts.Retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-time.After(time.Duration(100<<attempt) * time.Millisecond):
 			}
 		}
@@ -88,7 +102,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		req, err := http.NewRequestWithContext(ctx, method, target, rd)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")
@@ -97,22 +111,22 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		resp, err := c.opts.HTTPClient.Do(req)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil, ctx.Err()
 			}
 			lastErr = &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("cannot reach %s: %v", c.base, err), Err: err}
 			continue
 		}
-		err = decodeResponse(resp, out)
+		if resp.StatusCode < 300 {
+			return resp, nil
+		}
+		err = decodeResponse(resp, nil)
 		if errs.KindOf(err) == errs.Unavailable && resp.StatusCode == http.StatusServiceUnavailable {
 			lastErr = err
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-		return nil
+		return nil, err
 	}
-	return fmt.Errorf("%s %s: %w", method, path, lastErr)
+	return nil, lastErr
 }
 
 func (c *Client) authorize(req *http.Request) {
