@@ -21,9 +21,11 @@ var allowed = map[string][]string{
 	"internal/store/artifacts": {"internal/errs"},
 	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},
 	"internal/pipeline":        {"internal/errs", "internal/tracking"},
-	"internal/steps":           {"internal/errs", "internal/tracking", "internal/pipeline"},
+	"internal/steps":           {"internal/errs", "internal/tracking", "internal/registry", "internal/pipeline", "internal/data", "internal/train", "internal/client", "internal/web/mlflow/wire"},
+	"internal/train":           {"internal/errs", "internal/data"},
 	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond"},
 	"internal/web/respond":     {"internal/errs"},
+	"internal/data":            {"internal/errs"},
 	"internal/web/mlflow/wire": {"internal/errs", "internal/tracking", "internal/registry"},
 	"internal/client":          {"internal/errs", "internal/tracking", "internal/registry", "internal/web/mlflow/wire"},
 }
@@ -35,9 +37,13 @@ var homes = map[string][]string{
 	"github.com/aws/aws-sdk-go-v2":        {"internal/store/artifacts"},
 	"github.com/spf13/cobra":              {"cmd/cairn"},
 	"golang.org/x/crypto":                 {"internal/auth"},
+	"golang.org/x/image":                  {"internal/data"},
+	"github.com/schollz/progressbar":      {"cmd/cairn"},
 	"github.com/prometheus/client_golang": {"internal/web", "cmd/cairn"},
 	"github.com/robfig/cron":              {"internal/pipeline"},
-	"go.yaml.in/yaml":                     {"internal/pipeline"},
+	"go.yaml.in/yaml":                     {"internal/pipeline", "internal/train"},
+	"github.com/gomlx":                    {"internal/train"},
+	"gonum.org/v1/plot":                   {"internal/train"},
 }
 
 type pkg struct {

@@ -1,0 +1,182 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// CSV is a comma-separated table read into memory: a header and rows of raw
+// cells, each row with the line it started on (for error messages).
+type CSV struct {
+	// Name names the source in error messages, e.g. "train.csv".
+	Name   string
+	Header []string
+	Rows   [][]string
+	// Lines[i] is the 1-based line number where Rows[i] starts.
+	Lines []int
+	index map[string]int
+}
+
+// ReadCSV reads a CSV table with a header row from r. It accepts quoted fields
+// holding commas, quotes and line breaks, CRLF or LF line endings, empty
+// fields and a leading UTF-8 byte order mark. name names the source in errors.
+// Every row must have as many fields as the header. Errors are Invalid and
+// name the source and line.
+func ReadCSV(r io.Reader, name string) (*CSV, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1 // checked below, to say how many were expected
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errs.Invalidf("%s: empty file: expected a header row", name)
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	c := &CSV{Name: name, Header: make([]string, len(header)), index: make(map[string]int, len(header))}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			return nil, errs.Invalidf("%s line 1: header column %d has no name", name, i+1)
+		}
+		if j, dup := c.index[h]; dup {
+			return nil, errs.Invalidf("%s line 1: header names column %q twice (columns %d and %d)", name, h, j+1, i+1)
+		}
+		c.Header[i] = h
+		c.index[h] = i
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, csvError(name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) != len(c.Header) {
+			return nil, errs.Invalidf("%s line %d: %d fields, expected %d as in the header", name, line, len(rec), len(c.Header))
+		}
+		c.Rows = append(c.Rows, rec)
+		c.Lines = append(c.Lines, line)
+	}
+	return c, nil
+}
+
+// csvError turns an encoding/csv error into an Invalid error naming the line.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return errs.Invalidf("%s line %d, column %d: %v", name, pe.Line, pe.Column, pe.Err)
+	}
+	return fmt.Errorf("read %s: %w", name, err)
+}
+
+// Index returns the position of column name in the header, or -1.
+func (c *CSV) Index(name string) int {
+	if i, ok := c.index[name]; ok {
+		return i
+	}
+	return -1
+}
+
+// Require checks that every named column is in the header. The error names
+// the missing columns and lists the header found.
+func (c *CSV) Require(names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if c.Index(n) < 0 {
+			missing = append(missing, strconv.Quote(n))
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return errs.Invalidf("%s: missing required column %s; the header has: %s", c.Name, missing[0], strings.Join(c.Header, ", "))
+	}
+	return errs.Invalidf("%s: missing required columns %s; the header has: %s", c.Name, strings.Join(missing, ", "), strings.Join(c.Header, ", "))
+}
+
+// parseNumber parses a finite decimal number. Empty means missing (NaN).
+func parseNumber(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return math.NaN(), true
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+// Inference limits: a non-numeric column is a category when it has at most
+// this many distinct values, and they are at most half of its non-empty cells.
+const maxInferredCategories = 50
+
+// InferColumns guesses a type for every header column: number when every
+// non-empty cell parses as a finite number, category when the distinct
+// values are few (at most 50, and at most half the non-empty cells), text
+// otherwise. A column with no values at all is text.
+func InferColumns(c *CSV) []ColumnSpec {
+	out := make([]ColumnSpec, len(c.Header))
+	for j, h := range c.Header {
+		numeric, filled := true, 0
+		distinct := map[string]struct{}{}
+		for _, row := range c.Rows {
+			s := strings.TrimSpace(row[j])
+			if s == "" {
+				continue
+			}
+			filled++
+			if numeric {
+				if _, ok := parseNumber(s); !ok {
+					numeric = false
+				}
+			}
+			if len(distinct) <= maxInferredCategories {
+				distinct[s] = struct{}{}
+			}
+		}
+		typ := Text
+		switch {
+		case filled == 0:
+		case numeric:
+			typ = Number
+		case len(distinct) <= maxInferredCategories && 2*len(distinct) <= filled:
+			typ = Category
+		}
+		out[j] = ColumnSpec{Name: h, Type: typ}
+	}
+	return out
+}
+
+// ReadCSVFile reads the CSV table at path (see ReadCSV); errors name the path.
+func ReadCSVFile(path string) (*CSV, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if isNotExistErr(err) {
+			return nil, errs.NotFoundf("%s: no such file", path)
+		}
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	return ReadCSV(f, path)
+}
+
+func isNotExistErr(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,229 @@
+package data
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	_ "image/jpeg" // register the JPEG decoder for image.Decode
+	_ "image/png"  // register the PNG decoder for image.Decode
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/image/draw"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// ResizeKernel names the resampling kernel every image goes through; it is
+// recorded in the manifest so a server can check it applies the same one.
+const ResizeKernel = "catmull-rom"
+
+// MaxImagePixels bounds the decoded size of one source image (64 megapixels),
+// so a hostile or broken file cannot make the decoder allocate gigabytes.
+const MaxImagePixels = 64 << 20
+
+// MaxImageFileBytes bounds the size of one source image file (256 MiB).
+const MaxImageFileBytes = 256 << 20
+
+// ImageOptions say how one image becomes a model input: decoded (PNG or JPEG),
+// converted to grayscale or RGB, optionally centre-cropped to a square, and
+// resized to Size x Size with a Catmull-Rom kernel, as uint8 pixels in
+// height-width-channel order. The model package stores them so serving
+// applies exactly the preprocessing the training data had.
+type ImageOptions struct {
+	Size     int `json:"size"`     // output width and height in pixels
+	Channels int `json:"channels"` // 1 (grayscale) or 3 (RGB)
+	// Crop centre-crops non-square images to a square before resizing;
+	// without it they are stretched to Size x Size.
+	Crop bool `json:"crop,omitempty"`
+}
+
+// DefaultImageOptions returns 64x64 grayscale, the fingers default.
+func DefaultImageOptions() ImageOptions { return ImageOptions{Size: 64, Channels: 1} }
+
+// Validate checks the size (1..1024) and the channel count (1 or 3).
+func (o ImageOptions) Validate() error {
+	if o.Size < 1 || o.Size > 1024 {
+		return errs.Invalidf("image size %d: expected 1 to 1024 pixels", o.Size)
+	}
+	if o.Channels != 1 && o.Channels != 3 {
+		return errs.Invalidf("image channels %d: expected 1 (grayscale) or 3 (RGB)", o.Channels)
+	}
+	return nil
+}
+
+// Shape is the [H, W, C] shape of one preprocessed image.
+func (o ImageOptions) Shape() []int { return []int{o.Size, o.Size, o.Channels} }
+
+// Len is the number of uint8 values in one preprocessed image.
+func (o ImageOptions) Len() int { return o.Size * o.Size * o.Channels }
+
+// ImageOptionsOf returns the preprocessing recorded in an image dataset's
+// manifest (Params["image"]), for a model package to copy.
+func ImageOptionsOf(m Manifest) (ImageOptions, error) {
+	var o ImageOptions
+	raw, ok := m.Params["image"]
+	if m.Kind != "images" || !ok {
+		return o, errs.Invalidf("dataset %s: not an image dataset (no image options in its manifest)", shortHash(m.Hash))
+	}
+	b, err := json.Marshal(raw)
+	if err == nil {
+		err = json.Unmarshal(b, &o)
+	}
+	if err != nil {
+		return o, errs.Invalidf("dataset %s: image options: %v", shortHash(m.Hash), err)
+	}
+	return o, o.Validate()
+}
+
+// DecodeImage decodes one PNG or JPEG image and preprocesses it as opt says,
+// returning Size*Size*Channels uint8 values in HWC order. It is the exact
+// function PrepareImages applies to every file, so a server calling it on a
+// request image feeds the model what it was trained on.
+func DecodeImage(b []byte, opt ImageOptions) ([]uint8, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	dst := make([]uint8, opt.Len())
+	var d imageDecoder
+	if err := d.decode(b, opt, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// ConvertImage preprocesses an already decoded image like DecodeImage, into
+// dst when it has room (else a new slice), and returns the pixels.
+func ConvertImage(img image.Image, opt ImageOptions, dst []uint8) ([]uint8, error) {
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	if len(dst) < opt.Len() {
+		dst = make([]uint8, opt.Len())
+	}
+	dst = dst[:opt.Len()]
+	var d imageDecoder
+	if err := d.convert(img, opt, dst); err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// imageDecoder holds one worker's scratch image, so preparing thousands of
+// images does not allocate a resize target for each.
+type imageDecoder struct {
+	scratch *image.RGBA
+}
+
+func (d *imageDecoder) decode(b []byte, opt ImageOptions, dst []uint8) error {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return errs.Invalidf("not a readable PNG or JPEG image: %v", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return errs.Invalidf("%s image of %dx%d pixels: expected a non-empty image of at most %d pixels", format, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return errs.Invalidf("corrupt %s image: %v", format, err)
+	}
+	return d.convert(img, opt, dst)
+}
+
+// convert crops, resizes and converts img into dst (opt.Len() values).
+// Transparent pixels are composed over black.
+func (d *imageDecoder) convert(img image.Image, opt ImageOptions, dst []uint8) error {
+	sr := img.Bounds()
+	if sr.Empty() {
+		return errs.Invalidf("empty image: expected at least one pixel")
+	}
+	if opt.Crop {
+		if w, h := sr.Dx(), sr.Dy(); w > h {
+			sr.Min.X += (w - h) / 2
+			sr.Max.X = sr.Min.X + h
+		} else if h > w {
+			sr.Min.Y += (h - w) / 2
+			sr.Max.Y = sr.Min.Y + w
+		}
+	}
+	n := opt.Size
+	// The common case for the fingers data: a grayscale image already at the
+	// target size needs neither resampling nor colour conversion.
+	if g, ok := img.(*image.Gray); ok && sr.Dx() == n && sr.Dy() == n {
+		for y := 0; y < n; y++ {
+			row := g.Pix[g.PixOffset(sr.Min.X, sr.Min.Y+y):][:n]
+			if opt.Channels == 1 {
+				copy(dst[y*n:], row)
+				continue
+			}
+			for x, v := range row {
+				o := (y*n + x) * 3
+				dst[o], dst[o+1], dst[o+2] = v, v, v
+			}
+		}
+		return nil
+	}
+	if d.scratch == nil || d.scratch.Rect.Dx() != n {
+		d.scratch = image.NewRGBA(image.Rect(0, 0, n, n))
+	}
+	rgba := d.scratch
+	if sr.Dx() == n && sr.Dy() == n {
+		draw.Draw(rgba, rgba.Rect, img, sr.Min, draw.Src)
+	} else {
+		scalerFor(n, n, sr.Dx(), sr.Dy()).Scale(rgba, rgba.Rect, img, sr, draw.Src, nil)
+	}
+	pix := rgba.Pix
+	for i := 0; i < n*n; i++ {
+		r, g, b := pix[4*i], pix[4*i+1], pix[4*i+2]
+		if opt.Channels == 3 {
+			dst[3*i], dst[3*i+1], dst[3*i+2] = r, g, b
+			continue
+		}
+		dst[i] = grayOf(r, g, b)
+	}
+	return nil
+}
+
+// grayOf is image/color's GrayModel luma (ITU-R BT.601 weights), with the
+// same arithmetic on 8-bit values widened to 16 bits.
+func grayOf(r, g, b uint8) uint8 {
+	y := (19595*uint32(r)*0x101 + 38470*uint32(g)*0x101 + 7471*uint32(b)*0x101 + 1<<15) >> 24
+	return uint8(y)
+}
+
+// scalers caches one Catmull-Rom scaler per (dst, src) size: building one
+// computes the kernel weights, and a scaler is safe for concurrent use. At
+// most maxScalers sizes are kept (photos come in many sizes).
+var (
+	scalers     sync.Map
+	scalerCount atomic.Int32
+)
+
+const maxScalers = 256
+
+type scalerKey struct{ dw, dh, sw, sh int }
+
+func scalerFor(dw, dh, sw, sh int) draw.Scaler {
+	k := scalerKey{dw, dh, sw, sh}
+	if s, ok := scalers.Load(k); ok {
+		return s.(draw.Scaler)
+	}
+	s := draw.CatmullRom.NewScaler(dw, dh, sw, sh)
+	if scalerCount.Load() < maxScalers {
+		if prev, loaded := scalers.LoadOrStore(k, s); loaded {
+			return prev.(draw.Scaler)
+		}
+		scalerCount.Add(1)
+	}
+	return s
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	if h == "" {
+		return "(no hash)"
+	}
+	return h
+}

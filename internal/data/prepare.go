@@ -1,0 +1,486 @@
+package data
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/http"
+	"path"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// prepareVersion changes whenever image preparation would produce different
+// bytes for the same inputs and parameters; it is part of the content hash.
+const prepareVersion = 1
+
+// ImagePrepareOptions configure PrepareImages.
+type ImagePrepareOptions struct {
+	// Source is a folder, a .zip file or an http(s) URL of a .zip file.
+	Source string
+	// SHA256 is the expected digest (hex) of a downloaded or zip source.
+	SHA256 string
+	// RequireSHA256 makes a URL source without SHA256 an error.
+	RequireSHA256 bool
+	Image         ImageOptions
+	// Split are the validation and test fractions for examples whose split
+	// no train/ val/ test/ folder fixes (see PrepareImages).
+	Split SplitFractions
+	Seed  uint64
+	// Workers decode images in parallel; 0 means runtime.NumCPU(). The
+	// output does not depend on it.
+	Workers int
+	// CacheDir holds prepared datasets (DefaultCacheDir when empty).
+	CacheDir string
+	// SkipBad leaves out, and reports, files that are not images, do not
+	// fit the layout or do not decode, instead of failing on the first.
+	SkipBad bool
+	// Synthetic marks the dataset as synthetic even when the source has no
+	// synthetic marker (the generators write one).
+	Synthetic bool
+	// Progress, when set, is called as images are decoded, with the number
+	// done and the total; calls never overlap and done only grows.
+	Progress func(done, total int)
+	// HTTPClient downloads URL sources (http.DefaultClient when nil).
+	HTTPClient *http.Client
+}
+
+// DefaultImagePrepareOptions returns 64x64 grayscale, 15% validation and 15%
+// test, seed 1, every core and the default cache folder.
+func DefaultImagePrepareOptions() ImagePrepareOptions {
+	return ImagePrepareOptions{
+		Image:    DefaultImageOptions(),
+		Split:    SplitFractions{Validation: 0.15, Test: 0.15},
+		Seed:     1,
+		CacheDir: DefaultCacheDir,
+	}
+}
+
+// Validate checks the options that do not need the source.
+func (o ImagePrepareOptions) Validate() error {
+	if o.Source == "" {
+		return errs.Invalidf("prepare images: no source: expected a folder, a .zip file or an http(s) URL")
+	}
+	if o.RequireSHA256 && o.SHA256 == "" && isURL(o.Source) {
+		return errs.Invalidf("prepare images: %s: a SHA-256 checksum is required for downloads", o.Source)
+	}
+	if o.Workers < 0 {
+		return errs.Invalidf("prepare images: workers %d: expected 0 (every core) or more", o.Workers)
+	}
+	if err := o.Image.Validate(); err != nil {
+		return fmt.Errorf("prepare images: %w", err)
+	}
+	if err := o.Split.Validate(); err != nil {
+		return fmt.Errorf("prepare images: %w", err)
+	}
+	return nil
+}
+
+// PrepareResult is what PrepareImages made or found.
+type PrepareResult struct {
+	Dir      string        // the prepared dataset's folder (load it with Load)
+	Hash     string        // content hash of the inputs and parameters
+	Hit      bool          // found in the cache: nothing was decoded
+	Manifest Manifest      // the dataset's manifest
+	Duration time.Duration // wall time of the whole call
+	// Counts gives, per split, the number of examples of each class.
+	Counts map[string]map[string]int
+	// Skipped lists the files left out under SkipBad.
+	Skipped []SkippedFile
+	// SourceSHA256 is the digest of a zip or downloaded source archive.
+	SourceSHA256 string
+}
+
+// decodes counts images decoded by PrepareImages (tests check a cache hit
+// decodes nothing).
+var decodes atomic.Int64
+
+// PrepareImages turns an image source into a prepared dataset in the cache:
+// uint8 pixels [N, Size, Size, Channels] with int32 labels, a seeded
+// stratified split, and per-channel mean and std of the train split in
+// Manifest.Normalize.
+//
+// The source is a folder, a .zip file or an http(s) URL (downloaded into the
+// cache and checked against SHA256). Its layout is the fingers naming
+// (<uuid>_<N><L|R>.png, classes "0".."5", Meta "hand") or one folder per class
+// (class_name/*.png|jpg|jpeg, classes in sorted order), optionally inside
+// train/, val/ (or validation/) and test/ folders. Examples in val/ and test/
+// keep their split. Examples in train/ stay in train when both val/ and
+// test/ exist; otherwise the missing splits are drawn from them with the
+// Split fractions. Without split folders every example is split by the
+// fractions. Hidden files are ignored; examples are ordered by path.
+//
+// The dataset is cached under the SHA-256 of every file's path and content
+// hash plus every parameter that changes the output, so preparing the same
+// inputs again is a hit that decodes nothing. Errors: Invalid for bad
+// options, files or layouts (naming the file and what was expected),
+// NotFound for a missing source, Unavailable for a failed download, and the
+// context's error when ctx ends.
+func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult, error) {
+	start := time.Now()
+	if err := opt.Validate(); err != nil {
+		return nil, err
+	}
+	workers := opt.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	cache := NewCache(opt.CacheDir)
+	src, err := openSource(ctx, opt.Source, opt.SHA256, cache.DownloadDir(), opt.HTTPClient)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	defer src.close()
+
+	scan, err := scanImages(src, opt.SkipBad)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	hash, err := imagesHash(ctx, src, scan, opt, cache, workers)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	res := &PrepareResult{Hash: hash, SourceSHA256: src.sha256}
+
+	m, hit, err := cache.Lookup(hash)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	if hit {
+		res.Hit, res.Dir, res.Manifest = true, cache.DatasetDir(hash), m
+		labels, err := readLabels(res.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("prepare images: %w", err)
+		}
+		res.Counts = countsOf(m, labels)
+		if raw, ok := m.Params["skipped"]; ok {
+			b, _ := json.Marshal(raw)
+			_ = json.Unmarshal(b, &res.Skipped)
+		}
+		res.Duration = time.Since(start)
+		return res, nil
+	}
+
+	d, skipped, err := decodeImages(ctx, src, scan, opt, workers)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	res.Skipped = append(append([]SkippedFile(nil), scan.skipped...), skipped...)
+	d.Manifest.Source = opt.Source
+	d.Manifest.Synthetic = opt.Synthetic || scan.synthetic
+	d.Manifest.CreatedAt = time.Now().UTC()
+	d.Manifest.Params = map[string]any{
+		"image":         opt.Image,
+		"resize":        ResizeKernel,
+		"layout":        scan.layout,
+		"split":         opt.Split,
+		"split_folders": partNames(scan.folders),
+		"seed":          opt.Seed,
+		"skip_bad":      opt.SkipBad,
+	}
+	if len(res.Skipped) > 0 {
+		d.Manifest.Params["skipped"] = res.Skipped
+	}
+	if src.sha256 != "" {
+		d.Manifest.Params["source_sha256"] = src.sha256
+	}
+	if res.Dir, err = cache.Commit(hash, d); err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	res.Manifest = d.Manifest
+	res.Counts = countsOf(d.Manifest, d.Labels)
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// imagesHash is the cache key: the SHA-256 over the parameters that change
+// the output and the sorted (path, content SHA-256) list of the files.
+func imagesHash(ctx context.Context, src *source, scan *scanResult, opt ImagePrepareOptions, cache *Cache, workers int) (string, error) {
+	ix := cache.fileHashes(src.key)
+	sums := make([]string, len(scan.files))
+	err := parallel(ctx, workers, len(scan.files), func(_, i int) error {
+		f := scan.files[i]
+		if s, ok := ix.lookup(f.rel, f.stamp); ok {
+			sums[i] = s
+			return nil
+		}
+		r, err := src.fsys.Open(path.Join(src.root, f.rel))
+		if err != nil {
+			return errs.Invalidf("%s: cannot read file: %v", src.display(f.rel), err)
+		}
+		defer r.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
+			return errs.Invalidf("%s: cannot read file: %v", src.display(f.rel), err)
+		}
+		sums[i] = hex.EncodeToString(h.Sum(nil))
+		ix.remember(f.rel, f.stamp, sums[i], f.mtime)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	ix.save(src.key)
+
+	params, _ := json.Marshal(struct {
+		Kind      string         `json:"kind"`
+		Format    int            `json:"format"`
+		Prepare   int            `json:"prepare"`
+		Image     ImageOptions   `json:"image"`
+		Resize    string         `json:"resize"`
+		Split     SplitFractions `json:"split"`
+		Seed      uint64         `json:"seed"`
+		SkipBad   bool           `json:"skip_bad"`
+		Synthetic bool           `json:"synthetic"`
+	}{"images", FormatVersion, prepareVersion, opt.Image, ResizeKernel, opt.Split, opt.Seed, opt.SkipBad, opt.Synthetic || scan.synthetic})
+	h := sha256.New()
+	h.Write(params)
+	h.Write([]byte{'\n'})
+	for i, f := range scan.files {
+		// Paths cannot hold NUL or newline in a meaningful dataset; quoting
+		// keeps the encoding unambiguous anyway.
+		fmt.Fprintf(h, "%s %s\n", strconv.Quote(f.rel), sums[i])
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// decodeImages decodes every file of the scan into a dataset, in path order,
+// with split and normalisation; under SkipBad it leaves out files that fail.
+func decodeImages(ctx context.Context, src *source, scan *scanResult, opt ImagePrepareOptions, workers int) (*Dataset, []SkippedFile, error) {
+	n, size := len(scan.files), opt.Image.Len()
+	pix := make([]uint8, n*size)
+	failed := make([]error, n)
+	decoders := make([]imageDecoder, workers)
+	var mu sync.Mutex
+	done := 0
+	err := parallel(ctx, workers, n, func(w, i int) error {
+		f := scan.files[i]
+		var b []byte
+		var err error
+		if f.size > MaxImageFileBytes {
+			err = errs.Invalidf("%d bytes: larger than the %d bytes an image file may have", f.size, MaxImageFileBytes)
+		} else if b, err = fs.ReadFile(src.fsys, path.Join(src.root, f.rel)); err != nil {
+			err = fmt.Errorf("cannot read file: %w", err)
+		} else {
+			decodes.Add(1)
+			err = decoders[w].decode(b, opt.Image, pix[i*size:(i+1)*size])
+		}
+		if err != nil {
+			err = errs.Invalidf("%s: %s", src.display(f.rel), reason(err))
+			if !opt.SkipBad {
+				return err
+			}
+			failed[i] = err
+		}
+		if opt.Progress != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			opt.Progress(done, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var skipped []SkippedFile
+	classIndex := map[string]int32{}
+	for i, c := range scan.classes {
+		classIndex[c] = int32(i)
+	}
+	d := &Dataset{Manifest: Manifest{
+		Kind:    "images",
+		Shape:   opt.Image.Shape(),
+		DType:   Uint8,
+		Classes: scan.classes,
+	}}
+	var fixed []string
+	anyFixed := false
+	k := 0
+	for i, f := range scan.files {
+		if failed[i] != nil {
+			skipped = append(skipped, SkippedFile{File: f.rel, Reason: errs.MessageOf(failed[i])})
+			continue
+		}
+		if k != i {
+			copy(pix[k*size:(k+1)*size], pix[i*size:(i+1)*size])
+		}
+		k++
+		d.Labels = append(d.Labels, classIndex[f.class])
+		meta := map[string]string{"file": f.rel}
+		if f.hand != "" {
+			meta["hand"] = f.hand
+		}
+		d.Manifest.Meta = append(d.Manifest.Meta, meta)
+		fx := fixedSplit(f.split, scan.folders)
+		fixed = append(fixed, fx)
+		anyFixed = anyFixed || fx != ""
+	}
+	if k == 0 {
+		return nil, skipped, errs.Invalidf("%s: none of the %d images could be decoded", src.display("."), n)
+	}
+	d.U8 = pix[:k*size]
+	d.Manifest.Count = k
+
+	frac := opt.Split
+	if scan.folders[SplitValidation] {
+		frac.Validation = 0
+	}
+	if scan.folders[SplitTest] {
+		frac.Test = 0
+	}
+	if !anyFixed {
+		fixed = nil
+	}
+	splits, err := Split(d.Labels, fixed, frac, opt.Seed)
+	if err != nil {
+		return nil, skipped, err
+	}
+	d.Manifest.Splits = splits
+	if len(splits[SplitTrain]) == 0 {
+		return nil, skipped, errs.Invalidf("%s: %d images leave no training examples after the split; lower the validation and test fractions or add images",
+			src.display("."), k)
+	}
+	d.Manifest.Normalize = channelStats(d.U8, opt.Image.Channels, size, splits[SplitTrain])
+	return d, skipped, nil
+}
+
+// reason is err's client message, or its text when it has none.
+func reason(err error) string {
+	if m := errs.MessageOf(err); m != "" {
+		return m
+	}
+	return err.Error()
+}
+
+// fixedSplit is the split an example's folder fixes: val/ and test/ always;
+// train/ only when both other split folders exist (else the missing splits
+// are drawn from it).
+func fixedSplit(folder string, folders map[string]bool) string {
+	switch folder {
+	case SplitValidation, SplitTest:
+		return folder
+	case SplitTrain:
+		if folders[SplitValidation] && folders[SplitTest] {
+			return SplitTrain
+		}
+	}
+	return ""
+}
+
+// channelStats computes the per-channel mean and standard deviation of the
+// pixels (scaled to [0,1]) of the given examples, from exact histograms.
+func channelStats(pix []uint8, channels, size int, examples []int) *Normalize {
+	hist := make([][256]uint64, channels)
+	for _, e := range examples {
+		px := pix[e*size : (e+1)*size]
+		if channels == 1 {
+			h := &hist[0]
+			for _, v := range px {
+				h[v]++
+			}
+			continue
+		}
+		for j, v := range px {
+			hist[j%channels][v]++
+		}
+	}
+	norm := &Normalize{Mean: make([]float32, channels), Std: make([]float32, channels)}
+	for c := range hist {
+		var n, sum, sq float64
+		for v, cnt := range hist[c] {
+			x := float64(v) / 255
+			n += float64(cnt)
+			sum += x * float64(cnt)
+			sq += x * x * float64(cnt)
+		}
+		if n == 0 {
+			norm.Mean[c], norm.Std[c] = 0, 1
+			continue
+		}
+		mean := sum / n
+		std := math.Sqrt(math.Max(sq/n-mean*mean, 0))
+		if std < 1e-6 {
+			std = 1 // a constant channel: keep values finite
+		}
+		norm.Mean[c], norm.Std[c] = float32(mean), float32(std)
+	}
+	return norm
+}
+
+// countsOf counts the examples of each class per split.
+func countsOf(m Manifest, labels []int32) map[string]map[string]int {
+	out := map[string]map[string]int{}
+	for split, idx := range m.Splits {
+		c := map[string]int{}
+		for _, i := range idx {
+			if i >= 0 && i < len(labels) && int(labels[i]) < len(m.Classes) {
+				c[m.Classes[labels[i]]]++
+			}
+		}
+		out[split] = c
+	}
+	return out
+}
+
+// parallel runs fn(worker, i) for i in [0, n) on up to workers goroutines.
+// Results must go to per-index slots, which keeps the output independent of
+// the worker count. The first error (the lowest index among those seen)
+// stops the rest; so does ctx ending.
+func parallel(ctx context.Context, workers, n int, fn func(worker, i int) error) error {
+	if workers < 1 {
+		workers = 1
+	}
+	if workers > n {
+		workers = max(n, 1)
+	}
+	var (
+		next     atomic.Int64
+		stop     atomic.Bool
+		mu       sync.Mutex
+		firstErr error
+		firstIdx = n
+		wg       sync.WaitGroup
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for !stop.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					stop.Store(true)
+					return
+				}
+				if err := fn(w, i); err != nil {
+					mu.Lock()
+					if i < firstIdx {
+						firstIdx, firstErr = i, err
+					}
+					mu.Unlock()
+					stop.Store(true)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
