@@ -1,7 +1,7 @@
 # Cairn: the two commands a newcomer needs are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build demo test bench vet
+.PHONY: build demo test bench vet eval
 
 build:
 	$(GO) build -o bin/cairn ./cmd/cairn
@@ -20,4 +20,8 @@ vet:
 
 # Store and API benchmarks on SQLite and (with CAIRN_TEST_POSTGRES_URL) PostgreSQL.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/... ./internal/pipeline/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/... ./internal/pipeline/ ./internal/train/
+
+# Train every reference model on the real data in ../shared/data and print the results (minutes).
+eval:
+	bash scripts/eval.sh

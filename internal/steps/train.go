@@ -1,0 +1,336 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/train"
+)
+
+// TrainJob is one tracked training run: a prepared dataset, the training
+// options, and where the run is recorded.
+type TrainJob struct {
+	Dataset    string        // folder of a prepared dataset (data.Save)
+	Options    train.Options // Model, LearningRate, Epochs, ...
+	Experiment string        // experiment name, created if missing (ignored when RunID is set)
+	RunName    string
+	RunID      string // log into this existing run (a pipeline task's) instead of creating one
+	ParentRun  string // mlflow.parentRunId of a new run (a sweep's)
+	// WorkDir holds checkpoints and the package before upload; a job run
+	// again with the same WorkDir and options resumes after its last epoch
+	// and continues the same tracking run.
+	WorkDir string
+	Tags    map[string]string
+	// CVFolds, when 2 or more, first runs k-fold cross-validation on the
+	// train and validation examples and logs its mean and spread.
+	CVFolds int
+}
+
+// TrainOutcome is what a tracked training run produced.
+type TrainOutcome struct {
+	RunID      string
+	Package    string // local folder of the model package
+	ArtifactID string // artifact path of the package in the run: "model"
+	Result     *train.Result
+	Pkg        *train.Package
+	CV         *train.CrossValidation
+}
+
+// resumeFile, in a job's WorkDir, remembers the tracking run to continue.
+const resumeFile = "run.json"
+
+// packageArtifact is the run artifact folder of the model package.
+const packageArtifact = "model"
+
+// RunTraining trains a model as a tracked run: params, per-epoch metrics
+// (step = epoch), the dataset as a run input, final validation and test
+// metrics, confusion matrices (JSON and PNG) and the model package as
+// artifacts. progress, when not nil, receives (epoch, batch, batches) calls.
+func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress func(epoch, done, total int), log io.Writer) (out *TrainOutcome, err error) {
+	ds, err := data.Load(job.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	if job.WorkDir == "" {
+		return nil, errs.Invalidf("train: a work folder is required")
+	}
+	if err := os.MkdirAll(job.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	run, resumed, err := trainingRun(ctx, c, job, ds)
+	if err != nil {
+		return nil, err
+	}
+	// From here on, a failure marks the run FAILED (a kill leaves it
+	// RUNNING, and the next start with the same WorkDir resumes it).
+	defer func() {
+		if err != nil {
+			_ = c.UpdateRun(context.WithoutCancel(ctx), run.Info.RunID, "FAILED", time.Now().UnixMilli())
+		}
+	}()
+	if !resumed {
+		if err := c.LogBatch(ctx, run.Info.RunID, nil, trainParams(job.Options, ds), nil); err != nil {
+			return nil, fmt.Errorf("train: log params: %w", err)
+		}
+		if err := c.LogInputs(ctx, run.Info.RunID, []tracking.DatasetInput{datasetInput(job.Dataset, ds)}); err != nil {
+			return nil, fmt.Errorf("train: log dataset: %w", err)
+		}
+	}
+	opt := job.Options
+	opt.CheckpointDir = filepath.Join(job.WorkDir, "checkpoints")
+	opt.OnBatch = progress
+	opt.OnEpoch = func(e train.EpochMetrics) error {
+		if e.Restored {
+			fmt.Fprintf(log, "epoch %d restored from checkpoint\n", e.Epoch)
+			return nil
+		}
+		fmt.Fprintf(log, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %s\n",
+			e.Epoch, opt.Epochs, e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, e.LearningRate, e.Duration.Round(time.Millisecond))
+		now := time.Now().UnixMilli()
+		step := int64(e.Epoch)
+		m := func(k string, v float64) tracking.Metric {
+			return tracking.Metric{Key: k, Value: v, Timestamp: now, Step: step}
+		}
+		return c.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
+			m("train_loss", e.TrainLoss), m("train_accuracy", e.TrainAcc), m("val_loss", e.ValLoss),
+			m("val_accuracy", e.ValAcc), m("learning_rate", e.LearningRate),
+			m("epoch_seconds", e.Duration.Seconds()), m("train_examples_per_second", float64(e.Images)/e.Duration.Seconds()),
+		}, nil, nil)
+	}
+	var cv *train.CrossValidation
+	if job.CVFolds >= 2 {
+		fmt.Fprintf(log, "%d-fold cross-validation...\n", job.CVFolds)
+		if cv, err = train.CrossValidate(ctx, ds, job.Options, job.CVFolds); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(log, "cross-validation accuracy %.4f ± %.4f %v\n", cv.Mean, cv.Std, cv.Accuracy)
+		now := time.Now().UnixMilli()
+		if err := c.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
+			{Key: "cv_accuracy_mean", Value: cv.Mean, Timestamp: now},
+			{Key: "cv_accuracy_std", Value: cv.Std, Timestamp: now},
+		}, []tracking.Param{{Key: "cv_folds", Value: strconv.Itoa(job.CVFolds)}}, nil); err != nil {
+			return nil, fmt.Errorf("train: log cross-validation: %w", err)
+		}
+	}
+	model, res, err := train.Train(ctx, ds, opt)
+	if err != nil {
+		return nil, err
+	}
+	final := map[string]float64{"best_epoch": float64(res.BestEpoch)}
+	for _, ev := range []*train.Evaluation{res.Validation, res.Test} {
+		if ev == nil {
+			continue
+		}
+		prefix := "val"
+		if ev.Split == data.SplitTest {
+			prefix = "test"
+		}
+		final[prefix+"_accuracy"], final[prefix+"_loss"] = ev.Accuracy, ev.Loss
+	}
+	var metrics []tracking.Metric
+	now := time.Now().UnixMilli()
+	for k, v := range final {
+		key := k
+		if k == "val_accuracy" || k == "val_loss" {
+			key = "best_" + k // the per-epoch curves keep the plain names
+		}
+		metrics = append(metrics, tracking.Metric{Key: key, Value: v, Timestamp: now, Step: int64(len(res.History))})
+	}
+	tags := []tracking.Tag{{Key: "cairn.best_epoch", Value: strconv.Itoa(res.BestEpoch)}}
+	if res.Stopped != "" {
+		tags = append(tags, tracking.Tag{Key: "cairn.stopped", Value: res.Stopped})
+	}
+	if err := c.LogBatch(ctx, run.Info.RunID, metrics, nil, tags); err != nil {
+		return nil, fmt.Errorf("train: log final metrics: %w", err)
+	}
+
+	pkgDir := filepath.Join(job.WorkDir, "package")
+	pkg, err := model.SavePackage(pkgDir, final, stringParams(trainParams(job.Options, ds)))
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range []*train.Evaluation{res.Validation, res.Test} {
+		if ev == nil {
+			continue
+		}
+		if err := uploadEvaluation(ctx, c, run, ev); err != nil {
+			return nil, err
+		}
+	}
+	if err := uploadDir(ctx, c, run, pkgDir, packageArtifact); err != nil {
+		return nil, err
+	}
+	if err := c.UpdateRun(ctx, run.Info.RunID, "FINISHED", time.Now().UnixMilli()); err != nil {
+		return nil, fmt.Errorf("train: finish run: %w", err)
+	}
+	_ = os.Remove(filepath.Join(job.WorkDir, resumeFile))
+	return &TrainOutcome{RunID: run.Info.RunID, Package: pkgDir, ArtifactID: packageArtifact, Result: res, Pkg: pkg, CV: cv}, nil
+}
+
+// trainingRun returns the run to log into: the job's, the one a previous
+// attempt in the same WorkDir started (resumed), or a new one.
+func trainingRun(ctx context.Context, c *client.Client, job TrainJob, ds *data.Dataset) (*tracking.Run, bool, error) {
+	if job.RunID != "" {
+		run, err := c.GetRun(ctx, job.RunID)
+		return run, false, err
+	}
+	var saved struct {
+		RunID string `json:"run_id"`
+	}
+	if b, err := os.ReadFile(filepath.Join(job.WorkDir, resumeFile)); err == nil && json.Unmarshal(b, &saved) == nil && saved.RunID != "" {
+		if run, err := c.GetRun(ctx, saved.RunID); err == nil && run.Info.Status == "RUNNING" {
+			return run, true, nil
+		}
+	}
+	expName := job.Experiment
+	if expName == "" {
+		expName = "Default"
+	}
+	exp, err := c.GetExperimentByName(ctx, expName)
+	var expID string
+	switch {
+	case err == nil:
+		expID = exp.ID
+	case errs.KindOf(err) == errs.NotFound:
+		if expID, err = c.CreateExperiment(ctx, expName); err != nil {
+			return nil, false, fmt.Errorf("train: create experiment %q: %w", expName, err)
+		}
+	default:
+		return nil, false, fmt.Errorf("train: experiment %q: %w", expName, err)
+	}
+	tags := []tracking.Tag{
+		{Key: "mlflow.source.type", Value: "LOCAL"},
+		{Key: "mlflow.source.name", Value: "cairn train"},
+		{Key: "cairn.model", Value: job.Options.Model},
+		{Key: "cairn.dataset.hash", Value: ds.Manifest.Hash},
+		{Key: "cairn.synthetic", Value: strconv.FormatBool(ds.Manifest.Synthetic)},
+	}
+	if job.ParentRun != "" {
+		tags = append(tags, tracking.Tag{Key: "mlflow.parentRunId", Value: job.ParentRun})
+	}
+	for k, v := range job.Tags {
+		tags = append(tags, tracking.Tag{Key: k, Value: v})
+	}
+	name := job.RunName
+	if name == "" {
+		name = fmt.Sprintf("%s-lr%g", job.Options.Model, job.Options.LearningRate)
+	}
+	run, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: expID, RunName: name, Tags: tags})
+	if err != nil {
+		return nil, false, fmt.Errorf("train: create run: %w", err)
+	}
+	b, _ := json.Marshal(map[string]string{"run_id": run.Info.RunID})
+	if err := os.WriteFile(filepath.Join(job.WorkDir, resumeFile), b, 0o644); err != nil {
+		return nil, false, fmt.Errorf("train: %w", err)
+	}
+	return run, false, nil
+}
+
+func trainParams(o train.Options, ds *data.Dataset) []tracking.Param {
+	ps := []tracking.Param{
+		{Key: "model", Value: o.Model},
+		{Key: "learning_rate", Value: strconv.FormatFloat(o.LearningRate, 'g', -1, 64)},
+		{Key: "epochs", Value: strconv.Itoa(o.Epochs)},
+		{Key: "batch_size", Value: strconv.Itoa(o.BatchSize)},
+		{Key: "seed", Value: strconv.FormatUint(o.Seed, 10)},
+		{Key: "schedule", Value: o.Schedule},
+		{Key: "patience", Value: strconv.Itoa(o.Patience)},
+		{Key: "weight_decay", Value: strconv.FormatFloat(o.WeightDecay, 'g', -1, 64)},
+		{Key: "backend", Value: o.Backend},
+		{Key: "input_shape", Value: fmt.Sprint(ds.Manifest.Shape)},
+		{Key: "train_examples", Value: strconv.Itoa(len(ds.Manifest.Splits[data.SplitTrain]))},
+	}
+	if o.Augment != nil && o.Augment.Enabled() {
+		b, _ := json.Marshal(o.Augment)
+		ps = append(ps, tracking.Param{Key: "augment", Value: string(b)})
+	}
+	return ps
+}
+
+func stringParams(ps []tracking.Param) map[string]string {
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.Key] = p.Value
+	}
+	return m
+}
+
+// datasetInput describes a prepared dataset as an MLflow run input, with its
+// content hash as the digest for lineage.
+func datasetInput(dir string, ds *data.Dataset) tracking.DatasetInput {
+	m := ds.Manifest
+	profile, _ := json.Marshal(map[string]any{"count": m.Count, "splits": map[string]int{
+		data.SplitTrain: len(m.Splits[data.SplitTrain]), data.SplitValidation: len(m.Splits[data.SplitValidation]),
+		data.SplitTest: len(m.Splits[data.SplitTest])}, "classes": m.Classes, "synthetic": m.Synthetic})
+	schema, _ := json.Marshal(map[string]any{"kind": m.Kind, "shape": m.Shape, "dtype": m.DType, "features": m.Features})
+	digest := m.Hash
+	if len(digest) > 36 {
+		digest = digest[:36]
+	}
+	source := m.Source
+	if source == "" {
+		source = dir
+	}
+	src, _ := json.Marshal(map[string]string{"uri": source, "prepared": dir})
+	return tracking.DatasetInput{
+		Dataset: tracking.Dataset{Name: filepath.Base(filepath.Clean(source)), Digest: digest, SourceType: "local",
+			Source: string(src), Schema: string(schema), Profile: string(profile)},
+		Tags: []tracking.Tag{{Key: "mlflow.data.context", Value: "training"}},
+	}
+}
+
+// uploadEvaluation stores an evaluation's confusion matrix as JSON and PNG.
+func uploadEvaluation(ctx context.Context, c *client.Client, run *tracking.Run, ev *train.Evaluation) error {
+	b, err := json.MarshalIndent(ev, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := c.UploadArtifact(ctx, run, "evaluation/"+ev.Split+"_confusion.json", bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("train: upload confusion matrix: %w", err)
+	}
+	png, err := train.ConfusionPNG(ev, fmt.Sprintf("%s: accuracy %.4f (%d examples)", ev.Split, ev.Accuracy, ev.Count))
+	if err != nil {
+		return err
+	}
+	if err := c.UploadArtifact(ctx, run, "evaluation/"+ev.Split+"_confusion.png", bytes.NewReader(png)); err != nil {
+		return fmt.Errorf("train: upload confusion matrix: %w", err)
+	}
+	return nil
+}
+
+// uploadDir uploads every file under dir to the run's artifact folder dst.
+func uploadDir(ctx context.Context, c *client.Client, run *tracking.Run, dir, dst string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := c.UploadArtifact(ctx, run, dst+"/"+filepath.ToSlash(rel), f); err != nil {
+			return fmt.Errorf("train: upload %s: %w", rel, err)
+		}
+		return nil
+	})
+}

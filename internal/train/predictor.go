@@ -1,0 +1,150 @@
+package train
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// Predictor runs a model package: it loads the weights once and predicts
+// from raw inputs (image bytes, table records) or prepared tensors, applying
+// the package's own preprocessing. It needs no training code or data and is
+// safe for concurrent use.
+type Predictor struct {
+	Package   *Package
+	Dir       string
+	net       network
+	transform *data.TableTransform
+}
+
+// network is what a Predictor runs: a GoMLX model or an imported ONNX graph.
+type network interface {
+	PredictBatch(x []float32, n int) ([][]float32, error)
+}
+
+// LoadPredictor loads the package folder at dir on the named backend ("" for
+// the default). Resolving models:/ URIs to a folder is the caller's job
+// (client.FetchModel does it through the server).
+func LoadPredictor(dir, backend string) (p *Predictor, err error) {
+	pkg, err := ReadPackage(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := OpenBackend(backend)
+	if err != nil {
+		return nil, err
+	}
+	defer recoverInto(&err, "load model")
+	p = &Predictor{Package: pkg, Dir: dir}
+	switch pkg.Kind {
+	case KindImage, KindTable:
+		arch, err := LookupArchitecture(pkg.Architecture, pkg.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+		vars, err := loadWeights(filepath.Join(dir, weightsDir))
+		if err != nil {
+			return nil, err
+		}
+		man := data.Manifest{Shape: pkg.InputShape, Classes: pkg.Classes, Normalize: pkg.Normalize}
+		m, err := newModel(b, arch, man, vars)
+		if err != nil {
+			return nil, err
+		}
+		p.net = m
+	case KindONNX:
+		if pkg.ONNX == nil {
+			return nil, errs.Invalidf("load model %s: kind onnx without an onnx section", dir)
+		}
+		n, err := loadONNX(b, filepath.Join(dir, pkg.ONNX.File), pkg)
+		if err != nil {
+			return nil, err
+		}
+		p.net = n
+	default:
+		return nil, errs.Invalidf("load model %s: kind %q: expected %s, %s or %s", dir, pkg.Kind, KindImage, KindTable, KindONNX)
+	}
+	if len(pkg.Transform) > 0 {
+		if p.transform, err = data.UnmarshalTableTransform(pkg.Transform); err != nil {
+			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+	}
+	// Run once, so the first request does not pay for compilation and a
+	// broken package fails here rather than when serving.
+	if _, err := p.Predict(make([]float32, p.ExampleSize()), 1); err != nil {
+		return nil, fmt.Errorf("load model %s: warm-up: %w", dir, err)
+	}
+	return p, nil
+}
+
+// ExampleSize is the number of float32 values in one prepared example.
+func (p *Predictor) ExampleSize() int {
+	n := 1
+	for _, d := range p.Package.InputShape {
+		n *= d
+	}
+	return n
+}
+
+// Predict returns class probabilities for n prepared examples given flat in
+// x (n*ExampleSize values, normalised as in training).
+func (p *Predictor) Predict(x []float32, n int) ([][]float32, error) {
+	if n < 1 || len(x) != n*p.ExampleSize() {
+		return nil, errs.Invalidf("predict: %d values for %d examples of shape %v", len(x), n, p.Package.InputShape)
+	}
+	return p.net.PredictBatch(x, n)
+}
+
+// PrepareImage decodes, resizes and normalises one image (PNG or JPEG
+// bytes) exactly as training did, returning ExampleSize values.
+func (p *Predictor) PrepareImage(b []byte) ([]float32, error) {
+	if p.Package.Image == nil {
+		return nil, errs.Invalidf("model %s takes %s input, not images", p.Package.Architecture, p.Package.Kind)
+	}
+	px, err := data.DecodeImage(b, *p.Package.Image)
+	if err != nil {
+		return nil, err
+	}
+	ds := data.Dataset{Manifest: data.Manifest{Shape: p.Package.InputShape, DType: data.Uint8, Normalize: p.Package.Normalize}, U8: px}
+	return ds.Example(0, make([]float32, len(px))), nil
+}
+
+// PrepareRecord applies the saved table transform to one record (JSON
+// values; optional fields may be missing), returning ExampleSize values.
+func (p *Predictor) PrepareRecord(rec map[string]any) ([]float32, error) {
+	if p.transform == nil {
+		return nil, errs.Invalidf("model %s takes %s input, not table records", p.Package.Architecture, p.Package.Kind)
+	}
+	return p.transform.ApplyRecord(rec)
+}
+
+// PredictImage is PrepareImage followed by Predict for one image.
+func (p *Predictor) PredictImage(b []byte) ([]float32, error) {
+	x, err := p.PrepareImage(b)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.Predict(x, 1)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// PredictRecord is PrepareRecord followed by Predict for one record.
+func (p *Predictor) PredictRecord(rec map[string]any) ([]float32, error) {
+	x, err := p.PrepareRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.Predict(x, 1)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// Argmax returns the index of the largest probability.
+func Argmax(probs []float32) int { return argmax(probs) }
