@@ -11,6 +11,8 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/train"
 )
@@ -80,6 +82,23 @@ func TestTrainCommand(t *testing.T) {
 		p, err := train.LoadPredictor(res.Package, "")
 		require.NoError(t, err)
 		require.NotEmpty(t, p.Package.Classes)
+
+		// Registered and aliased, the same package loads from models:/name@champion.
+		name := tc.args[1]
+		_, err = c.EnsureRegisteredModel(ctx, name, "", nil)
+		require.NoError(t, err)
+		v, err := c.CreateModelVersion(ctx, registry.CreateModelVersionInput{Name: name, Source: r.Info.ArtifactURI + "/model", RunID: res.RunID})
+		require.NoError(t, err)
+		require.NoError(t, c.SetRegisteredModelAlias(ctx, name, "champion", v.Version))
+		fetched, err := steps.LoadModel(ctx, c, "models:/"+name+"@champion", filepath.Join(work, "models"), "")
+		require.NoError(t, err)
+		require.Equal(t, p.Package.Classes, fetched.Package.Classes)
+		x := make([]float32, p.ExampleSize())
+		want, err := p.Predict(x, 1)
+		require.NoError(t, err)
+		got, err := fetched.Predict(x, 1)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
 	}
 
 	_, err = run(t, "train", "cats", "--data", csv)

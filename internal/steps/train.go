@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/client"
@@ -333,4 +334,25 @@ func uploadDir(ctx context.Context, c *client.Client, run *tracking.Run, dir, ds
 		}
 		return nil
 	})
+}
+
+// LoadModel loads a model package for prediction from a local folder or a
+// registry URI (models:/name@alias, models:/name/3, models:/name/latest),
+// which is fetched once into cacheDir through the server.
+func LoadModel(ctx context.Context, c *client.Client, uri, cacheDir, backend string) (*train.Predictor, error) {
+	dir := uri
+	if strings.HasPrefix(uri, "models:/") {
+		if c == nil {
+			return nil, errs.Invalidf("load model %s: a tracking server is needed to resolve models:/ URIs", uri)
+		}
+		d, _, err := c.FetchModel(ctx, uri, cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("load model %s: %w", uri, err)
+		}
+		dir = filepath.Join(d, packageArtifact)
+		if _, err := os.Stat(filepath.Join(dir, train.PackageFile)); err != nil {
+			dir = d // the version's source is the package folder itself
+		}
+	}
+	return train.LoadPredictor(dir, backend)
 }
