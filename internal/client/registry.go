@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -282,65 +281,20 @@ func (c *Client) getLatestVersion(ctx context.Context, name, stage string) (*reg
 	return best, nil
 }
 
-// modelRef is a parsed models:/ URI: at most one of version, alias and
-// stage is set; none means "latest".
-type modelRef struct {
-	name, alias, stage string
-	version            int64
-	numbered           bool // version is set
-}
-
-// parseModelURI parses models:/name/3, models:/name@alias,
-// models:/name/<stage> and models:/name/latest as the server's registry does.
-func parseModelURI(uri string) (modelRef, error) {
-	bad := func() error {
-		return errs.Invalidf("invalid model URI '%s': expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>", uri)
-	}
-	rest, ok := strings.CutPrefix(uri, "models:/")
-	rest = strings.TrimRight(rest, "/")
-	if !ok || rest == "" {
-		return modelRef{}, bad()
-	}
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 && !strings.Contains(rest[i:], "/") {
-		if i == 0 || i == len(rest)-1 {
-			return modelRef{}, bad()
-		}
-		return modelRef{name: rest[:i], alias: rest[i+1:]}, nil
-	}
-	i := strings.LastIndexByte(rest, '/')
-	if i <= 0 {
-		return modelRef{}, bad()
-	}
-	ref := modelRef{name: rest[:i]}
-	tail := rest[i+1:]
-	if n, err := strconv.ParseInt(tail, 10, 64); err == nil {
-		ref.version, ref.numbered = n, true
-		return ref, nil
-	}
-	if strings.EqualFold(tail, "latest") {
-		return ref, nil
-	}
-	if ref.stage = registry.CanonicalStage(tail); ref.stage == "" {
-		return modelRef{}, errs.Invalidf("invalid model URI '%s': '%s' is not a version, a stage (%s) or 'latest'",
-			uri, tail, strings.Join(registry.Stages, ", "))
-	}
-	return ref, nil
-}
-
 // resolveVersion returns the version a models:/ URI names.
 func (c *Client) resolveVersion(ctx context.Context, uri string) (*registry.ModelVersion, error) {
-	ref, err := parseModelURI(uri)
+	ref, err := registry.ParseModelURI(uri)
 	if err != nil {
 		return nil, err
 	}
 	var v *registry.ModelVersion
 	switch {
-	case ref.alias != "":
-		v, err = c.GetModelVersionByAlias(ctx, ref.name, ref.alias)
-	case ref.numbered:
-		v, err = c.GetModelVersion(ctx, ref.name, ref.version)
+	case ref.Alias != "":
+		v, err = c.GetModelVersionByAlias(ctx, ref.Name, ref.Alias)
+	case ref.Numbered:
+		v, err = c.GetModelVersion(ctx, ref.Name, ref.Version)
 	default:
-		v, err = c.getLatestVersion(ctx, ref.name, ref.stage)
+		v, err = c.getLatestVersion(ctx, ref.Name, ref.Stage)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", uri, err)

@@ -428,35 +428,20 @@ func (s *Service) location(ctx context.Context, v *ModelVersion) (string, error)
 // stage, any letter case) or models:/name/latest (the newest version).
 // Errors: Invalid (not such a URI), NotFound.
 func (s *Service) Resolve(ctx context.Context, uri string) (*ModelVersion, error) {
-	bad := func() error {
-		return errs.Invalidf("invalid model URI '%s': expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>", uri)
+	ref, err := ParseModelURI(uri)
+	if err != nil {
+		return nil, err
 	}
-	rest, ok := strings.CutPrefix(uri, "models:/")
-	rest = strings.TrimRight(rest, "/")
-	if !ok || rest == "" {
-		return nil, bad()
+	switch {
+	case ref.Alias != "":
+		return s.FindVersionByAlias(ctx, ref.Name, ref.Alias)
+	case ref.Numbered:
+		return s.FindModelVersion(ctx, ref.Name, ref.Version)
 	}
-	if i := strings.LastIndexByte(rest, '@'); i >= 0 && !strings.Contains(rest[i:], "/") {
-		if i == 0 {
-			return nil, bad()
-		}
-		return s.FindVersionByAlias(ctx, rest[:i], rest[i+1:])
-	}
-	i := strings.LastIndexByte(rest, '/')
-	if i <= 0 {
-		return nil, bad()
-	}
-	name, ref := rest[:i], rest[i+1:]
-	if n, err := strconv.ParseInt(ref, 10, 64); err == nil {
-		return s.FindModelVersion(ctx, name, n)
-	}
+	name, ref2 := ref.Name, "latest"
 	var stages []string
-	if !strings.EqualFold(ref, "latest") {
-		st := CanonicalStage(ref)
-		if st == "" {
-			return nil, errs.Invalidf("invalid model URI '%s': '%s' is not a version, a stage (%s) or 'latest'", uri, ref, strings.Join(Stages, ", "))
-		}
-		stages = []string{st}
+	if ref.Stage != "" {
+		stages, ref2 = []string{ref.Stage}, ref.Stage
 	}
 	vs, err := s.FindLatestVersions(ctx, name, stages)
 	if err != nil {
@@ -469,9 +454,55 @@ func (s *Service) Resolve(ctx context.Context, uri string) (*ModelVersion, error
 		}
 	}
 	if best == nil {
-		return nil, errs.NotFoundf("no version of registered model '%s' is in stage '%s'", name, ref)
+		return nil, errs.NotFoundf("no version of registered model '%s' is in stage '%s'", name, ref2)
 	}
 	return best, nil
+}
+
+// ModelRef is a parsed models:/ URI: at most one of Version (with Numbered),
+// Alias and Stage is set; none means the latest version.
+type ModelRef struct {
+	Name, Alias, Stage string
+	Version            int64
+	Numbered           bool
+}
+
+// ParseModelURI parses models:/name/3, models:/name@alias,
+// models:/name/<stage> (any letter case) and models:/name/latest.
+// Errors: Invalid.
+func ParseModelURI(uri string) (ModelRef, error) {
+	bad := func() error {
+		return errs.Invalidf("invalid model URI '%s': expected models:/<name>/<version|stage|latest> or models:/<name>@<alias>", uri)
+	}
+	rest, ok := strings.CutPrefix(uri, "models:/")
+	rest = strings.TrimRight(rest, "/")
+	if !ok || rest == "" {
+		return ModelRef{}, bad()
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 && !strings.Contains(rest[i:], "/") {
+		if i == 0 || i == len(rest)-1 {
+			return ModelRef{}, bad()
+		}
+		return ModelRef{Name: rest[:i], Alias: rest[i+1:]}, nil
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 {
+		return ModelRef{}, bad()
+	}
+	ref := ModelRef{Name: rest[:i]}
+	tail := rest[i+1:]
+	if n, err := strconv.ParseInt(tail, 10, 64); err == nil {
+		ref.Version, ref.Numbered = n, true
+		return ref, nil
+	}
+	if strings.EqualFold(tail, "latest") {
+		return ref, nil
+	}
+	if ref.Stage = CanonicalStage(tail); ref.Stage == "" {
+		return ModelRef{}, errs.Invalidf("invalid model URI '%s': '%s' is not a version, a stage (%s) or 'latest'",
+			uri, tail, strings.Join(Stages, ", "))
+	}
+	return ref, nil
 }
 
 // validateSource rejects sources that would let a client point a version at
