@@ -20,6 +20,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	gtrain "github.com/gomlx/gomlx/pkg/ml/train"
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
+	"github.com/gomlx/gomlx/pkg/ml/train/metrics"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/cairn-mlops/cairn/internal/data"
@@ -90,7 +91,7 @@ func (o *Options) Validate(kind string) error {
 type EpochMetrics struct {
 	Epoch        int           `json:"epoch"` // 1-based
 	TrainLoss    float64       `json:"train_loss"`
-	TrainAcc     float64       `json:"train_accuracy"`
+	TrainAcc     float64       `json:"train_accuracy"` // mean over the epoch's batches, as trained
 	ValLoss      float64       `json:"val_loss"`
 	ValAcc       float64       `json:"val_accuracy"`
 	LearningRate float64       `json:"learning_rate"`
@@ -214,7 +215,7 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 		return []*Node{arch.build(c.In(modelScope), inputs[0], len(ds.Manifest.Classes))}
 	}
 	trainer := gtrain.NewTrainer(backend, gc, modelFn, losses.SparseCategoricalCrossEntropyLogits,
-		optimizers.Adam().Done(), nil, nil)
+		optimizers.Adam().Done(), []metrics.Interface{metrics.NewSparseCategoricalAccuracy("accuracy", "acc")}, nil)
 	if len(state.History) > 0 {
 		trainer.SetContext(gc.Reuse())
 	}
@@ -243,7 +244,10 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 		rng := rand.New(rand.NewPCG(opt.Seed, uint64(epoch)))
 		order := append([]int(nil), trainIdx...)
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var lossSum float64
+		if err := trainer.ResetTrainMetrics(); err != nil {
+			return nil, nil, err
+		}
+		var lossSum, acc float64
 		for s := 0; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
@@ -263,25 +267,21 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 				return nil, nil, fmt.Errorf("train step: %w", err)
 			}
 			lossSum += float64(tensors.ToScalar[float32](out[0]))
+			acc = float64(tensors.ToScalar[float32](out[len(out)-1])) // mean since the epoch began
 			if opt.OnBatch != nil {
 				opt.OnBatch(epoch, s+1, steps)
 			}
 		}
-		em := EpochMetrics{Epoch: epoch, TrainLoss: lossSum / float64(steps), LearningRate: lr, Images: steps * batch}
-		// Train accuracy on the (unaugmented) training examples seen, in eval mode.
-		tr, err := m.evaluate(ds, data.SplitTrain, order[:steps*batch])
-		if err != nil {
-			return nil, nil, err
-		}
-		em.TrainAcc = tr.Accuracy
+		// Train accuracy is the mean over the epoch's batches, as trained
+		// (augmented, dropout on): no second pass over the training data.
+		em := EpochMetrics{Epoch: epoch, TrainLoss: lossSum / float64(steps), TrainAcc: acc, LearningRate: lr, Images: steps * batch}
+		em.ValLoss, em.ValAcc = em.TrainLoss, em.TrainAcc
 		if val := ds.Manifest.Splits[data.SplitValidation]; len(val) > 0 {
 			ev, err := m.evaluate(ds, data.SplitValidation, val)
 			if err != nil {
 				return nil, nil, err
 			}
 			em.ValLoss, em.ValAcc = ev.Loss, ev.Accuracy
-		} else {
-			em.ValLoss, em.ValAcc = tr.Loss, tr.Accuracy
 		}
 		em.Duration = time.Since(start)
 		state.History = append(state.History, em)
