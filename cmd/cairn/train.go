@@ -1,9 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -220,7 +217,5 @@ func hitWord(hit bool) string {
 // so running the same command again resumes it.
 func workKey(name, dsDir string, o train.Options) string {
 	man, _ := data.ReadManifest(dsDir)
-	b, _ := json.Marshal([]any{name, man.Hash, o.Model, o.LearningRate, o.Epochs, o.BatchSize, o.Seed, o.Schedule, o.Patience, o.WeightDecay, o.Augment})
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("%s-%s-%s", name, o.Model, hex.EncodeToString(sum[:6]))
+	return fmt.Sprintf("%s-%s-%s", name, o.Model, train.RunKey(o, man)[:12])
 }

@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -183,7 +185,7 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 	m := &Model{Arch: arch, Manifest: ds.Manifest, backend: backend, ctx: gc}
 
 	// Resume from the folder's last checkpoint, if it is this same run.
-	state := loopState{BestLoss: math.Inf(1), ConfigHash: configHash(opt, ds.Manifest)}
+	state := loopState{BestLoss: math.Inf(1), ConfigHash: RunKey(opt, ds.Manifest)}
 	var ckpt *checkpoints.Handler
 	if opt.CheckpointDir != "" {
 		ckpt, err = checkpoints.Build(gc).Dir(filepath.Join(opt.CheckpointDir, "last")).Keep(2).Done()
@@ -360,11 +362,12 @@ func scheduledRate(o Options, epoch int) float64 {
 	return low + (o.LearningRate-low)*0.5*(1+math.Cos(math.Pi*t))
 }
 
-// configHash identifies a run for resuming: the same data and the same
-// options that shape training.
-func configHash(o Options, m data.Manifest) string {
+// RunKey identifies a training run for resuming: a hash of the dataset and
+// of every option that shapes training (not callbacks, backend or folders).
+func RunKey(o Options, m data.Manifest) string {
 	b, _ := json.Marshal([]any{o.Model, o.LearningRate, o.Epochs, o.BatchSize, o.Seed, o.Schedule, o.Patience, o.WeightDecay, o.Augment, m.Hash, m.Shape})
-	return fmt.Sprintf("%x", b)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 func inModelScope(scope string) bool {
