@@ -48,19 +48,8 @@ func NewHandler(t *tracking.Service, reg *registry.Service, art artifacts.Store,
 	return &Handler{tracking: t, registry: reg, artifacts: art, opts: opts}
 }
 
-// apiFunc handles one API call and returns the response body or an error.
-type apiFunc func(r *http.Request) (any, error)
-
-func api(f apiFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := f(r)
-		if err != nil {
-			respond.Error(w, r, err)
-			return
-		}
-		respond.JSON(w, http.StatusOK, out)
-	}
-}
+// api adapts a handler method that returns its response body.
+var api = respond.Handler
 
 // Prefixes under which the MLflow API is served.
 var Prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
@@ -71,7 +60,7 @@ var ArtifactPrefixes = []string{"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlf
 // Register mounts every MLflow route on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, p := range Prefixes {
-		add := func(methods, path string, f apiFunc) {
+		add := func(methods, path string, f respond.Func) {
 			for _, m := range strings.Split(methods, ",") {
 				mux.Handle(m+" "+p+path, api(f))
 			}
@@ -90,7 +79,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.uiRoutes(mux)
 }
 
-func (h *Handler) trackingRoutes(add func(methods, path string, f apiFunc)) {
+func (h *Handler) trackingRoutes(add func(methods, path string, f respond.Func)) {
 	add("POST", "experiments/create", h.createExperiment)
 	add("GET", "experiments/get", h.getExperiment)
 	add("GET", "experiments/get-by-name", h.getExperimentByName)

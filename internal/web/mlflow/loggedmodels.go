@@ -10,7 +10,7 @@ import (
 
 // MLflow 3 logged models: log_model creates one, uploads its files under the
 // model's artifact URI, then marks it ready.
-func (h *Handler) loggedModelRoutes(add func(methods, path string, f apiFunc)) {
+func (h *Handler) loggedModelRoutes(add func(methods, path string, f respond.Func)) {
 	add("POST", "logged-models", h.createLoggedModel)
 	add("GET", "logged-models/{model_id}", h.getLoggedModel)
 	add("PATCH", "logged-models/{model_id}", h.finalizeLoggedModel)

@@ -13,7 +13,7 @@ import (
 )
 
 // registryRoutes mounts the model-registry routes.
-func (h *Handler) registryRoutes(add func(methods, path string, f apiFunc)) {
+func (h *Handler) registryRoutes(add func(methods, path string, f respond.Func)) {
 	add("POST", "registered-models/create", h.createRegisteredModel)
 	add("GET", "registered-models/get", h.getRegisteredModel)
 	add("POST", "registered-models/rename", h.renameRegisteredModel)

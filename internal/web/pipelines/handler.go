@@ -25,18 +25,8 @@ func NewHandler(svc *pipeline.Service, workDir string) *Handler {
 	return &Handler{svc: svc, WorkDir: workDir}
 }
 
-type apiFunc func(r *http.Request) (any, error)
-
-func api(f apiFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := f(r)
-		if err != nil {
-			respond.Error(w, r, err)
-			return
-		}
-		respond.JSON(w, http.StatusOK, out)
-	}
-}
+// api adapts a handler method that returns its response body.
+var api = respond.Handler
 
 // Register implements web.Mounter.
 func (h *Handler) Register(mux *http.ServeMux) {

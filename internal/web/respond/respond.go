@@ -373,3 +373,19 @@ func setScalar(fv reflect.Value, name, raw string) error {
 // DecodeBytesError turns a json.Unmarshal error into an errs.Invalid that
 // names the field, for handlers that read the body themselves.
 func DecodeBytesError(err error, body []byte) error { return jsonError(err, body) }
+
+// Func handles one API call and returns the response body or an error.
+type Func func(r *http.Request) (any, error)
+
+// Handler adapts f to an http.HandlerFunc: 200 with f's result as JSON, or
+// the error in the API's error format with its kind's status.
+func Handler(f Func) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := f(r)
+		if err != nil {
+			Error(w, r, err)
+			return
+		}
+		JSON(w, http.StatusOK, out)
+	}
+}
