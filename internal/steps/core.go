@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 )
 
@@ -93,37 +92,23 @@ func (d *Download) Run(ctx context.Context, env Env) (map[string]string, error) 
 			name = "download"
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	// data.Download verifies the digest and never leaves a partial file;
+	// it names the file by its digest, so move it to the name asked for.
+	tmp, err := os.MkdirTemp(env.OutputsDir, ".download-*")
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	defer os.RemoveAll(tmp)
+	got, sum, err := data.Download(ctx, nil, d.URL, d.SHA256, tmp)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", d.URL, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("download %s: %s", d.URL, resp.Status)
-	}
-	dst := filepath.Join(env.OutputsDir, name)
-	f, err := os.CreateTemp(env.OutputsDir, ".download-*")
+	fi, err := os.Stat(got)
 	if err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), resp.Body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", d.URL, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if d.SHA256 != "" && !strings.EqualFold(sum, d.SHA256) {
-		return nil, fmt.Errorf("download %s: sha256 is %s, expected %s", d.URL, sum, d.SHA256)
-	}
-	if err := os.Rename(f.Name(), dst); err != nil {
+	n := fi.Size()
+	if err := os.Rename(got, filepath.Join(env.OutputsDir, name)); err != nil {
 		return nil, fmt.Errorf("download: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "downloaded %s (%d bytes, sha256 %s) to %s\n", d.URL, n, sum, name)

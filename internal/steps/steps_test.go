@@ -47,7 +47,8 @@ func TestDownload(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, body, got)
 	_, err = steps.Default().Exec(context.Background(), "core.download", []byte(`{"url": "`+srv.URL+`/y", "sha256": "`+hex.EncodeToString(make([]byte, 32))+`"}`), env)
-	require.ErrorContains(t, err, "sha256 is")
+	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	require.ErrorContains(t, err, "SHA-256 checksum mismatch")
 	_, err = os.Stat(filepath.Join(dir, "y"))
 	require.True(t, os.IsNotExist(err), "a bad download leaves nothing behind")
 }
