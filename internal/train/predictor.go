@@ -122,20 +122,15 @@ func (p *Predictor) PrepareRecord(rec map[string]any) ([]float32, error) {
 
 // PredictImage is PrepareImage followed by Predict for one image.
 func (p *Predictor) PredictImage(b []byte) ([]float32, error) {
-	x, err := p.PrepareImage(b)
-	if err != nil {
-		return nil, err
-	}
-	out, err := p.Predict(x, 1)
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+	return p.predictOne(p.PrepareImage(b))
 }
 
 // PredictRecord is PrepareRecord followed by Predict for one record.
 func (p *Predictor) PredictRecord(rec map[string]any) ([]float32, error) {
-	x, err := p.PrepareRecord(rec)
+	return p.predictOne(p.PrepareRecord(rec))
+}
+
+func (p *Predictor) predictOne(x []float32, err error) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
