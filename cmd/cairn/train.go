@@ -86,10 +86,6 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	ctx := cmd.Context()
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 
-	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size)
-	if err != nil {
-		return err
-	}
 	opt := train.DefaultOptions()
 	opt.Model, opt.LearningRate, opt.Epochs, opt.BatchSize = w.model, w.lr, w.epochs, w.batch
 	if v, _ := f.GetString("model"); v != "" {
@@ -109,6 +105,17 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	opt.Patience, _ = f.GetInt("patience")
 	opt.WeightDecay, _ = f.GetFloat64("weight-decay")
 	opt.Backend, _ = f.GetString("backend")
+	// Bad options fail before any data is prepared.
+	if err := opt.Validate(w.kind); err != nil {
+		return err
+	}
+	if _, err := train.OpenBackend(opt.Backend); err != nil {
+		return err
+	}
+	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size)
+	if err != nil {
+		return err
+	}
 	if aug, _ := f.GetBool("augment"); aug && w.kind == train.KindImage {
 		man, err := data.ReadManifest(dsDir)
 		if err != nil {
@@ -116,12 +123,6 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		}
 		a := data.DefaultAugmentOptions(man.Shape[0])
 		opt.Augment = &a
-	}
-	if err := opt.Validate(w.kind); err != nil {
-		return err
-	}
-	if _, err := train.OpenBackend(opt.Backend); err != nil {
-		return err
 	}
 	c, err := newClient(cmd)
 	if err != nil {

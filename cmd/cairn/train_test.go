@@ -103,10 +103,10 @@ func TestTrainCommand(t *testing.T) {
 
 	_, err = run(t, "train", "cats", "--data", csv)
 	require.Equal(t, 2, exitCode(err))
-	_, err = run(t, "train", "titanic", "--data", csv, "--model", "residual", "--tracking-uri", url)
+	_, err = run(t, "train", "titanic", "--data", csv, "--model", "residual", "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 2, exitCode(err))
 	require.ErrorContains(t, err, `model "residual": expected one of [logistic mlp]`)
-	_, err = run(t, "train", "titanic", "--data", filepath.Join(work, "missing.csv"), "--tracking-uri", url)
+	_, err = run(t, "train", "titanic", "--data", filepath.Join(work, "missing.csv"), "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 3, exitCode(err))
 }
 
