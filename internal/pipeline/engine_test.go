@@ -386,6 +386,34 @@ tasks:
 		"after": pipeline.Succeeded}, phases(r))
 }
 
+// TestSkippedOutputsReadEmpty: a spec falls back from a skipped task's
+// output to another value, as the reference pipelines do for synthetic data.
+func TestSkippedOutputsReadEmpty(t *testing.T) {
+	f := setup(t, nil)
+	r := f.run(`
+name: fallback
+params:
+  data: /real/data
+tasks:
+  synth:
+    when: ${{ params.data == '' }}
+    run: echo "path=/synthetic" >> "$CAIRN_OUTPUTS"
+    outputs: [path]
+  use:
+    needs: [synth]
+    run: echo "source=${{ params.data }}${{ tasks.synth.outputs.path }}" >> "$CAIRN_OUTPUTS"
+    outputs: [source]
+  artifacts:
+    needs: [synth]
+    run: ls ${{ tasks.synth.artifacts }}
+`, nil)
+	require.Equal(t, pipeline.Skipped, phases(r)["synth"])
+	require.Equal(t, pipeline.Succeeded, phases(r)["use"])
+	require.Equal(t, "/real/data", tasks(r)["use"].Outputs["source"])
+	require.Equal(t, pipeline.Failed, phases(r)["artifacts"], "a skipped task has no artifacts to point at")
+	require.Contains(t, tasks(r)["artifacts"].Message, "was skipped, so it has no artifacts")
+}
+
 func TestCancelKillsAndFinishes(t *testing.T) {
 	f := setup(t, nil)
 	r := f.submit(`

@@ -624,7 +624,12 @@ func (s *scope) Lookup(path []string) (any, error) {
 			return nil, fmt.Errorf("%s: task %q is not upstream", ref, path[1])
 		}
 		if u.phase == Skipped {
-			return nil, fmt.Errorf("%s: task %q was skipped, so it has no outputs", ref, path[1])
+			// As in GitHub Actions, a skipped task's outputs read as empty,
+			// so a spec can fall back: "${{ params.data }}${{ tasks.synth.outputs.path }}".
+			if path[2] == "outputs" {
+				return "", nil
+			}
+			return nil, fmt.Errorf("%s: task %q was skipped, so it has no artifacts", ref, path[1])
 		}
 		one := func(u *upstream) (any, error) {
 			if path[2] == "outputs" {
