@@ -63,7 +63,13 @@ func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger
 		return nil, fmt.Errorf("find the cairn executable: %w", err)
 	}
 	opts := pipeline.DefaultOptions()
-	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), os.Environ(), trackingURI
+	absData, err := filepath.Abs(data)
+	if err != nil {
+		return nil, err
+	}
+	// Built-in steps keep datasets and work folders under the data folder.
+	env := append(os.Environ(), "CAIRN_DATA_DIR="+absData)
+	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), env, trackingURI
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
 	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
 		steps.Default(), opts)

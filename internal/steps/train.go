@@ -79,13 +79,14 @@ func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress f
 	}
 	// From here on, a failure marks the run FAILED (a kill leaves it
 	// RUNNING, and the next start with the same WorkDir resumes it).
+	owned := job.RunID == "" // a given run's owner (the pipeline engine) ends it
 	defer func() {
-		if err != nil {
+		if err != nil && owned {
 			_ = c.UpdateRun(context.WithoutCancel(ctx), run.Info.RunID, "FAILED", time.Now().UnixMilli())
 		}
 	}()
 	if !resumed {
-		if err := c.LogBatch(ctx, run.Info.RunID, nil, trainParams(job.Options, ds), nil); err != nil {
+		if err := c.LogBatch(ctx, run.Info.RunID, nil, newParams(run, trainParams(job.Options, ds)), nil); err != nil {
 			return nil, fmt.Errorf("train: log params: %w", err)
 		}
 		if err := c.LogInputs(ctx, run.Info.RunID, []tracking.DatasetInput{datasetInput(job.Dataset, ds)}); err != nil {
@@ -176,8 +177,10 @@ func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress f
 	if err := uploadDir(ctx, c, run, pkgDir, packageArtifact); err != nil {
 		return nil, err
 	}
-	if err := c.UpdateRun(ctx, run.Info.RunID, "FINISHED", time.Now().UnixMilli()); err != nil {
-		return nil, fmt.Errorf("train: finish run: %w", err)
+	if owned {
+		if err := c.UpdateRun(ctx, run.Info.RunID, "FINISHED", time.Now().UnixMilli()); err != nil {
+			return nil, fmt.Errorf("train: finish run: %w", err)
+		}
 	}
 	_ = os.Remove(filepath.Join(job.WorkDir, resumeFile))
 	return &TrainOutcome{RunID: run.Info.RunID, Package: pkgDir, ArtifactID: packageArtifact, Result: res, Pkg: pkg, CV: cv}, nil
@@ -261,6 +264,22 @@ func trainParams(o train.Options, ds *data.Dataset) []tracking.Param {
 		ps = append(ps, tracking.Param{Key: "augment", Value: string(b)})
 	}
 	return ps
+}
+
+// newParams drops the params a run already has (a pipeline task's run
+// carries its inputs): MLflow params cannot be logged twice.
+func newParams(run *tracking.Run, ps []tracking.Param) []tracking.Param {
+	have := map[string]bool{}
+	for _, p := range run.Params {
+		have[p.Key] = true
+	}
+	out := ps[:0:0]
+	for _, p := range ps {
+		if !have[p.Key] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func stringParams(ps []tracking.Param) map[string]string {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/store/meta"
+)
+
+// TestMain lets this test binary stand in for cairn when the pipeline engine
+// runs a built-in step as a child process: "<exe> step exec ID --inputs F".
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "step" && os.Args[2] == "exec" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestExamplePipelines runs both reference pipelines end to end, in process,
+// on small synthetic stand-ins: prepare, train (the fingers sweep is 4 models
+// x 2 learning rates), evaluate, and register the champion.
+func TestExamplePipelines(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		params []string
+		model  string
+	}{
+		{"fingers", []string{"synthetic_images=48", "size=16", "epochs=1"}, "fingers"},
+		{"titanic", []string{"synthetic_rows=300", "epochs=30", "cv=2", "min_accuracy=0"}, "titanic"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"run", filepath.Join("..", "..", "examples", tc.name, "pipeline.yaml"), "--data", dir, "--json", "--log-level", "warn"}
+			for _, p := range tc.params {
+				args = append(args, "-p", p)
+			}
+			out, err := run(t, args...)
+			require.NoError(t, err, out)
+			var res struct {
+				Phase string `json:"phase"`
+				Tasks []struct {
+					Node  string `json:"node"`
+					Phase string `json:"phase"`
+				} `json:"tasks"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &res), out)
+			require.Equal(t, "Succeeded", res.Phase, out)
+			trained := 0
+			for _, task := range res.Tasks {
+				if strings.HasPrefix(task.Node, "train[") || task.Node == "train" {
+					trained++
+				}
+			}
+			if tc.name == "fingers" {
+				require.Equal(t, 9, trained, "8 sweep items and their task")
+			}
+
+			// The champion is registered and points at a trained run's package.
+			db, err := meta.Open(context.Background(), filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+			require.NoError(t, err)
+			defer db.Close()
+			v, err := registry.NewService(db, db).Resolve(context.Background(), "models:/"+tc.model+"@champion")
+			require.NoError(t, err)
+			require.NotEmpty(t, v.RunID)
+			require.True(t, strings.HasSuffix(v.Source, "/model"), v.Source)
+		})
+	}
+}
