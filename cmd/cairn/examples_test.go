@@ -74,3 +74,15 @@ func TestExamplePipelines(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoRunsBothPipelines is 'cairn demo --quick --exit': the server
+// starts, both reference pipelines run in it, and the champions are named.
+func TestDemoRunsBothPipelines(t *testing.T) {
+	out, err := run(t, "demo", "--quick", "--exit", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--log-level", "warn")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "pipeline titanic on SYNTHETIC stand-ins")
+	require.Contains(t, out, "pipeline titanic Succeeded")
+	require.Contains(t, out, "pipeline fingers Succeeded")
+	require.Contains(t, out, "registered models:/fingers@champion")
+	require.Contains(t, out, "registered models:/titanic@champion")
+}

@@ -1,0 +1,14 @@
+// Package examples holds the reference pipelines (fingers, titanic), embedded
+// so 'cairn demo' can run them from the binary alone. It imports nothing of
+// Cairn's.
+package examples
+
+import "embed"
+
+// Pipelines holds fingers/pipeline.yaml and titanic/pipeline.yaml.
+//
+//go:embed fingers/pipeline.yaml titanic/pipeline.yaml
+var Pipelines embed.FS
+
+// Names lists the reference pipelines in the order the demo runs them.
+var Names = []string{"titanic", "fingers"}
