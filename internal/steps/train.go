@@ -96,10 +96,25 @@ func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress f
 	opt := job.Options
 	opt.CheckpointDir = filepath.Join(job.WorkDir, "checkpoints")
 	opt.OnBatch = progress
+	// A kill can land between an epoch's checkpoint and its metrics reaching
+	// the server: on resume, restored epochs whose metrics are missing are
+	// logged now, and none twice.
+	logged := map[int64]bool{}
+	if resumed {
+		hist, err := c.MetricHistory(ctx, run.Info.RunID, "val_loss")
+		if err != nil {
+			return nil, fmt.Errorf("train: read logged epochs: %w", err)
+		}
+		for _, m := range hist {
+			logged[m.Step] = true
+		}
+	}
 	opt.OnEpoch = func(e train.EpochMetrics) error {
 		if e.Restored {
 			fmt.Fprintf(log, "epoch %d restored from checkpoint\n", e.Epoch)
-			return nil
+			if logged[int64(e.Epoch)] {
+				return nil
+			}
 		}
 		fmt.Fprintf(log, "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %s\n",
 			e.Epoch, opt.Epochs, e.TrainLoss, e.TrainAcc, e.ValLoss, e.ValAcc, e.LearningRate, e.Duration.Round(time.Millisecond))
