@@ -15,6 +15,7 @@ const mod = "github.com/cairn-mlops/cairn/"
 // not). Packages missing from the list may import anything of Cairn's.
 var allowed = map[string][]string{
 	"internal/errs":            {},
+	"examples":                 {},
 	"internal/tracking":        {"internal/errs"},
 	"internal/auth":            {"internal/errs"},
 	"internal/registry":        {"internal/errs", "internal/tracking"},
