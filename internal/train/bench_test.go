@@ -30,6 +30,24 @@ func benchImages(n, size int) *data.Dataset {
 
 var benchSizes = []int{32, 64, 128}
 
+// BenchmarkMatMulGradient compares one training epoch of the small CNN at
+// 32 px with the hand-written matmul gradient against GoMLX's generic one.
+//
+//	go test -run '^$' -bench MatMulGradient -benchtime 1x ./internal/train/
+func BenchmarkMatMulGradient(b *testing.B) {
+	for _, plain := range []bool{false, true} {
+		name := "custom"
+		if plain {
+			name = "gomlx"
+		}
+		b.Run(name, func(b *testing.B) {
+			plainMatMul = plain
+			defer func() { plainMatMul = false }()
+			benchTrain(b, "small", 32)
+		})
+	}
+}
+
 // BenchmarkTrainEpoch reports training throughput (images/s, batch 32) of
 // each CNN at each resolution: one op is one epoch of 128 images.
 //
@@ -37,28 +55,30 @@ var benchSizes = []int{32, 64, 128}
 func BenchmarkTrainEpoch(b *testing.B) {
 	for _, arch := range ArchitectureNames(KindImage) {
 		for _, size := range benchSizes {
-			b.Run(fmt.Sprintf("%s/%dpx", arch, size), func(b *testing.B) {
-				ds := benchImages(128, size)
-				opt := DefaultOptions()
-				opt.Model, opt.Epochs = arch, 1
-				// The first epoch includes compilation: time the second.
-				opt.Epochs = 1 + b.N
-				var images int
-				var secs float64
-				opt.OnEpoch = func(e EpochMetrics) error {
-					if e.Epoch > 1 {
-						images += e.Images
-						secs += e.Duration.Seconds()
-					}
-					return nil
-				}
-				if _, _, err := Train(context.Background(), ds, opt); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(float64(images)/secs, "img/s")
-			})
+			b.Run(fmt.Sprintf("%s/%dpx", arch, size), func(b *testing.B) { benchTrain(b, arch, size) })
 		}
 	}
+}
+
+// benchTrain times b.N epochs of 128 images after a first epoch that
+// includes compilation, and reports images per second.
+func benchTrain(b *testing.B, arch string, size int) {
+	ds := benchImages(128, size)
+	opt := DefaultOptions()
+	opt.Model, opt.Epochs = arch, 1+b.N
+	var images int
+	var secs float64
+	opt.OnEpoch = func(e EpochMetrics) error {
+		if e.Epoch > 1 {
+			images += e.Images
+			secs += e.Duration.Seconds()
+		}
+		return nil
+	}
+	if _, _, err := Train(context.Background(), ds, opt); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(images)/secs, "img/s")
 }
 
 // BenchmarkPredict reports inference latency for a single image and for a
