@@ -252,6 +252,9 @@ func AccessFor(r *http.Request) Access {
 		return Admin
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		return Read
+	case r.Method == http.MethodPost && (strings.HasPrefix(p, "/serve/") || strings.HasPrefix(p, "/v2/models/")):
+		// Inference reads: it changes nothing stored.
+		return Read
 	case r.Method == http.MethodPost:
 		for _, s := range readOnlyPosts {
 			if strings.HasSuffix(p, s) {

@@ -142,7 +142,9 @@ func jsonError(err error, body []byte) error {
 		if field == "" {
 			return errs.Invalidf("invalid request body: expected a JSON object, got a JSON %s", te.Value)
 		}
-		val, typ := valueAt(body, te.Field)
+		// An embedded struct's fields are at the top of the JSON object.
+		field = strings.TrimPrefix(field, "Config.")
+		val, typ := valueAt(body, field)
 		if typ == "" {
 			val, typ = te.Value, te.Value
 		}
@@ -268,7 +270,15 @@ func pyString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
 }
 
+// Expecter is a type that says what JSON it expects, for type errors.
+type Expecter interface {
+	ExpectedJSON() string
+}
+
 func kindName(t reflect.Type) string {
+	if e, ok := reflect.Zero(t).Interface().(Expecter); ok {
+		return e.ExpectedJSON()
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"
@@ -388,4 +398,10 @@ func Handler(f Func) http.HandlerFunc {
 		}
 		JSON(w, http.StatusOK, out)
 	}
+}
+
+// LogError logs a failed request with its request ID, as Error does for a
+// 5xx; for handlers that write their own error format.
+func LogError(r *http.Request, err error) {
+	logger(r.Context()).Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 }

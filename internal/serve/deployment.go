@@ -1,0 +1,301 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// Deployment states.
+const (
+	StateLoading = "LOADING" // no version has loaded yet
+	StateReady   = "READY"   // serving a version
+	StateFailed  = "FAILED"  // the first load failed; nothing is served
+)
+
+// Status is what a deployment reports about itself.
+type Status struct {
+	Config
+	// ModelName and ModelVersion say what is served now.
+	ModelName    string     `json:"model_name,omitempty"`
+	ModelVersion string     `json:"model_version,omitempty"`
+	State        string     `json:"state"`
+	Info         *ModelInfo `json:"info,omitempty"`
+	// LastError is the latest failed load, e.g. a broken new version that
+	// was rejected while the previous one kept serving.
+	LastError string `json:"last_error,omitempty"`
+	// Rejected lists versions that failed to load and are not retried.
+	Rejected  []string  `json:"rejected_versions,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Deployment serves one model URI and follows it to new versions: a new
+// version loads in the background, then takes over atomically; requests
+// in flight finish on the version they started on. A version that fails to
+// load is rejected and the current one keeps serving.
+type Deployment struct {
+	loader  Loader
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.RWMutex
+	cfg      Config
+	cur      *served
+	state    string
+	lastErr  string
+	rejected map[string]string
+	updated  time.Time
+
+	loadMu   sync.Mutex // one load at a time
+	running  atomic.Bool
+	stopOnce sync.Once
+	stopc    chan struct{}
+	done     chan struct{}
+}
+
+// served is one loaded version with its batcher; inflight counts the
+// requests that hold it.
+type served struct {
+	version  string
+	model    Model
+	info     ModelInfo
+	b        *batcher
+	inflight sync.WaitGroup
+}
+
+func newDeployment(cfg Config, loader Loader, log *slog.Logger, m *metrics) *Deployment {
+	return &Deployment{
+		cfg: cfg, loader: loader, log: log.With("deployment", cfg.Name), metrics: m,
+		state: StateLoading, rejected: map[string]string{}, updated: time.Now(),
+		stopc: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// Name returns the deployment's name.
+func (d *Deployment) Name() string { return d.cfg.Name }
+
+// Config returns the deployment's configuration, defaults applied.
+func (d *Deployment) Config() Config {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cfg
+}
+
+// Status reports the deployment's state.
+func (d *Deployment) Status() Status {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	st := Status{Config: d.cfg, State: d.state, LastError: d.lastErr, UpdatedAt: d.updated}
+	st.ModelName = modelName(d.cfg.ModelURI)
+	if d.cur != nil {
+		st.ModelVersion = d.cur.version
+		info := d.cur.info
+		st.Info = &info
+	}
+	for v := range d.rejected {
+		st.Rejected = append(st.Rejected, v)
+	}
+	return st
+}
+
+// Ready tells whether a version has loaded and run once.
+func (d *Deployment) Ready() bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.cur != nil
+}
+
+// start loads the first version in the background and then follows the
+// URI every Poll until stop.
+func (d *Deployment) start(ctx context.Context) {
+	d.running.Store(true)
+	go func() {
+		defer close(d.done)
+		if err := d.Refresh(ctx); err != nil {
+			d.log.Warn("model did not load", "err", err)
+		}
+		poll := time.Duration(d.Config().Poll)
+		if poll <= 0 {
+			<-d.stopc
+			return
+		}
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-d.stopc:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := d.Refresh(ctx); err != nil {
+					d.log.Debug("refresh", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// Refresh resolves the model URI and, when it points at a version other
+// than the one served, loads that version and swaps it in. A version that
+// failed before is not tried again. Errors: those of the Loader.
+func (d *Deployment) Refresh(ctx context.Context) error {
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	cfg := d.Config()
+	version, err := d.loader.Resolve(ctx, cfg.ModelURI)
+	if err != nil {
+		d.fail(fmt.Errorf("resolve %s: %w", cfg.ModelURI, err))
+		return err
+	}
+	d.mu.RLock()
+	cur, reason := d.cur, d.rejected[version]
+	d.mu.RUnlock()
+	if cur != nil && cur.version == version {
+		return nil
+	}
+	if reason != "" {
+		return nil // rejected before; wait for the URI to move on
+	}
+	return d.load(ctx, cfg, version)
+}
+
+// load loads version and swaps it in, or rejects it.
+func (d *Deployment) load(ctx context.Context, cfg Config, version string) error {
+	start := time.Now()
+	m, err := d.loader.Load(ctx, cfg.ModelURI, version)
+	if err == nil {
+		err = checkInfo(m.Info())
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		err = fmt.Errorf("load %s version %s: %w", cfg.ModelURI, version, err)
+		d.mu.Lock()
+		d.rejected[version] = err.Error()
+		d.mu.Unlock()
+		d.metrics.swap(cfg.Name, "rejected")
+		d.fail(err)
+		d.log.Warn("model version rejected; the current one keeps serving", "version", version, "err", err)
+		return err
+	}
+	s := &served{version: version, model: m, info: m.Info()}
+	s.b = newBatcher(m, cfg, d.metrics.observer(cfg.Name))
+	d.mu.Lock()
+	old := d.cur
+	d.cur, d.state, d.lastErr, d.updated = s, StateReady, "", time.Now()
+	d.mu.Unlock()
+	d.metrics.served(cfg.Name, old, s)
+	d.metrics.swap(cfg.Name, "ok")
+	d.log.Info("serving model version", "uri", cfg.ModelURI, "version", version, "load_ms", time.Since(start).Milliseconds())
+	if old != nil {
+		go retire(old)
+	}
+	return nil
+}
+
+// retire stops a replaced version once its in-flight requests finish.
+func retire(s *served) {
+	s.inflight.Wait()
+	s.b.stop()
+}
+
+func checkInfo(i ModelInfo) error {
+	if i.Kind != KindImage && i.Kind != KindTable {
+		return errs.Invalidf("model kind %q: expected %s or %s", i.Kind, KindImage, KindTable)
+	}
+	if len(i.Classes) == 0 || i.exampleSize() <= 0 {
+		return errs.Invalidf("model has no classes or no input shape")
+	}
+	return nil
+}
+
+func (d *Deployment) fail(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastErr, d.updated = err.Error(), time.Now()
+	if d.cur == nil {
+		d.state = StateFailed
+	}
+}
+
+// acquire returns the version to serve a request with; release it after.
+// Errors: Unavailable while loading or after a failed first load.
+func (d *Deployment) acquire() (*served, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.cur == nil {
+		if d.state == StateFailed {
+			return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s has no model: %s", d.cfg.Name, d.lastErr)}
+		}
+		return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s is loading its model; retry shortly", d.cfg.Name)}
+	}
+	d.cur.inflight.Add(1)
+	return d.cur, nil
+}
+
+// update applies a new configuration: the model is loaded again with it
+// and swapped in as for a new version; until then the old one serves.
+func (d *Deployment) update(ctx context.Context, cfg Config) error {
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	d.mu.Lock()
+	d.cfg = cfg
+	d.rejected = map[string]string{}
+	d.mu.Unlock()
+	version, err := d.loader.Resolve(ctx, cfg.ModelURI)
+	if err != nil {
+		d.fail(fmt.Errorf("resolve %s: %w", cfg.ModelURI, err))
+		return err
+	}
+	return d.load(ctx, cfg, version)
+}
+
+// stop ends polling and, once requests in flight finish, the replicas.
+func (d *Deployment) stop() {
+	d.stopOnce.Do(func() { close(d.stopc) })
+	if d.running.Load() {
+		<-d.done
+	}
+	d.loadMu.Lock()
+	defer d.loadMu.Unlock()
+	d.mu.Lock()
+	cur := d.cur
+	d.cur, d.state = nil, StateLoading
+	d.mu.Unlock()
+	if cur != nil {
+		retire(cur)
+		d.metrics.served(d.cfg.Name, cur, nil)
+	}
+}
+
+// predict runs one prepared example on the current version.
+func (d *Deployment) predict(ctx context.Context, s *served, x []float32) ([]float32, error) {
+	out, err := s.b.do(ctx, x)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("request timed out after %s", time.Duration(d.Config().Timeout)), Err: err}
+	}
+	return out, err
+}
+
+// modelName is the registered model's name in a models:/ URI, else "".
+func modelName(uri string) string {
+	const p = "models:/"
+	if len(uri) <= len(p) || uri[:len(p)] != p {
+		return ""
+	}
+	rest := uri[len(p):]
+	for i, r := range rest {
+		if r == '/' || r == '@' {
+			return rest[:i]
+		}
+	}
+	return rest
+}

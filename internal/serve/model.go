@@ -1,0 +1,210 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+)
+
+// Model kinds: what a request carries.
+const (
+	KindImage = "image" // encoded PNG or JPEG images
+	KindTable = "table" // records of named fields
+)
+
+// Model is a loaded model, safe for concurrent use.
+type Model interface {
+	// Info describes the model's inputs and outputs.
+	Info() ModelInfo
+	// Predict returns class probabilities for n prepared examples given
+	// flat in x (n times the product of InputShape values). Errors:
+	// Invalid (wrong size), Internal.
+	Predict(x []float32, n int) ([][]float32, error)
+	// PrepareImage decodes and preprocesses one encoded image as training
+	// did. Errors: Invalid (not an image, or not an image model).
+	PrepareImage(b []byte) ([]float32, error)
+	// PrepareRecord applies the saved preprocessing to one record; optional
+	// fields may be missing. Errors: Invalid naming the field.
+	PrepareRecord(rec map[string]any) ([]float32, error)
+}
+
+// ModelInfo describes a model to clients.
+type ModelInfo struct {
+	Kind       string   `json:"kind"` // KindImage or KindTable
+	InputShape []int    `json:"input_shape"`
+	Classes    []string `json:"classes"`
+	// Inputs are a table model's request fields.
+	Inputs []Field `json:"inputs,omitempty"`
+	// Label is the name of the predicted column (tables), e.g. "Survived".
+	Label string `json:"label,omitempty"`
+	// ID is a table model's ID field (e.g. "PassengerId"), echoed in answers.
+	ID string `json:"id,omitempty"`
+	// Platform names the runtime, e.g. "cairn-gomlx" or "onnx-gomlx".
+	Platform string `json:"platform"`
+}
+
+// Field is one request field of a table model.
+type Field struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"` // "number", "category" or "text"
+	Optional bool   `json:"optional"`
+}
+
+// exampleSize is the number of values in one prepared example.
+func (i ModelInfo) exampleSize() int {
+	n := 1
+	for _, d := range i.InputShape {
+		n *= d
+	}
+	return n
+}
+
+// Loader finds and loads models for deployments.
+type Loader interface {
+	// Resolve returns the version uri points at now: for models:/name@alias
+	// the alias's current version. Errors: NotFound, Invalid, Unavailable.
+	Resolve(ctx context.Context, uri string) (version string, err error)
+	// Load loads that version and runs it once, so that a broken package
+	// fails here. Errors: NotFound, Invalid (a broken package), Internal.
+	Load(ctx context.Context, uri, version string) (Model, error)
+}
+
+// Duration is a time.Duration written in JSON as a string such as "5ms".
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// ExpectedJSON says what a Duration is written as, for error messages.
+func (Duration) ExpectedJSON() string { return `a duration string such as "5ms" or "2s"` }
+
+// UnmarshalJSON reads a string such as "250ms" or "2s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		// A type error, so that the decoder names the field.
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return &json.UnmarshalTypeError{Value: strconv.Quote(s), Type: reflect.TypeFor[Duration]()}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is one deployment: which model it serves and how.
+type Config struct {
+	// Name is the deployment's name: its URL is /serve/<name>/ and its OIP
+	// model name is the same.
+	Name string `json:"name"`
+	// ModelURI is models:/name@alias, models:/name/version, or a folder.
+	ModelURI string `json:"model_uri"`
+	// MaxBatchSize is the most requests run as one batch (1: no batching).
+	MaxBatchSize int `json:"max_batch_size,omitempty"`
+	// MaxWait is how long a replica waits for more requests to fill a
+	// batch once every other replica is busy.
+	MaxWait Duration `json:"max_wait,omitempty"`
+	// QueueSize bounds the requests waiting for a replica; beyond it a
+	// request gets 503 at once.
+	QueueSize int `json:"queue_size,omitempty"`
+	// Replicas is the number of batches computed at once.
+	Replicas int `json:"replicas,omitempty"`
+	// Timeout bounds one request, queueing included.
+	Timeout Duration `json:"timeout,omitempty"`
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// Poll is how often the model URI is resolved again, so a moved alias
+	// is picked up (0: the default; negative: never).
+	Poll Duration `json:"poll,omitempty"`
+	// Addr, when set, also serves this deployment alone on its own
+	// address (host:port), with its endpoints at the root.
+	Addr string `json:"addr,omitempty"`
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBatchSize = 32
+	DefaultMaxWait      = Duration(2 * time.Millisecond)
+	DefaultQueueSize    = 512
+	DefaultTimeout      = Duration(30 * time.Second)
+	DefaultMaxBodyBytes = 8 << 20
+	DefaultPoll         = Duration(5 * time.Second)
+)
+
+// withDefaults returns c with zero fields set; replicas defaults to cpus.
+func (c Config) withDefaults(cpus int) Config {
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.MaxWait == 0 {
+		c.MaxWait = DefaultMaxWait
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.Replicas == 0 {
+		c.Replicas = max(1, cpus)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Poll == 0 {
+		c.Poll = DefaultPoll
+	}
+	return c
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var problems []string
+	if !validName(c.Name) {
+		problems = append(problems, fmt.Sprintf("name %q: expected 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", c.Name))
+	}
+	if c.ModelURI == "" {
+		problems = append(problems, "model_uri is required (models:/name@alias, models:/name/version or a folder)")
+	}
+	if c.MaxBatchSize < 0 || c.MaxBatchSize > 1024 {
+		problems = append(problems, fmt.Sprintf("max_batch_size %d: expected 1 to 1024", c.MaxBatchSize))
+	}
+	if c.QueueSize < 0 {
+		problems = append(problems, fmt.Sprintf("queue_size %d: expected a positive number", c.QueueSize))
+	}
+	if c.Replicas < 0 || c.Replicas > 256 {
+		problems = append(problems, fmt.Sprintf("replicas %d: expected 1 to 256", c.Replicas))
+	}
+	if c.MaxBodyBytes < 0 {
+		problems = append(problems, fmt.Sprintf("max_body_bytes %d: expected a positive number", c.MaxBodyBytes))
+	}
+	if c.Timeout < 0 || c.MaxWait < 0 {
+		problems = append(problems, "timeout and max_wait must not be negative")
+	}
+	if len(problems) > 0 {
+		return errs.Invalidf("deployment %q: %s", c.Name, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
