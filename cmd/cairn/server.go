@@ -176,7 +176,15 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)
 	}
-	srv := web.NewServer(opts, api, pipesAPI)
+	// The model server: deployments by name under /serve/, kept in the
+	// database and restored at start.
+	models, err := newModelServer(db, cfg.Data, "http://"+l.Addr().String(), "", opts, log)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("model server: %w", err)
+	}
+	defer models.Close()
+	srv := web.NewServer(opts, api, pipesAPI, models)
 	pipesDone := make(chan error, 1)
 	go func() { pipesDone <- pipes.Run(ctx) }()
 	defer func() { <-pipesDone }()
@@ -187,6 +195,9 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	log.Info("cairn server listening", "url", "http://"+l.Addr().String(), "db", redactURI(cfg.DB), "artifacts", art.URI(), "auth", cfg.Auth, "dialect", db.Dialect().String())
 	if ready != nil {
 		ready <- l.Addr().String()
+	}
+	if err := models.Restore(ctx); err != nil {
+		log.Warn("deployments not restored", "err", err)
 	}
 	err = srv.Serve(ctx, l)
 	log.Info("cairn server stopped")

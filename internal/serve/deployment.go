@@ -52,7 +52,8 @@ type Deployment struct {
 	rejected map[string]string
 	updated  time.Time
 
-	loadMu   sync.Mutex // one load at a time
+	onServed func(name string) // after a version takes over
+	loadMu   sync.Mutex        // one load at a time
 	running  atomic.Bool
 	stopOnce sync.Once
 	stopc    chan struct{}
@@ -163,7 +164,15 @@ func (d *Deployment) Refresh(ctx context.Context) error {
 	if reason != "" {
 		return nil // rejected before; wait for the URI to move on
 	}
-	return d.load(ctx, cfg, version)
+	err = d.load(ctx, cfg, version)
+	if err != nil && cur == nil && cfg.LastGood != "" && cfg.LastGood != version && ctx.Err() == nil {
+		// Nothing serves yet (a restart): fall back to the last version
+		// that did, and report the rejection.
+		if d.load(ctx, cfg, cfg.LastGood) == nil {
+			d.log.Warn("serving the last good version instead", "version", cfg.LastGood, "rejected", version)
+		}
+	}
+	return err
 }
 
 // load loads version and swaps it in, or rejects it.
@@ -177,10 +186,18 @@ func (d *Deployment) load(ctx context.Context, cfg Config, version string) error
 		if ctx.Err() != nil {
 			return err
 		}
-		err = fmt.Errorf("load %s version %s: %w", cfg.ModelURI, version, err)
+		kind := errs.KindOf(err)
+		if kind == errs.Internal {
+			kind = errs.Invalid // the package is broken; retrying will not help
+		}
+		msg := fmt.Sprintf("load %s version %s: %v", cfg.ModelURI, version, err)
 		d.mu.Lock()
-		d.rejected[version] = err.Error()
+		d.rejected[version] = msg
+		if d.cur != nil {
+			msg += fmt.Sprintf("; version %s keeps serving", d.cur.version)
+		}
 		d.mu.Unlock()
+		err = &errs.Error{Kind: kind, Message: msg, Err: err}
 		d.metrics.swap(cfg.Name, "rejected")
 		d.fail(err)
 		d.log.Warn("model version rejected; the current one keeps serving", "version", version, "err", err)
@@ -191,7 +208,12 @@ func (d *Deployment) load(ctx context.Context, cfg Config, version string) error
 	d.mu.Lock()
 	old := d.cur
 	d.cur, d.state, d.lastErr, d.updated = s, StateReady, "", time.Now()
+	d.cfg.LastGood = version
+	onServed := d.onServed
 	d.mu.Unlock()
+	if onServed != nil {
+		onServed(d.cfg.Name)
+	}
 	d.metrics.served(cfg.Name, old, s)
 	d.metrics.swap(cfg.Name, "ok")
 	d.log.Info("serving model version", "uri", cfg.ModelURI, "version", version, "load_ms", time.Since(start).Milliseconds())

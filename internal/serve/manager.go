@@ -111,6 +111,9 @@ func (m *Manager) deploy(ctx context.Context, cfg Config, wait, save bool) (Stat
 	d, exists := m.deps[cfg.Name]
 	if !exists {
 		d = newDeployment(cfg, m.opts.Loader, m.opts.Logger, m.metrics)
+		if m.opts.Store != nil {
+			d.onServed = m.saveLastGood
+		}
 		m.deps[cfg.Name] = d
 	}
 	m.mu.Unlock()
@@ -152,11 +155,22 @@ func (m *Manager) deploy(ctx context.Context, cfg Config, wait, save bool) (Stat
 		d.start(m.ctx)
 	}
 	if save && m.opts.Store != nil {
-		if err := m.opts.Store.SaveDeployment(ctx, cfg); err != nil {
+		if err := m.opts.Store.SaveDeployment(ctx, d.Config()); err != nil {
 			return d.Status(), fmt.Errorf("save deployment %s: %w", cfg.Name, err)
 		}
 	}
 	return d.Status(), nil
+}
+
+// saveLastGood keeps the version a deployment now serves, for restarts.
+func (m *Manager) saveLastGood(name string) {
+	d, err := m.Get(name)
+	if err != nil {
+		return
+	}
+	if err := m.opts.Store.SaveDeployment(m.ctx, d.Config()); err != nil && m.ctx.Err() == nil {
+		m.opts.Logger.Warn("deployment not saved", "deployment", name, "err", err)
+	}
 }
 
 // listen serves d alone on addr ("" stops its own listener).

@@ -126,6 +126,9 @@ type Config struct {
 	// Addr, when set, also serves this deployment alone on its own
 	// address (host:port), with its endpoints at the root.
 	Addr string `json:"addr,omitempty"`
+	// LastGood is the last version that served, kept by the Manager: when
+	// the URI points at a broken version at start, this one serves.
+	LastGood string `json:"last_good_version,omitempty"`
 }
 
 // Defaults for Config fields left zero.

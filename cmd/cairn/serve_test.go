@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/serve"
+	"github.com/cairn-mlops/cairn/internal/steps"
+	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/train"
+)
+
+// trained is a model trained for the serving tests, registered as a
+// version of its own name.
+type trained struct {
+	runID, pkg, source string
+}
+
+func trainForServing(t *testing.T, url string, args ...string) trained {
+	t.Helper()
+	work := t.TempDir()
+	out, err := run(t, append(args, "--tracking-uri", url, "--data-dir", filepath.Join(work, "cd"), "--json")...)
+	require.NoError(t, err, out)
+	var res struct {
+		RunID   string `json:"run_id"`
+		Package string `json:"package"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &res), out)
+	c, err := client.New(url, client.DefaultOptions())
+	require.NoError(t, err)
+	r, err := c.GetRun(context.Background(), res.RunID)
+	require.NoError(t, err)
+	return trained{runID: res.RunID, pkg: res.Package, source: r.Info.ArtifactURI + "/model"}
+}
+
+func register(t *testing.T, c *client.Client, name, source, runID string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.EnsureRegisteredModel(ctx, name, "", nil)
+	require.NoError(t, err)
+	v, err := c.CreateModelVersion(ctx, registry.CreateModelVersionInput{Name: name, Source: source, RunID: runID})
+	require.NoError(t, err)
+	return v.Version
+}
+
+type httpResult struct {
+	code int
+	body map[string]any
+	raw  string
+}
+
+func post(t *testing.T, url, body string) httpResult {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := httpResult{code: resp.StatusCode, raw: string(b)}
+	_ = json.Unmarshal(b, &r.body)
+	return r
+}
+
+// TestServeEndToEnd trains both reference models on synthetic stand-ins,
+// registers them, deploys them with the serve.deploy step inside the real
+// server and checks every endpoint, a swap under load (a good version,
+// then a broken one), and that deployments survive a restart.
+func TestServeEndToEnd(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Data = t.TempDir()
+	cfg.Addr = "127.0.0.1:0"
+	url, stop, done := startServer(t, cfg)
+	ctx := context.Background()
+	c, err := client.New(url, client.DefaultOptions())
+	require.NoError(t, err)
+
+	work := t.TempDir()
+	csv := filepath.Join(work, "passengers.csv")
+	require.NoError(t, data.SynthPassengersFile(csv, 200, 1))
+	hands := filepath.Join(work, "hands")
+	_, err = data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 72, Seed: 1, Size: 32})
+	require.NoError(t, err)
+	fingers := trainForServing(t, url, "train", "fingers", "--data", hands, "--size", "16", "--epochs", "1", "--model", "small")
+	titanic := trainForServing(t, url, "train", "titanic", "--data", csv, "--epochs", "2")
+
+	v1 := register(t, c, "fingers", fingers.source, fingers.runID)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, "fingers", "champion", v1))
+	tv := register(t, c, "titanic", titanic.source, titanic.runID)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, "titanic", "champion", tv))
+
+	var log bytes.Buffer
+	env := steps.Env{TrackingURI: url, Stdout: &log, Stderr: &log}
+	for _, d := range []*steps.Deploy{
+		{Name: "fingers", Model: "models:/fingers@champion", MaxWait: "2ms"},
+		{Name: "titanic", Model: "models:/titanic@champion"},
+	} {
+		require.NoError(t, d.Validate())
+		out, err := d.Run(ctx, env)
+		require.NoError(t, err, log.String())
+		require.Equal(t, url+"/serve/"+d.Name+"/", out["url"])
+		require.NotEmpty(t, out["version"])
+	}
+	bad := &steps.Deploy{Name: "Fingers!", Model: ""}
+	require.ErrorContains(t, bad.Validate(), "model_uri is required")
+	_, err = (&steps.Deploy{Name: "nope", Model: "models:/nope@champion"}).Run(ctx, env)
+	require.ErrorContains(t, err, "nope")
+
+	// The workshop's request: a base64 PNG.
+	files, err := filepath.Glob(filepath.Join(hands, "*.png"))
+	require.NoError(t, err)
+	png, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	b64 := base64.StdEncoding.EncodeToString(png)
+	r := post(t, url+"/serve/fingers/", `{"image": "`+b64+`"}`)
+	require.Equal(t, 200, r.code, r.raw)
+	require.Contains(t, r.body, "fingers")
+	require.Len(t, r.body["probabilities"], 6)
+	require.Equal(t, fmt.Sprint(v1), r.body["model_version"])
+
+	for _, tc := range []struct{ name, body, msg string }{
+		{"corrupt base64", `{"image": "iVBORw0KGgo***"}`, `field "image" is not valid base64`},
+		{"not an image", `{"image": "` + base64.StdEncoding.EncodeToString([]byte("GIF89a not a png")) + `"}`, `field "image": `},
+		{"no image", `{}`, `field "image" is required`},
+	} {
+		r := post(t, url+"/serve/fingers/", tc.body)
+		require.Equal(t, 400, r.code, tc.name+": "+r.raw)
+		require.Contains(t, r.body["error"], tc.msg, tc.name)
+	}
+	// The Open Inference Protocol with the image as BYTES.
+	r = post(t, url+"/v2/models/fingers/infer", `{"inputs": [{"name": "image", "shape": [2], "datatype": "BYTES", "data": ["`+b64+`", "`+b64+`"]}]}`)
+	require.Equal(t, 200, r.code, r.raw)
+	outs := r.body["outputs"].([]any)
+	require.Equal(t, []any{2.0, 6.0}, outs[0].(map[string]any)["shape"])
+	r = post(t, url+"/v2/models/fingers/infer", `{"inputs": [{"name": "input", "shape": [1, 8, 8, 1], "datatype": "FP32", "data": [0]}]}`)
+	require.Equal(t, 400, r.code)
+	require.Contains(t, r.body["error"], "expected [N, 16, 16, 1]")
+
+	// The Titanic demo's request; optional fields may be missing.
+	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
+	r = post(t, url+"/serve/titanic/predict", passenger)
+	require.Equal(t, 200, r.code, r.raw)
+	require.EqualValues(t, 892, r.body["PassengerId"])
+	require.Contains(t, []any{0.0, 1.0}, r.body["Survived"])
+	p := r.body["probability"].(float64)
+	require.True(t, p >= 0 && p <= 1)
+	r = post(t, url+"/serve/titanic/predict", `{"PassengerId": 893, "Name": "Wilkes, Mrs. James", "Pclass": 3, "Sex": "female", "Age": null, "SibSp": 1, "Parch": 0, "Fare": null, "Embarked": null}`)
+	require.Equal(t, 200, r.code, r.raw)
+	for _, tc := range []struct{ body, msg string }{
+		{`{"PassengerId": 1, "Name": "A, Mr. B", "Pclass": 3, "Age": "old", "SibSp": 0, "Parch": 0, "Fare": 7, "Sex": "male", "Embarked": "S"}`, `field "Age": expected a number, got a string ("old")`},
+		{`{"PassengerId": 1, "Age": 30}`, `is required`},
+	} {
+		r := post(t, url+"/serve/titanic/predict", tc.body)
+		require.Equal(t, 400, r.code, r.raw)
+		require.Contains(t, r.body["error"], tc.msg)
+	}
+	// MLflow's scoring protocol.
+	r = post(t, url+"/serve/titanic/invocations", `{"dataframe_records": [`+passenger+`]}`)
+	require.Equal(t, 200, r.code, r.raw)
+	require.Len(t, r.body["predictions"], 1)
+	// An oversized body.
+	r = post(t, url+"/serve/titanic/predict", `{"Name": "`+strings.Repeat("x", serve.DefaultMaxBodyBytes)+`"}`)
+	require.Equal(t, 413, r.code)
+
+	// Swap under load: the alias moves to a good version, then to a broken
+	// one (a package without weights); no request fails.
+	v2 := register(t, c, "fingers", fingers.source, fingers.runID)
+	brokenRun, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: "0", RunName: "broken"})
+	require.NoError(t, err)
+	manifest, err := os.ReadFile(filepath.Join(fingers.pkg, train.PackageFile))
+	require.NoError(t, err)
+	require.NoError(t, c.UploadArtifact(ctx, brokenRun, "model/"+train.PackageFile, bytes.NewReader(manifest)))
+	v3 := register(t, c, "fingers", brokenRun.Info.ArtifactURI+"/model", brokenRun.Info.RunID)
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var ok, failed atomic.Int64
+	versions := sync.Map{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for loadCtx.Err() == nil {
+				resp, err := http.Post(url+"/serve/fingers/", "application/json", strings.NewReader(`{"image": "`+b64+`"}`))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var body map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+				versions.Store(body["model_version"], true)
+			}
+		}()
+	}
+	refresh := func() error {
+		return c.Do(ctx, "POST", serve.APIPrefix+"refresh", map[string]string{"name": "fingers"}, nil)
+	}
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, "fingers", "champion", v2))
+	require.NoError(t, refresh())
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, "fingers", "champion", v3))
+	err = refresh()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), fmt.Sprintf("version %d", v3))
+	time.Sleep(100 * time.Millisecond)
+	stopLoad()
+	wg.Wait()
+	require.Zero(t, failed.Load(), "requests failed during the swaps")
+	require.Positive(t, ok.Load())
+	_, servedV2 := versions.Load(fmt.Sprint(v2))
+	_, servedV3 := versions.Load(fmt.Sprint(v3))
+	require.True(t, servedV2)
+	require.False(t, servedV3)
+	var got struct {
+		Deployment serve.DeploymentJSON `json:"deployment"`
+	}
+	require.NoError(t, c.Do(ctx, "GET", serve.APIPrefix+"get?name=fingers", nil, &got))
+	require.Equal(t, fmt.Sprint(v2), got.Deployment.ModelVersion)
+	require.Equal(t, []string{fmt.Sprint(v3)}, got.Deployment.Rejected)
+
+	// Metrics name the served version and count the batches.
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(metrics), fmt.Sprintf(`cairn_serve_model_version{deployment="fingers",version="%d"} 1`, v2))
+	require.Contains(t, string(metrics), `cairn_serve_batch_size_bucket{deployment="fingers"`)
+	require.Contains(t, string(metrics), `cairn_serve_model_loads_total{deployment="fingers",result="rejected"} 1`)
+
+	// Deployments are kept: a restarted server serves them again.
+	stop()
+	require.NoError(t, <-done)
+	url2, _, _ := startServer(t, cfg)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url2 + "/v2/health/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond)
+	r = post(t, url2+"/serve/titanic/predict", passenger)
+	require.Equal(t, 200, r.code, r.raw)
+	// The alias points at the broken version; the last good one serves.
+	r = post(t, url2+"/serve/fingers/", `{"image": "`+b64+`"}`)
+	require.Equal(t, 200, r.code, r.raw)
+	require.Equal(t, fmt.Sprint(v2), r.body["model_version"])
+
+	// cairn serve: one package folder, endpoints at the root.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan string, 1)
+	serveDone := make(chan error, 1)
+	go func() {
+		serveDone <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: titanic.pkg}}, url2, "127.0.0.1:0", "", t.TempDir(),
+			slog.New(slog.DiscardHandler), ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-serveDone:
+		t.Fatalf("cairn serve did not start: %v", err)
+	}
+	r = post(t, "http://"+addr+"/predict", passenger)
+	require.Equal(t, 200, r.code, r.raw)
+	require.True(t, strings.HasPrefix(r.body["model_version"].(string), "sha256-"))
+	r = post(t, "http://"+addr+"/v2/models/titanic/infer", `{"inputs": [{"name": "Name", "shape": [1], "datatype": "BYTES", "data": ["Cumings, Mrs. John"]},
+		{"name": "Pclass", "shape": [1], "datatype": "INT32", "data": [1]}, {"name": "Sex", "shape": [1], "datatype": "BYTES", "data": ["female"]},
+		{"name": "Age", "shape": [1], "datatype": "FP64", "data": [38]}, {"name": "SibSp", "shape": [1], "datatype": "INT32", "data": [1]},
+		{"name": "Parch", "shape": [1], "datatype": "INT32", "data": [0]}, {"name": "Fare", "shape": [1], "datatype": "FP64", "data": [71.28]},
+		{"name": "Embarked", "shape": [1], "datatype": "BYTES", "data": ["C"]}]}`)
+	require.Equal(t, 200, r.code, r.raw)
+	resp, err = http.Get("http://" + addr + "/ping")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	cancel()
+	require.NoError(t, <-serveDone)
+}
