@@ -109,7 +109,9 @@ type Config struct {
 	// MaxBatchSize is the most requests run as one batch (1: no batching).
 	MaxBatchSize int `json:"max_batch_size,omitempty"`
 	// MaxWait is how long a replica waits for more requests to fill a
-	// batch once every other replica is busy.
+	// batch once every other replica is busy. Zero (the default) waits
+	// not at all: a batch is what queued while the replicas computed,
+	// which fills batches under load and adds no latency without it.
 	MaxWait Duration `json:"max_wait,omitempty"`
 	// QueueSize bounds the requests waiting for a replica; beyond it a
 	// request gets 503 at once.
@@ -134,7 +136,6 @@ type Config struct {
 // Defaults for Config fields left zero.
 const (
 	DefaultMaxBatchSize = 32
-	DefaultMaxWait      = Duration(2 * time.Millisecond)
 	DefaultQueueSize    = 512
 	DefaultTimeout      = Duration(30 * time.Second)
 	DefaultMaxBodyBytes = 8 << 20
@@ -145,9 +146,6 @@ const (
 func (c Config) withDefaults(cpus int) Config {
 	if c.MaxBatchSize == 0 {
 		c.MaxBatchSize = DefaultMaxBatchSize
-	}
-	if c.MaxWait == 0 {
-		c.MaxWait = DefaultMaxWait
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = DefaultQueueSize
