@@ -29,11 +29,13 @@ func newDemoCmd() *cobra.Command {
 		Short: "Start a server with zero setup and run both reference pipelines on it",
 		Long: `Start the Cairn server with everything under --data (SQLite and a local
 artifact folder), log a sample run, then run the two reference pipelines inside
-the server: titanic (prepare, train with cross-validation, gate, register) and
-fingers (prepare, 4 CNNs x 2 learning rates, register the best). They train on
+the server: titanic (prepare, train with cross-validation, gate, register,
+serve) and fingers (prepare, 4 CNNs x 2 learning rates, register the best,
+serve). They train on
 the real data under --real (a folder with fingers/ and titanic/train.csv, such
 as ../shared/data) or, without it, on SYNTHETIC stand-ins generated on the spot.
-It prints where to look and keeps serving until Ctrl-C.`,
+It prints where to look, including the model endpoints, and keeps serving
+until Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.Validate(); err != nil {
@@ -154,6 +156,7 @@ func runDemoPipelines(ctx context.Context, c *client.Client, out io.Writer, real
 		}
 		real = abs
 	}
+	var deployed []string
 	for _, name := range examples.Names {
 		spec, err := examples.Pipelines.ReadFile(name + "/pipeline.yaml")
 		if err != nil {
@@ -210,9 +213,34 @@ func runDemoPipelines(ctx context.Context, c *client.Client, out io.Writer, real
 					fmt.Fprintf(out, "  registered %s (version %s, %s %s)\n", uri, t.Outputs["version"], "best_val_accuracy", t.Outputs["metric"])
 				}
 			}
+			if t.Task == "deploy" && t.Outputs["url"] != "" {
+				deployed = append(deployed, name)
+				fmt.Fprintf(out, "  serving %s version %s at %s\n", t.Outputs["model_uri"], t.Outputs["version"], t.Outputs["url"])
+			}
 		}
 	}
+	printEndpoints(out, c.BaseURL(), deployed)
 	return nil
+}
+
+// printEndpoints says how to call each deployed model.
+func printEndpoints(out io.Writer, base string, deployed []string) {
+	if len(deployed) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "\nModel endpoints (also: Open Inference Protocol at %s/v2/models/<name>/infer, MLflow's /serve/<name>/invocations):\n", base)
+	for _, name := range deployed {
+		switch name {
+		case "fingers":
+			fmt.Fprintf(out, "  fingers  POST %s/serve/fingers/          {\"image\": \"<base64 PNG>\"}\n", base)
+			fmt.Fprintf(out, "           e.g. echo \"{\\\"image\\\": \\\"$(base64 -w0 HAND.png)\\\"}\" | curl -s -d @- %s/serve/fingers/\n", base)
+		case "titanic":
+			fmt.Fprintf(out, "  titanic  POST %s/serve/titanic/predict   one passenger, e.g.\n", base)
+			fmt.Fprintf(out, "           curl -s %s/serve/titanic/predict -d '{\"PassengerId\": 892, \"Name\": \"Kelly, Mr. James\", \"Pclass\": 3, \"Age\": 34.5, \"SibSp\": 0, \"Parch\": 0, \"Fare\": 7.83, \"Sex\": \"male\", \"Embarked\": \"Q\"}'\n", base)
+		default:
+			fmt.Fprintf(out, "  %s  %s/serve/%s/\n", name, base, name)
+		}
+	}
 }
 
 // waitPipelineRun polls a pipeline run until it ends.

@@ -71,6 +71,18 @@ func TestExamplePipelines(t *testing.T) {
 			require.NoError(t, err)
 			require.NotEmpty(t, v.RunID)
 			require.True(t, strings.HasSuffix(v.Source, "/model"), v.Source)
+
+			// The deploy task ran and its deployment is kept for the server.
+			phases := map[string]string{}
+			for _, task := range res.Tasks {
+				phases[task.Node] = task.Phase
+			}
+			require.Equal(t, "Succeeded", phases["deploy"], out)
+			deps, err := db.FindDeployments(context.Background())
+			require.NoError(t, err)
+			require.Len(t, deps, 1)
+			require.Equal(t, tc.model, deps[0].Name)
+			require.Contains(t, string(deps[0].Config), `"model_uri":"models:/`+tc.model+`@champion"`)
 		})
 	}
 }
@@ -85,4 +97,7 @@ func TestDemoRunsBothPipelines(t *testing.T) {
 	require.Contains(t, out, "pipeline fingers Succeeded")
 	require.Contains(t, out, "registered models:/fingers@champion")
 	require.Contains(t, out, "registered models:/titanic@champion")
+	require.Contains(t, out, "serving models:/fingers@champion version 1 at http://127.0.0.1:")
+	require.Contains(t, out, "/serve/titanic/predict   one passenger")
+	require.Contains(t, out, "/serve/fingers/          {\"image\"")
 }

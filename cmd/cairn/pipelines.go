@@ -116,13 +116,22 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Logger: log})
 	opts := web.DefaultOptions()
 	opts.Logger = log
+	// serve.deploy tasks deploy here; the deployments are kept in db, so
+	// `cairn server` on the same data serves them once this run ends.
+	base := "http://" + l.Addr().String()
+	models, err := newModelServer(db, data, base, "", opts, log)
+	if err != nil {
+		l.Close()
+		return "", nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = web.NewServer(opts, h).Serve(ctx, l)
+		defer models.Close()
+		_ = web.NewServer(opts, h, models).Serve(ctx, l)
 	}()
-	return "http://" + l.Addr().String(), func() { cancel(); <-done }, nil
+	return base, func() { cancel(); <-done }, nil
 }
 
 func newRunCmd() *cobra.Command {

@@ -391,3 +391,6 @@ func escapePath(p string) string {
 	}
 	return strings.Join(parts, "/")
 }
+
+// BaseURL returns the server's URL, e.g. http://127.0.0.1:5000.
+func (c *Client) BaseURL() string { return c.base }
