@@ -33,6 +33,8 @@ type Status struct {
 	// Rejected lists versions that failed to load and are not retried.
 	Rejected  []string  `json:"rejected_versions,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ListenAddr is the bound address of the deployment's own listener.
+	ListenAddr string `json:"listen_addr,omitempty"`
 }
 
 // Deployment serves one model URI and follows it to new versions: a new
@@ -51,6 +53,8 @@ type Deployment struct {
 	lastErr  string
 	rejected map[string]string
 	updated  time.Time
+	// listenAddr is the bound address of the deployment's own listener.
+	listenAddr string
 
 	onServed func(name string) // after a version takes over
 	loadMu   sync.Mutex        // one load at a time
@@ -92,7 +96,7 @@ func (d *Deployment) Config() Config {
 func (d *Deployment) Status() Status {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	st := Status{Config: d.cfg, State: d.state, LastError: d.lastErr, UpdatedAt: d.updated}
+	st := Status{Config: d.cfg, State: d.state, LastError: d.lastErr, UpdatedAt: d.updated, ListenAddr: d.listenAddr}
 	st.ModelName = modelName(d.cfg.ModelURI)
 	if d.cur != nil {
 		st.ModelVersion = d.cur.version

@@ -199,6 +199,9 @@ func (m *Manager) listen(name, addr string, d *Deployment) error {
 	m.mu.Lock()
 	m.ports[name] = srv
 	m.mu.Unlock()
+	d.mu.Lock()
+	d.listenAddr = l.Addr().String()
+	d.mu.Unlock()
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.opts.Logger.Warn("deployment listener stopped", "deployment", name, "addr", addr, "err", err)
@@ -349,12 +352,17 @@ type DeploymentJSON struct {
 	InputShape []int    `json:"input_shape,omitempty"`
 	Inputs     []Field  `json:"inputs,omitempty"`
 	URL        string   `json:"url"`
-	UpdatedMS  int64    `json:"updated_at_ms"`
+	// OwnURL is where the deployment also serves alone (with addr).
+	OwnURL    string `json:"own_url,omitempty"`
+	UpdatedMS int64  `json:"updated_at_ms"`
 }
 
 func deploymentJSON(d *Deployment) DeploymentJSON {
 	st := d.Status()
 	out := DeploymentJSON{Status: st, URL: Prefix + st.Name, UpdatedMS: st.UpdatedAt.UnixMilli()}
+	if st.ListenAddr != "" {
+		out.OwnURL = "http://" + st.ListenAddr + "/"
+	}
 	if st.Info != nil {
 		out.Kind, out.Classes, out.InputShape, out.Inputs = st.Info.Kind, st.Info.Classes, st.Info.InputShape, st.Info.Inputs
 	}

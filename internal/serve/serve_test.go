@@ -577,17 +577,31 @@ func TestManagementAPI(t *testing.T) {
 }
 
 // TestOwnAddress serves a deployment on its own port with its endpoints
-// at the root.
+// at the root, and stops that listener when the deployment goes.
 func TestOwnAddress(t *testing.T) {
 	l := &testLoader{current: "1", versions: map[string]Model{"1": &testModel{kind: KindImage, w: 1}}}
-	m, _, _ := newTestManager(t, l)
+	m, _, h := newTestManager(t, l)
 	_, err := m.Deploy(context.Background(), Config{Name: "fingers", ModelURI: "x", Addr: "127.0.0.1:0"}, true)
 	require.NoError(t, err)
-	m.mu.RLock()
-	srv := m.ports["fingers"]
-	m.mu.RUnlock()
-	require.NotNil(t, srv)
-	_ = srv
+	_, out, _ := do(t, h, "GET", "/api/2.0/cairn/deployments/get?name=fingers", "")
+	own := out["deployment"].(map[string]any)["own_url"].(string)
+	require.True(t, strings.HasPrefix(own, "http://127.0.0.1:"), own)
+	resp, err := http.Post(own, "application/json", strings.NewReader(`{"image": "`+img(1, 1)+`"}`))
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	require.Contains(t, string(body), `"fingers":1`)
+	resp, err = http.Get(own + "v2/models/fingers/ready")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	// A taken address is a clear error.
+	_, err = m.Deploy(context.Background(), Config{Name: "other", ModelURI: "x", Addr: strings.TrimSuffix(strings.TrimPrefix(own, "http://"), "/")}, true)
+	require.ErrorContains(t, err, "deployment other: listen on")
+	require.NoError(t, m.Delete(context.Background(), "fingers"))
+	_, err = http.Post(own, "application/json", strings.NewReader(`{}`))
+	require.Error(t, err, "the own listener stops with the deployment")
 }
 
 // TestLoadingState answers 503 while the first version loads.
@@ -607,5 +621,4 @@ func TestLoadingState(t *testing.T) {
 		code, _, _ := do(t, h, "GET", "/v2/models/f/ready", "")
 		return code == 200
 	}, 5*time.Second, 10*time.Millisecond)
-	_ = io.EOF
 }
