@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond"},
 	"internal/web/respond":     {"internal/errs"},
 	"internal/serve":           {"internal/errs", "internal/web/respond"},
+	"internal/tune":            {"internal/errs"},
 	"internal/web/ui":          {"internal/errs", "internal/web/respond"},
 	"internal/data":            {"internal/errs"},
 	"internal/web/mlflow/wire": {"internal/errs", "internal/tracking", "internal/registry"},
@@ -44,7 +45,7 @@ var homes = map[string][]string{
 	"github.com/schollz/progressbar":      {"cmd/cairn"},
 	"github.com/prometheus/client_golang": {"internal/web", "internal/serve", "cmd/cairn"},
 	"github.com/robfig/cron":              {"internal/pipeline"},
-	"go.yaml.in/yaml":                     {"internal/pipeline", "internal/train"},
+	"go.yaml.in/yaml":                     {"internal/pipeline", "internal/train", "internal/tune"},
 	"github.com/gomlx":                    {"internal/train"},
 	"gonum.org/v1/plot":                   {"internal/train"},
 }
