@@ -47,20 +47,40 @@ func TestExamplePipelines(t *testing.T) {
 			var res struct {
 				Phase string `json:"phase"`
 				Tasks []struct {
-					Node  string `json:"node"`
-					Phase string `json:"phase"`
+					Node          string            `json:"node"`
+					Phase         string            `json:"phase"`
+					Outputs       map[string]string `json:"outputs"`
+					TrackingRunID string            `json:"tracking_run_id"`
 				} `json:"tasks"`
 			}
 			require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &res), out)
 			require.Equal(t, "Succeeded", res.Phase, out)
-			trained := 0
-			for _, task := range res.Tasks {
-				if strings.HasPrefix(task.Node, "train[") || task.Node == "train" {
-					trained++
-				}
-			}
 			if tc.name == "fingers" {
-				require.Equal(t, 9, trained, "8 sweep items and their task")
+				// The sweep: 8 trials, each a child run of the tune task's run.
+				var sweep map[string]string
+				var parent string
+				for _, task := range res.Tasks {
+					if task.Node == "tune" {
+						sweep, parent = task.Outputs, task.TrackingRunID
+					}
+				}
+				var runs []string
+				require.NoError(t, json.Unmarshal([]byte(sweep["runs"]), &runs))
+				require.Len(t, runs, 8, "4 models x 2 learning rates")
+				require.Contains(t, runs, sweep["best_run_id"])
+				db, err := meta.Open(context.Background(), filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+				require.NoError(t, err)
+				for _, id := range runs {
+					r, err := db.FindRunByID(context.Background(), id)
+					require.NoError(t, err)
+					tags := map[string]string{}
+					for _, tg := range r.Tags {
+						tags[tg.Key] = tg.Value
+					}
+					require.Equal(t, parent, tags["mlflow.parentRunId"])
+					require.Contains(t, []string{"FINISHED", "KILLED"}, r.Info.Status)
+				}
+				db.Close()
 			}
 
 			// The champion is registered and points at a trained run's package.

@@ -22,7 +22,7 @@ var allowed = map[string][]string{
 	"internal/store/artifacts": {"internal/errs"},
 	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},
 	"internal/pipeline":        {"internal/errs", "internal/tracking"},
-	"internal/steps":           {"internal/errs", "internal/tracking", "internal/registry", "internal/pipeline", "internal/data", "internal/train", "internal/client", "internal/web/mlflow/wire", "internal/serve", "internal/web/respond"},
+	"internal/steps":           {"internal/errs", "internal/tracking", "internal/registry", "internal/pipeline", "internal/data", "internal/train", "internal/client", "internal/web/mlflow/wire", "internal/serve", "internal/web/respond", "internal/tune"},
 	"internal/train":           {"internal/errs", "internal/data"},
 	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond"},
 	"internal/web/respond":     {"internal/errs"},

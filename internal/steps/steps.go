@@ -143,13 +143,23 @@ func (s stepType) CheckInputs(with map[string]any, dynamic map[string]bool) []er
 // Inputs returns the names of the step's inputs (its json-tagged fields).
 func (i *Info) Inputs() []string {
 	t := reflect.TypeOf(i.New()).Elem()
-	var out []string
 	if t.Kind() != reflect.Struct {
 		return nil
 	}
+	return jsonFields(t)
+}
+
+// jsonFields lists a struct's JSON field names, those of embedded structs
+// (which encoding/json promotes) included.
+func jsonFields(t reflect.Type) []string {
+	var out []string
 	for n := 0; n < t.NumField(); n++ {
 		f := t.Field(n)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
 		if f.IsExported() && name != "-" {
 			if name == "" {
 				name = f.Name

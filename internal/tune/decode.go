@@ -283,7 +283,8 @@ func (d *decoder) number(n *node, path string) float64 {
 }
 
 var (
-	specFields      = []string{"metric", "mode", "samples", "sampler", "scheduler", "max_concurrent", "max_failures", "resources", "space"}
+	specFields      = []string{"metric", "mode", "samples", "sampler", "scheduler", "max_concurrent", "max_failures", "resources", "space", "trial", "register"}
+	registerFields  = []string{"name", "alias"}
 	samplerFields   = []string{"type", "seed", "startup", "gamma", "candidates"}
 	schedulerFields = []string{"type", "max_t", "grace_period", "reduction_factor", "min_samples"}
 	resourceFields  = []string{"cpu", "gpu", "memory"}
@@ -350,9 +351,46 @@ func (d *decoder) spec(n *node) *Spec {
 			})
 		case "space":
 			s.Space = d.space(v, p)
+		case "trial":
+			if v.kind != mapNode {
+				d.addf(v.line, p, "must be a mapping (what each trial runs), got %s", v.describe())
+				return
+			}
+			s.Trial, _ = v.toAny().(map[string]any)
+		case "register":
+			s.Register = &Register{}
+			d.fields(v, p, registerFields, func(key string, v *node, p string) {
+				switch key {
+				case "name":
+					s.Register.Name = d.str(v, p)
+				case "alias":
+					s.Register.Alias = d.str(v, p)
+				}
+			})
 		}
 	})
 	return s
+}
+
+// toAny returns the node as JSON-like Go values.
+func (n *node) toAny() any {
+	switch n.kind {
+	case listNode:
+		out := make([]any, len(n.items))
+		for i, it := range n.items {
+			out[i] = it.toAny()
+		}
+		return out
+	case mapNode:
+		out := make(map[string]any, len(n.keys))
+		for i, k := range n.keys {
+			out[k] = n.vals[i].toAny()
+		}
+		return out
+	case nullNode:
+		return nil
+	}
+	return n.value
 }
 
 func (d *decoder) bytes(n *node, path string) Bytes {

@@ -92,8 +92,20 @@ type Spec struct {
 	Resources Resources `json:"resources,omitzero"`
 	// Space is the search space: parameter name -> distribution. Required.
 	Space Space `json:"space"`
+	// Trial says what each trial runs; this package keeps it for the
+	// executor, which reads it (e.g. {uses: train.cnn, with: {...}}).
+	Trial map[string]any `json:"trial,omitempty"`
+	// Register, when set, registers the best trial's model under Name and
+	// points Alias at it.
+	Register *Register `json:"register,omitempty"`
 
 	lines map[string]int // field path -> YAML line, set by ParseSpec
+}
+
+// Register names the registered model (and alias) the best trial becomes.
+type Register struct {
+	Name  string `json:"name"`
+	Alias string `json:"alias,omitempty"`
 }
 
 // SamplerSpec configures the sampler.
