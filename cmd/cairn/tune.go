@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 
 func newTuneCmd() *cobra.Command {
 	var trackingURI, work, experiment string
+	var cpus, gpus float64
 	cmd := &cobra.Command{
 		Use:   "tune SPEC.yaml",
 		Short: "Run a hyperparameter sweep: trials as child runs, early stopping, the best registered",
@@ -60,6 +62,9 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 				return usageError{fmt.Errorf("%s: %w", args[0], err)}
 			}
 			sw := &steps.Sweep{Spec: *spec}
+			if cmd.Flags().Changed("cpus") || cmd.Flags().Changed("gpus") {
+				sw.Capacity = &tune.Resources{CPU: cpus, GPU: gpus}
+			}
 			if err := sw.Validate(); err != nil {
 				return usageError{fmt.Errorf("%s: %w", args[0], err)}
 			}
@@ -139,6 +144,8 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 	f.StringVar(&trackingURI, "tracking-uri", "", "tracking server for the runs (default: one served by this command over --data)")
 	f.StringVar(&work, "work", "", "folder for the sweep's state and the trials' logs (default: DATA/tune/NAME-HASH)")
 	f.StringVar(&experiment, "experiment", "", "experiment of the sweep's runs (default: tune-NAME)")
+	f.Float64Var(&cpus, "cpus", float64(runtime.NumCPU()), "CPUs the trials may use together (trials are packed by their resources.cpu)")
+	f.Float64Var(&gpus, "gpus", 0, "GPUs the trials may use together (default: those in CUDA_VISIBLE_DEVICES)")
 	storeFlags(cmd)
 	return cmd
 }
