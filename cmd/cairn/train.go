@@ -62,6 +62,7 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 	f.Bool("augment", true, "augment training images (flips, shifts, rotations, brightness)")
 	f.String("backend", train.DefaultBackend, "compute backend: go, or xla:/abs/path/pjrt_plugin.so")
 	f.Int("size", 32, "image size in pixels when preparing a raw image source")
+	f.String("labels", data.LabelsCount, "fingers naming, when preparing: count (classes 0-5) or count_hand (0L..5R: the model also tells the hand)")
 	f.String("experiment", "", "experiment name (default: the workload's name)")
 	f.String("run-name", "", "run name (default: MODEL-lrLR)")
 	f.String("work", "", "folder for checkpoints and the package (default: under --data-dir)")
@@ -112,7 +113,8 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	if _, err := train.OpenBackend(opt.Backend); err != nil {
 		return err
 	}
-	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size)
+	labels, _ := f.GetString("labels")
+	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size, labels)
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		if err != nil {
 			return err
 		}
-		a := data.DefaultAugmentOptions(man.Shape[0])
+		a := data.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
 	c, err := newClient(cmd)
@@ -174,7 +176,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 
 // preparedDataset returns a prepared dataset folder for src: src itself when
 // it holds a manifest, else src prepared (or found in the cache).
-func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int) (string, error) {
+func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int, labels string) (string, error) {
 	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
 		if _, err := data.ReadManifest(src); err == nil {
 			return src, nil
@@ -194,7 +196,7 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 		return res.Dir, nil
 	}
 	opt := data.DefaultImagePrepareOptions()
-	opt.Source, opt.CacheDir = src, cache
+	opt.Source, opt.CacheDir, opt.Labels = src, cache, labels
 	opt.Image.Size = size
 	bar := newTermBar(errOut, "preparing")
 	opt.Progress = bar.update

@@ -31,6 +31,17 @@ func DefaultAugmentOptions(size int) AugmentOptions {
 	return AugmentOptions{FlipProb: 0.5, MaxShift: max(size/16, 1), MaxRotate: 10, Brightness: 0.1}
 }
 
+// AugmentOptionsFor returns the default augmentation for a dataset: as
+// DefaultAugmentOptions, without flips when the classes name the hand (a
+// flipped right hand is a left hand, so a flip would change the label).
+func AugmentOptionsFor(m Manifest) AugmentOptions {
+	a := DefaultAugmentOptions(m.Shape[0])
+	if HandClasses(m.Classes) {
+		a.FlipProb = 0
+	}
+	return a
+}
+
 // Validate checks every option is within its range.
 func (o AugmentOptions) Validate() error {
 	switch {

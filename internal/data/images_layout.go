@@ -29,6 +29,41 @@ const layoutHelp = "expected <uuid>_<N><L|R>.png files (the fingers naming), or 
 // fingersClasses are the fingers labels: the finger count.
 var fingersClasses = []string{"0", "1", "2", "3", "4", "5"}
 
+// Fingers label sets (ImagePrepareOptions.Labels).
+const (
+	LabelsCount     = "count"      // classes "0".."5"
+	LabelsCountHand = "count_hand" // classes "0L", "0R", ..., "5R"
+)
+
+// HandClasses tells whether classes are finger counts with the hand
+// ("0L".."5R"): flipping such an image left-right changes its class.
+func HandClasses(classes []string) bool {
+	if len(classes) == 0 {
+		return false
+	}
+	for _, c := range classes {
+		if len(c) != 2 || c[0] < '0' || c[0] > '5' || (c[1] != 'L' && c[1] != 'R') {
+			return false
+		}
+	}
+	return true
+}
+
+// withHands makes the class of each fingers file its count and hand.
+func (r *scanResult) withHands() error {
+	if r.layout != LayoutFingers {
+		return errs.Invalidf("labels %s needs the fingers naming <uuid>_<N><L|R>.png; this source has class folders", LabelsCountHand)
+	}
+	for i := range r.files {
+		r.files[i].class += r.files[i].hand
+	}
+	r.classes = nil
+	for _, c := range fingersClasses {
+		r.classes = append(r.classes, c+"L", c+"R")
+	}
+	return nil
+}
+
 var fingersName = regexp.MustCompile(`^(.+)_([0-5])([LRlr])\.(?i:png|jpe?g)$`)
 
 // syntheticMarker is the hidden file the synthetic generators leave in their

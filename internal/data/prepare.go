@@ -13,6 +13,7 @@ import (
 	"path"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,10 @@ type ImagePrepareOptions struct {
 	// RequireSHA256 makes a URL source without SHA256 an error.
 	RequireSHA256 bool
 	Image         ImageOptions
+	// Labels is, for the fingers layout, LabelsCount (the default: classes
+	// "0".."5") or LabelsCountHand (classes "0L", "0R", ..., "5R", so a
+	// model also says which hand).
+	Labels string
 	// Split are the validation and test fractions for examples whose split
 	// no train/ val/ test/ folder fixes (see PrepareImages).
 	Split SplitFractions
@@ -82,6 +87,9 @@ func (o ImagePrepareOptions) Validate() error {
 	}
 	if err := o.Split.Validate(); err != nil {
 		return fmt.Errorf("prepare images: %w", err)
+	}
+	if o.Labels != "" && o.Labels != LabelsCount && o.Labels != LabelsCountHand {
+		return errs.Invalidf("prepare images: labels %q: expected %s or %s", o.Labels, LabelsCount, LabelsCountHand)
 	}
 	return nil
 }
@@ -145,6 +153,11 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	scan, err := scanImages(src, opt.SkipBad)
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	if opt.Labels == LabelsCountHand {
+		if err := scan.withHands(); err != nil {
+			return nil, fmt.Errorf("prepare images: %w", err)
+		}
 	}
 	hash, err := imagesHash(ctx, src, scan, opt, cache, workers)
 	if err != nil {
@@ -242,7 +255,9 @@ func imagesHash(ctx context.Context, src *source, scan *scanResult, opt ImagePre
 		Seed      uint64         `json:"seed"`
 		SkipBad   bool           `json:"skip_bad"`
 		Synthetic bool           `json:"synthetic"`
-	}{"images", FormatVersion, prepareVersion, opt.Image, ResizeKernel, opt.Split, opt.Seed, opt.SkipBad, opt.Synthetic || scan.synthetic})
+		Labels    string         `json:"labels,omitempty"` // empty for the default, so earlier hashes hold
+	}{"images", FormatVersion, prepareVersion, opt.Image, ResizeKernel, opt.Split, opt.Seed, opt.SkipBad, opt.Synthetic || scan.synthetic,
+		strings.TrimPrefix(opt.Labels, LabelsCount)})
 	h := sha256.New()
 	h.Write(params)
 	h.Write([]byte{'\n'})

@@ -380,6 +380,9 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 		if numeric {
 			out["fingers"] = label
 		}
+		if handClasses(classes) {
+			addHands(out, classes, probs)
+		}
 	}
 	if len(classes) == 2 {
 		out["probability"] = round6(probs[1])
@@ -393,4 +396,46 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 func round6(p float32) float64 {
 	x := float64(p)
 	return float64(int64(x*1e6+0.5)) / 1e6
+}
+
+// handClasses tells whether the classes are finger counts with the hand
+// ("0L", "0R", ..., "5R").
+func handClasses(classes []string) bool {
+	for _, c := range classes {
+		if len(c) != 2 || c[0] < '0' || c[0] > '9' || (c[1] != 'L' && c[1] != 'R') {
+			return false
+		}
+	}
+	return len(classes) > 0
+}
+
+// addHands answers the count and the hand apart: each is the most likely
+// value of its marginal (the sum over the other), with its probabilities.
+func addHands(out map[string]any, classes []string, probs []float32) {
+	counts, hands := map[string]float64{}, map[string]float64{}
+	for i, c := range classes {
+		counts[c[:1]] += float64(probs[i])
+		hands[c[1:]] += float64(probs[i])
+	}
+	bestCount, bestHand := argmaxKey(counts), argmaxKey(hands)
+	for k, v := range counts {
+		counts[k] = round6(float32(v))
+	}
+	for k, v := range hands {
+		hands[k] = round6(float32(v))
+	}
+	n, _ := strconv.Atoi(bestCount)
+	out["fingers"], out["hand"] = n, bestHand
+	out["fingers_probabilities"], out["hand_probabilities"] = counts, hands
+}
+
+// argmaxKey returns the key with the largest value (the smallest key on a tie).
+func argmaxKey(m map[string]float64) string {
+	best := ""
+	for k, v := range m {
+		if best == "" || v > m[best] || (v == m[best] && k < best) {
+			best = k
+		}
+	}
+	return best
 }

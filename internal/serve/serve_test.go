@@ -622,3 +622,41 @@ func TestLoadingState(t *testing.T) {
 		return code == 200
 	}, 5*time.Second, 10*time.Millisecond)
 }
+
+// handModel has the fingers classes with the hand; it puts 0.45 on 3R,
+// 0.25 on 3L and 0.3 on 2L: the likeliest class is 3R, but summed over the
+// counts the hand is L (0.55).
+type handModel struct{ testModel }
+
+var handClassNames = []string{"0L", "0R", "1L", "1R", "2L", "2R", "3L", "3R", "4L", "4R", "5L", "5R"}
+
+func (m *handModel) Info() ModelInfo {
+	i := m.testModel.Info()
+	i.Classes = handClassNames
+	return i
+}
+
+func (m *handModel) Predict(x []float32, n int) ([][]float32, error) {
+	out := make([][]float32, n)
+	for i := range out {
+		p := make([]float32, 12)
+		p[4], p[6], p[7] = 0.3, 0.25, 0.45
+		out[i] = p
+	}
+	return out, nil
+}
+
+func TestImageEndpointWithHands(t *testing.T) {
+	l := &testLoader{current: "1", versions: map[string]Model{"1": &handModel{testModel{kind: KindImage}}}}
+	m, _, h := newTestManager(t, l)
+	_, err := m.Deploy(context.Background(), Config{Name: "fingers", ModelURI: "x"}, true)
+	require.NoError(t, err)
+	code, out, _ := do(t, h, "POST", "/serve/fingers/", `{"image": "`+img(1, 1)+`"}`)
+	require.Equal(t, 200, code, out)
+	require.Equal(t, "3R", out["class"])
+	require.EqualValues(t, 3, out["fingers"])
+	require.Equal(t, "L", out["hand"])
+	require.InDelta(t, 0.7, out["fingers_probabilities"].(map[string]any)["3"], 1e-6)
+	require.InDelta(t, 0.45, out["hand_probabilities"].(map[string]any)["R"], 1e-6)
+	require.Len(t, out["probabilities"], 12)
+}

@@ -73,6 +73,8 @@ type PrepareImages struct {
 	Test     float64 `json:"test"`
 	Seed     uint64  `json:"seed"`
 	SkipBad  bool    `json:"skip_bad"`
+	// Labels is count (classes 0..5) or count_hand (0L..5R) for the fingers naming.
+	Labels string `json:"labels"`
 }
 
 // Validate implements Validator.
@@ -87,7 +89,7 @@ func (p *PrepareImages) Validate() error {
 func (p *PrepareImages) Run(ctx context.Context, env Env) (map[string]string, error) {
 	opt := data.DefaultImagePrepareOptions()
 	opt.Source, opt.SHA256, opt.Seed, opt.SkipBad = inputPath(p.Source), p.SHA256, p.Seed, p.SkipBad
-	opt.Image.Size, opt.Image.Channels = p.Size, p.Channels
+	opt.Image.Size, opt.Image.Channels, opt.Labels = p.Size, p.Channels, p.Labels
 	opt.Split = data.SplitFractions{Validation: p.Val, Test: p.Test}
 	opt.CacheDir = filepath.Join(dataDir(env), "datasets")
 	res, err := data.PrepareImages(ctx, opt)
@@ -227,7 +229,7 @@ func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := data.DefaultAugmentOptions(man.Shape[0])
+		a := data.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
 	job := TrainJob{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV,
