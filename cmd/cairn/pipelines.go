@@ -119,7 +119,7 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 	// serve.deploy tasks deploy here; the deployments are kept in db, so
 	// `cairn server` on the same data serves them once this run ends.
 	base := "http://" + l.Addr().String()
-	models, err := newModelServer(db, data, base, "", opts, log)
+	models, err := newModelServer(db, data, base, "", opts, log, h)
 	if err != nil {
 		l.Close()
 		return "", nil, err

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,10 +58,20 @@ func (s deploymentStore) ListDeployments(ctx context.Context) ([]serve.Config, e
 }
 
 // newModelServer returns the model server of `cairn server`: deployments
-// are kept in db, and models are fetched through the server at baseURL
-// into the data folder's model cache.
-func newModelServer(db *meta.DB, data, baseURL, backend string, wopts web.Options, log *slog.Logger) (*serve.Manager, error) {
-	c, err := client.New(baseURL, client.DefaultOptions())
+// are kept in db, and models are fetched into the data folder's model
+// cache through api in process (or, when api is nil, the server at
+// baseURL).
+func newModelServer(db *meta.DB, data, baseURL, backend string, wopts web.Options, log *slog.Logger, api web.Mounter) (*serve.Manager, error) {
+	copts := client.DefaultOptions()
+	if api != nil {
+		// Fetch models in process, past authentication: the model server
+		// is part of this server, and needs no credentials of its own.
+		internal := wopts
+		internal.Auth, internal.Registerer, internal.Gatherer = nil, nil, nil
+		copts.HTTPClient = &http.Client{Transport: handlerTransport{web.NewServer(internal, api).Handler()}, Timeout: 10 * time.Minute}
+		baseURL = "http://cairn.internal"
+	}
+	c, err := client.New(baseURL, copts)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +201,10 @@ func runServe(ctx context.Context, cfgs []serve.Config, tracking, addr, backend,
 	if cacheDir == "" {
 		cacheDir = modelCacheDir("")
 	}
-	c, err := client.New(tracking, client.DefaultOptions())
+	copts := client.DefaultOptions()
+	copts.Token = os.Getenv("MLFLOW_TRACKING_TOKEN")
+	copts.Username, copts.Password = os.Getenv("MLFLOW_TRACKING_USERNAME"), os.Getenv("MLFLOW_TRACKING_PASSWORD")
+	c, err := client.New(tracking, copts)
 	if err != nil {
 		return usageError{err}
 	}
@@ -247,3 +262,55 @@ func (r rootMount) Register(mux *http.ServeMux) {
 type handlerMount struct{ h http.Handler }
 
 func (m handlerMount) Register(mux *http.ServeMux) { mux.Handle("/", m.h) }
+
+// handlerTransport answers HTTP requests with a handler in this process,
+// streaming the response body.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	pr, pw := io.Pipe()
+	w := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				w.once.Do(func() { w.code = http.StatusInternalServerError; close(w.ready) })
+				pw.CloseWithError(fmt.Errorf("handler panic: %v", p))
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+			pw.Close()
+		}()
+		t.h.ServeHTTP(w, req)
+	}()
+	select {
+	case <-w.ready:
+	case <-req.Context().Done():
+		pr.CloseWithError(req.Context().Err())
+		return nil, req.Context().Err()
+	}
+	return &http.Response{StatusCode: w.code, Status: http.StatusText(w.code), Header: w.header, Body: pr,
+		Request: req, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, ContentLength: -1}, nil
+}
+
+type pipeWriter struct {
+	header http.Header
+	code   int
+	pw     *io.PipeWriter
+	once   sync.Once
+	ready  chan struct{}
+}
+
+func (w *pipeWriter) Header() http.Header { return w.header }
+
+func (w *pipeWriter) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.code = code
+		w.header = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.pw.Write(b)
+}

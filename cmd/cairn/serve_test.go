@@ -300,3 +300,73 @@ func TestServeEndToEnd(t *testing.T) {
 	cancel()
 	require.NoError(t, <-serveDone)
 }
+
+// TestServeWithAuth deploys on a server with --auth: the model server
+// fetches the package in process without credentials of its own, and
+// inference needs only read access.
+func TestServeWithAuth(t *testing.T) {
+	dir := t.TempDir()
+	cmd := newRootCmd()
+	cmd.SetIn(strings.NewReader("s3cret-password\n"))
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
+	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
+	require.NoError(t, err)
+	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])
+
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr, cfg.Auth = dir, "127.0.0.1:0", true
+	url, _, _ := startServer(t, cfg)
+	ctx := context.Background()
+	c, err := client.New(url, client.Options{Token: secret})
+	require.NoError(t, err)
+	work := t.TempDir()
+	csv := filepath.Join(work, "passengers.csv")
+	require.NoError(t, data.SynthPassengersFile(csv, 120, 1))
+	t.Setenv("MLFLOW_TRACKING_TOKEN", secret)
+	out, err := run(t, "train", "titanic", "--data", csv, "--epochs", "1", "--tracking-uri", url,
+		"--data-dir", filepath.Join(work, "cd"), "--json")
+	require.NoError(t, err, out)
+	var res struct {
+		RunID string `json:"run_id"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &res), out)
+	r, err := c.GetRun(ctx, res.RunID)
+	require.NoError(t, err)
+	v := register(t, c, "titanic", r.Info.ArtifactURI+"/model", res.RunID)
+	require.NoError(t, c.SetRegisteredModelAlias(ctx, "titanic", "champion", v))
+
+	var got struct {
+		Deployment serve.DeploymentJSON `json:"deployment"`
+	}
+	require.NoError(t, c.Do(ctx, "POST", serve.APIPrefix+"create", map[string]any{"name": "titanic", "model_uri": "models:/titanic@champion", "wait": true}, &got))
+	require.Equal(t, serve.StateReady, got.Deployment.State)
+
+	body := `{"PassengerId": 1, "Name": "A, Mr. B", "Pclass": 3, "Age": 30, "SibSp": 0, "Parch": 0, "Fare": 7, "Sex": "male", "Embarked": "S"}`
+	r2 := post(t, url+"/serve/titanic/predict", body)
+	require.Equal(t, 401, r2.code, "no credentials")
+	req, _ := http.NewRequest("POST", url+"/serve/titanic/predict", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+
+	// cairn serve against the --auth server reads MLFLOW_TRACKING_TOKEN.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: "models:/titanic@champion"}}, url, "127.0.0.1:0", "", t.TempDir(),
+			slog.New(slog.DiscardHandler), ready)
+	}()
+	select {
+	case addr := <-ready:
+		require.Equal(t, 200, post(t, "http://"+addr+"/predict", body).code)
+	case err := <-done:
+		t.Fatalf("cairn serve did not start: %v", err)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}

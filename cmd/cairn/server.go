@@ -178,7 +178,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	}
 	// The model server: deployments by name under /serve/, kept in the
 	// database and restored at start.
-	models, err := newModelServer(db, cfg.Data, "http://"+l.Addr().String(), "", opts, log)
+	models, err := newModelServer(db, cfg.Data, "http://"+l.Addr().String(), "", opts, log, api)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("model server: %w", err)
