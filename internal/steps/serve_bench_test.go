@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/serve"
 	"github.com/cairn-mlops/cairn/internal/train"
@@ -137,7 +139,8 @@ func benchCompute(b *testing.B, bm benchModel) {
 }
 
 func benchHTTP(b *testing.B, bm benchModel, name string, batch, conc int) {
-	m := serve.NewManager(serve.Options{Loader: ModelLoader{}, Logger: slog.New(slog.DiscardHandler)})
+	reg := prometheus.NewRegistry()
+	m := serve.NewManager(serve.Options{Loader: ModelLoader{}, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 	defer m.Close()
 	if _, err := m.Deploy(context.Background(), serve.Config{Name: name, ModelURI: bm.dir, MaxBatchSize: batch, QueueSize: 4096}, true); err != nil {
 		b.Fatal(err)
@@ -206,7 +209,29 @@ func benchHTTP(b *testing.B, bm benchModel, name string, batch, conc int) {
 		b.Fatal(failed)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p50 := float64(lat[len(lat)/2].Microseconds()) / 1000
 	b.ReportMetric(float64(b.N)/wall.Seconds(), "req/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(p50, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	// The model's compute in this same run, from the server's own batch
+	// histogram: per batch, and the batch size it ran at.
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			h := mm.GetHistogram()
+			if h == nil || h.GetSampleCount() == 0 {
+				continue
+			}
+			switch mf.GetName() {
+			case "cairn_serve_batch_duration_seconds":
+				compute := h.GetSampleSum() / float64(h.GetSampleCount()) * 1000
+				b.ReportMetric(compute, "compute-ms/batch")
+				if conc == 1 {
+					b.ReportMetric(p50-compute, "overhead-p50-ms")
+				}
+			case "cairn_serve_batch_size":
+				b.ReportMetric(h.GetSampleSum()/float64(h.GetSampleCount()), "mean-batch")
+			}
+		}
+	}
 }
