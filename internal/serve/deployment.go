@@ -42,6 +42,7 @@ type Status struct {
 // in flight finish on the version they started on. A version that fails to
 // load is rejected and the current one keeps serving.
 type Deployment struct {
+	name    string // never changes
 	loader  Loader
 	log     *slog.Logger
 	metrics *metrics
@@ -76,14 +77,14 @@ type served struct {
 
 func newDeployment(cfg Config, loader Loader, log *slog.Logger, m *metrics) *Deployment {
 	return &Deployment{
-		cfg: cfg, loader: loader, log: log.With("deployment", cfg.Name), metrics: m,
+		name: cfg.Name, cfg: cfg, loader: loader, log: log.With("deployment", cfg.Name), metrics: m,
 		state: StateLoading, rejected: map[string]string{}, updated: time.Now(),
 		stopc: make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
 // Name returns the deployment's name.
-func (d *Deployment) Name() string { return d.cfg.Name }
+func (d *Deployment) Name() string { return d.name }
 
 // Config returns the deployment's configuration, defaults applied.
 func (d *Deployment) Config() Config {
@@ -216,7 +217,7 @@ func (d *Deployment) load(ctx context.Context, cfg Config, version string) error
 	onServed := d.onServed
 	d.mu.Unlock()
 	if onServed != nil {
-		onServed(d.cfg.Name)
+		onServed(d.name)
 	}
 	d.metrics.served(cfg.Name, old, s)
 	d.metrics.swap(cfg.Name, "ok")
@@ -259,9 +260,9 @@ func (d *Deployment) acquire() (*served, error) {
 	defer d.mu.RUnlock()
 	if d.cur == nil {
 		if d.state == StateFailed {
-			return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s has no model: %s", d.cfg.Name, d.lastErr)}
+			return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s has no model: %s", d.name, d.lastErr)}
 		}
-		return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s is loading its model; retry shortly", d.cfg.Name)}
+		return nil, &errs.Error{Kind: errs.Unavailable, Message: fmt.Sprintf("deployment %s is loading its model; retry shortly", d.name)}
 	}
 	d.cur.inflight.Add(1)
 	return d.cur, nil
@@ -298,7 +299,7 @@ func (d *Deployment) stop() {
 	d.mu.Unlock()
 	if cur != nil {
 		retire(cur)
-		d.metrics.served(d.cfg.Name, cur, nil)
+		d.metrics.served(d.name, cur, nil)
 	}
 }
 
