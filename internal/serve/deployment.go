@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,12 +58,14 @@ type Deployment struct {
 	// listenAddr is the bound address of the deployment's own listener.
 	listenAddr string
 
-	onServed func(name string) // after a version takes over
-	loadMu   sync.Mutex        // one load at a time
-	running  atomic.Bool
-	stopOnce sync.Once
-	stopc    chan struct{}
-	done     chan struct{}
+	onServed    func(name string) // after a version takes over
+	handlerOnce sync.Once
+	handler     http.Handler
+	loadMu      sync.Mutex // one load at a time
+	running     atomic.Bool
+	stopOnce    sync.Once
+	stopc       chan struct{}
+	done        chan struct{}
 }
 
 // served is one loaded version with its batcher; inflight counts the

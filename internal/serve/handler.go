@@ -22,6 +22,11 @@ import (
 // POST /invocations, GET /ping, GET /health, and the Open Inference
 // Protocol under /v2/.
 func (d *Deployment) Handler() http.Handler {
+	d.handlerOnce.Do(func() { d.handler = d.routes() })
+	return d.handler
+}
+
+func (d *Deployment) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /{$}", d.endpoint("root", d.root))
 	mux.Handle("POST /predict", d.endpoint("predict", d.predictHandler))
