@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test the way CI does: real PostgreSQL (installed from Debian's
 # packages and started on loopback if needed) and a real S3 endpoint
-# (moto_server, started by the artifact-store tests on a loopback port).
+# (moto_server, started by the artifact-store tests on a loopback port); the
+# web UI's Vitest and Playwright tests in Debian's Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${CAIRN_TEST_POSTGRES_URL:-}" ]; then
@@ -18,5 +19,18 @@ if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2
   exit 1
 fi
+# The web UI: Node.js and npm are on the machine; Chromium comes from Debian's
+# packages (playwright's own browser download is not used). The UI is built
+# before the Go tests so that the binary they and the e2e tests build embeds it.
+if ! command -v npm >/dev/null; then
+  echo "npm is not installed: the web UI needs Node.js 20.19+ and npm" >&2
+  exit 1
+fi
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+make ui
 go vet ./...
 go test -count=1 -timeout 20m ./...
+(cd web/ui && npx vitest run && node --test --test-reporter=spec e2e/ui.test.mjs)

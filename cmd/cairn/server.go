@@ -21,6 +21,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
 	"github.com/cairn-mlops/cairn/internal/web/mlflow"
+	"github.com/cairn-mlops/cairn/internal/web/ui"
 )
 
 // Config is the server's whole configuration, from flags and environment.
@@ -184,7 +185,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("model server: %w", err)
 	}
 	defer models.Close()
-	srv := web.NewServer(opts, api, pipesAPI, models)
+	srv := web.NewServer(opts, api, pipesAPI, models, ui.NewHandler(ui.Assets())) // the UI takes the paths no API claims
 	pipesDone := make(chan error, 1)
 	go func() { pipesDone <- pipes.Run(ctx) }()
 	defer func() { <-pipesDone }()

@@ -1,0 +1,380 @@
+// End-to-end tests of the web UI in Debian's Chromium (playwright-core)
+// against a real `cairn server` seeded over its REST APIs. Every page is
+// visited, screenshots go to e2e/screenshots/ (or $E2E_SCREENSHOTS), and a
+// console error or an uncaught exception on any page fails the test.
+//
+//   node --test e2e/ui.test.mjs          (after `make ui`; CAIRN_BIN=... skips the go build)
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { api, chromiumPath, startServer, uiDir } from './harness.mjs';
+import { seedPipeline, seedTracking, waitPipelineRun } from './seed.mjs';
+import { setupServing } from './serving.mjs';
+
+const shots = process.env.E2E_SCREENSHOTS || join(uiDir, 'e2e/screenshots');
+mkdirSync(shots, { recursive: true });
+
+let server, browser, context, seeded, pipelineRun, serving;
+const consoleErrors = [];
+let allowed = []; // regexps of console errors a test expects (a deliberate 400, say)
+
+before(async () => {
+  server = await startServer();
+  seeded = await seedTracking(server.url);
+  pipelineRun = await seedPipeline(server.url);
+  serving = await setupServing(server);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+  });
+  context = await browser.newContext({ baseURL: server.url, viewport: { width: 1366, height: 820 }, colorScheme: 'light' });
+  await context.grantPermissions(['camera'], { origin: server.url });
+});
+
+after(async () => {
+  await browser?.close();
+  if (server) {
+    if (process.env.E2E_SERVER_LOG) writeFileSync(process.env.E2E_SERVER_LOG, server.log());
+    await server.stop();
+  }
+});
+
+/** open gives a fresh page that records console errors and page errors. */
+async function open(path, ctx = context) {
+  const page = await ctx.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !allowed.some((re) => re.test(m.text()))) consoleErrors.push(`${page.url()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: uncaught ${e.message}`));
+  await page.goto(path);
+  return page;
+}
+
+async function shot(page, name) {
+  await page.waitForTimeout(150); // let charts finish their first frame
+  await page.screenshot({ path: join(shots, name + '.png'), fullPage: true });
+}
+
+/** clean fails the test when any page logged a console error since the last check. */
+function clean() {
+  const errs = consoleErrors.splice(0);
+  allowed = [];
+  assert.deepEqual(errs, [], 'console errors:\n' + errs.join('\n'));
+}
+
+describe('experiments and runs', () => {
+  test('experiment list links to the runs', async () => {
+    const page = await open('/');
+    await page.getByRole('link', { name: 'fingers-study' }).waitFor();
+    assert.ok(await page.getByRole('link', { name: 'titanic', exact: true }).isVisible());
+    await shot(page, '01-experiments');
+    await page.getByRole('link', { name: 'fingers-study' }).click();
+    await page.locator('[data-state="ready"]').waitFor();
+    assert.equal(await page.locator('.vrow').count(), 12);
+    await page.close();
+    clean();
+  });
+
+  test('runs table filters, sorts and chooses columns', async () => {
+    const page = await open(`/experiments/${seeded.fingers}`);
+    await page.locator('[data-state="ready"]').waitFor();
+    // Columns: metrics and params picked by default.
+    const head = await page.locator('.vhead').innerText();
+    for (const c of ['val_accuracy', 'model', 'lr']) assert.match(head, new RegExp(c));
+    await shot(page, '02-runs');
+
+    // Filter with MLflow syntax.
+    await page.getByTestId('filter').fill("params.model = 'wide' and metrics.val_accuracy > 0.7");
+    await page.getByTestId('filter').press('Enter');
+    await page.waitForFunction(() => document.querySelector('[data-state="ready"]')?.getAttribute('data-count') === '3');
+    assert.match(page.url(), /filter=/);
+    const names = await page.locator('.vrow .cell:nth-child(2)').allInnerTexts();
+    assert.ok(names.every((n) => n.startsWith('wide-')), names.join(','));
+    await shot(page, '03-runs-filtered');
+
+    // A bad filter shows the server's message.
+    allowed = [/status of 400/];
+    await page.getByTestId('filter').fill('metrics.val_accuracy >>> 1');
+    await page.getByTestId('filter').press('Enter');
+    await page.getByRole('alert').waitFor();
+    assert.match(await page.getByRole('alert').innerText(), /filter was not accepted/i);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-state="ready"]')?.getAttribute('data-count') === '12');
+
+    // Sort by a metric: best first.
+    await page.locator('.vhead .cell', { hasText: 'val_accuracy' }).click();
+    await page.waitForFunction(() => location.search.includes('sort=m%3Aval_accuracy%3Adesc') || location.search.includes('sort=m:val_accuracy:desc'));
+    await page.locator('[data-state="ready"]').waitFor();
+    const first = await page.locator('.vrow').first().locator('.cell').nth(1).innerText();
+    assert.equal(first, seeded.runs.reduce((a, b) => (b.acc > a.acc ? b : a)).name);
+
+    // Choose columns: add a tag, drop a metric.
+    assert.doesNotMatch(await page.locator('.vhead').innerText(), /cairn\.synthetic/);
+    await page.getByRole('button', { name: /^Columns/ }).click();
+    await page.getByRole('dialog').getByText('cairn.synthetic', { exact: true }).click();
+    await page.getByRole('dialog').getByText('train_loss', { exact: true }).click();
+    await shot(page, '03b-runs-columns');
+    await page.getByRole('button', { name: 'Done' }).click();
+    const chosen = await page.locator('.vhead').innerText();
+    assert.match(chosen, /cairn\.synthetic/);
+    assert.doesNotMatch(chosen, /train_loss/);
+    assert.match(await page.locator('.vrow').first().innerText(), /true/);
+    await page.close();
+    clean();
+  });
+
+  test('run page: params, charts, artifacts', async () => {
+    const best = seeded.best;
+    const page = await open(`/runs/${best.id}`);
+    await page.getByTestId('params').waitFor();
+    assert.match(await page.getByTestId('params').innerText(), /residual/);
+    assert.match(await page.getByTestId('metrics').innerText(), /val_accuracy/);
+    await shot(page, '04-run-overview');
+
+    await page.getByRole('tab', { name: /Charts/ }).click();
+    const chart = page.locator('[data-metric="val_accuracy"] canvas');
+    await chart.waitFor();
+    assert.ok((await chart.boundingBox()).width > 200);
+    // Open the chart full width and hover it: the legend shows the value at the cursor.
+    await page.locator('[data-metric="val_accuracy"]').getByRole('button', { name: 'Expand chart' }).click();
+    await page.waitForFunction(() => document.querySelector('[data-metric="val_accuracy"] canvas')?.height > 300);
+    await page.locator('[data-metric="val_accuracy"] .u-over').hover();
+    await page.waitForFunction(() => /^step \d+: 0\.\d+/.test(document.querySelector('[data-metric="val_accuracy"] [data-testid="readout"]')?.textContent ?? ''));
+    await shot(page, '05-run-charts');
+
+    await page.getByRole('tab', { name: 'Artifacts' }).click();
+    await page.getByTestId('artifacts').waitFor();
+    await page.getByRole('treeitem', { name: /evaluation/ }).click();
+    await page.getByRole('treeitem', { name: /test_confusion\.png/ }).click();
+    const img = page.getByTestId('preview').locator('img');
+    await img.waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="preview"] img')?.naturalWidth === 96);
+    await shot(page, '06-run-artifact-image');
+    await page.getByRole('treeitem', { name: /test_metrics\.json/ }).click();
+    await page.getByTestId('text-preview').waitFor();
+    assert.match(await page.getByTestId('text-preview').innerText(), /"per_class": \{\n/);
+    const dl = await page.getByRole('link', { name: 'Download' }).getAttribute('href');
+    const res = await fetch(server.url + dl);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /per_class/);
+    await shot(page, '07-run-artifact-json');
+    await page.close();
+    clean();
+  });
+
+  test('compare overlays several runs', async () => {
+    const page = await open(`/experiments/${seeded.fingers}`);
+    await page.locator('[data-state="ready"]').waitFor();
+    for (let i = 0; i < 3; i++) await page.locator('.vrow').nth(i).locator('input[type=checkbox]').check();
+    await page.getByRole('button', { name: 'Compare (3)' }).click();
+    await page.getByTestId('compare-params').waitFor();
+    assert.ok((await page.locator('td.diff').count()) > 0, 'differing params are marked');
+    const chart = page.locator('[data-metric="val_loss"] [data-testid="chart"]');
+    await chart.locator('canvas').waitFor();
+    assert.equal(await chart.getAttribute('data-series'), '3');
+    assert.equal(await page.locator('[data-metric="val_loss"] .u-legend .u-series').count(), 4); // step + 3 runs
+    await shot(page, '08-compare');
+    await page.close();
+    clean();
+  });
+
+  test('empty experiment says what to do', async () => {
+    const { experiment } = await api(server.url).mlflow('experiments/get-by-name?experiment_name=empty');
+    const p = await open(`/experiments/${experiment.experiment_id}`);
+    await p.getByTestId('empty').waitFor();
+    assert.match(await p.getByTestId('empty').innerText(), /MLFLOW_TRACKING_URI/);
+    await shot(p, '09-empty-experiment');
+    await p.close();
+    clean();
+  });
+});
+
+describe('pipelines', () => {
+  test('list and a finished run with its graph and logs', async () => {
+    const page = await open('/pipelines');
+    await page.getByTestId('pipelines').waitFor();
+    await shot(page, '10-pipelines');
+    await page.getByTestId('pipelines').getByRole('link', { name: 'Succeeded' }).click();
+    await page.getByTestId('dag').waitFor();
+    assert.equal(await page.locator('.dag .node').count(), 4); // prepare, train[0], train[1], report
+    assert.equal(await page.locator('.dag .node[data-phase="Succeeded"]').count(), 4);
+    await page.waitForFunction(() => document.querySelectorAll('.dag .edge').length === 4); // once the spec is read
+    await page.locator('.dag .node[data-node="train[1]"]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="logs"]')?.textContent.includes('train wide epoch 3'));
+    await page.waitForSelector('[data-testid="logs"][data-done="true"]');
+    await shot(page, '11-pipeline-run');
+    await page.close();
+    clean();
+  });
+
+  test('run form starts a run; failing task, retry; cancel', async () => {
+    const marker = join(server.tmp, 'marker');
+    const page = await open('/pipelines/e2e-demo');
+    const form = page.getByTestId('run-form');
+    await form.waitFor();
+    // Typed fields from the spec, with their defaults.
+    assert.equal(await form.locator('input[name="repeat"]').inputValue(), '3');
+    assert.equal(await form.locator('input[name="models"]').inputValue(), 'small, wide');
+    // A wrong type is caught before submitting.
+    await form.locator('input[name="repeat"]').fill('two');
+    await form.getByRole('button', { name: 'Run pipeline' }).click();
+    assert.match(await form.getByRole('alert').first().innerText(), /repeat: expected a whole number/);
+    await form.locator('input[name="repeat"]').fill('2');
+    await form.locator('input[name="models"]').fill('small, wide, deep');
+    await form.locator('input[name="marker"]').fill(marker);
+    await shot(page, '12-pipeline-form');
+    await form.getByRole('button', { name: 'Run pipeline' }).click();
+    await page.waitForURL(/\/pipeline-runs\//);
+    const runId = page.url().split('/').pop().split('?')[0];
+    // Live phases: the report task fails (no marker yet).
+    await page.locator('.dag .node[data-node="report"][data-phase="Failed"]').waitFor({ timeout: 20000 });
+    assert.equal(await page.locator('.dag .node').count(), 5);
+    await page.locator('.dag .node[data-node="report"]').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="logs"]')?.textContent.includes('is missing'));
+    await shot(page, '13-pipeline-failed');
+    writeFileSync(marker, 'ok');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await page.locator('.dag .node[data-node="report"][data-phase="Succeeded"]').waitFor({ timeout: 20000 });
+    await page.getByText('Run ' + runId.slice(0, 8)).waitFor();
+    assert.equal((await waitPipelineRun(server.url, runId)).phase, 'Succeeded');
+    await page.close();
+
+    // A long task, cancelled from the UI.
+    const { run } = await api(server.url).post('/api/2.0/cairn/pipelines/runs/submit', { pipeline: 'e2e-demo', params: { pause: 30, models: ['small'] } });
+    const p2 = await open(`/pipeline-runs/${run.run_id}`);
+    await p2.locator('.dag .node[data-phase="Running"]').waitFor({ timeout: 20000 });
+    // The running item's log streams while it runs.
+    await p2.waitForFunction(() => document.querySelector('[data-testid="logs"]')?.textContent.includes('train small epoch 3'));
+    assert.equal(await p2.getByTestId('logs').getAttribute('data-done'), 'false');
+    await shot(p2, '14-pipeline-running');
+    await p2.getByRole('button', { name: 'Cancel' }).click();
+    await p2.locator('.badge[data-status="Failed"]').first().waitFor({ timeout: 20000 });
+    assert.equal((await waitPipelineRun(server.url, run.run_id)).phase, 'Failed');
+    await p2.close();
+    clean();
+  });
+});
+
+describe('models', () => {
+  test('versions with source runs; move an alias', async () => {
+    const page = await open('/models');
+    await page.getByTestId('models').waitFor();
+    assert.match(await page.getByTestId('models').innerText(), /champion/);
+    await shot(page, '15-models');
+    await page.getByRole('link', { name: 'fingers', exact: true }).click();
+    await page.getByTestId('versions').waitFor();
+    assert.equal(await page.locator('[data-testid="versions"] tbody tr').count(), serving ? 4 : 3);
+    // Source runs with their metrics.
+    assert.match(await page.getByTestId('versions').innerText(), /residual-lr0\.01/);
+    assert.match(await page.locator('[data-testid="versions"] thead').innerText(), /val_accuracy/);
+    await shot(page, '16-model');
+    // Move @challenger from version 2 to version 1.
+    await page.getByLabel('Version for @challenger').selectOption('1');
+    await page.getByText('@challenger now points at version 1').waitFor();
+    const { model_version } = await api(server.url).mlflow('registered-models/alias?name=fingers&alias=challenger');
+    assert.equal(model_version.version, '1');
+    await page.locator('[data-version="1"]').getByText('challenger').waitFor();
+    // A reserved alias name is refused with a clear message.
+    await page.getByLabel('New alias', { exact: true }).fill('v7');
+    await page.getByRole('button', { name: 'Set alias' }).click();
+    assert.match(await page.getByRole('alert').innerText(), /reserved/);
+    await page.close();
+    clean();
+  });
+});
+
+describe('playground', () => {
+  test('without deployments it says how to deploy', async (t) => {
+    if (serving) return t.skip('a model is deployed');
+    allowed = [/status of 404/];
+    const page = await open('/playground');
+    await page.getByTestId('empty').waitFor();
+    await shot(page, '17-playground-empty');
+    await page.close();
+    clean();
+  });
+
+  test('fingers: upload an image and a camera photo', async (t) => {
+    if (!serving?.fingers) return t.skip(serving?.why ?? 'serving is not set up');
+    const page = await open('/playground');
+    await page.getByTestId('deployments').waitFor();
+    await shot(page, '18-playground');
+    await page.getByRole('link', { name: /fingers/ }).click();
+    await page.getByTestId('drop').waitFor();
+    await page.getByTestId('file').setInputFiles(serving.fingers.image);
+    await page.getByTestId('predicted').waitFor({ timeout: 20000 });
+    const predicted = await page.getByTestId('predicted').innerText();
+    assert.match(predicted, /^[0-5]$/);
+    assert.equal(await page.locator('[data-testid="probabilities"] .prob').count(), 6);
+    await shot(page, '19-playground-fingers');
+    // The fake camera of Chromium stands in for a webcam.
+    await page.getByTestId('camera-toggle').click();
+    await page.getByTestId('snap').waitFor();
+    await page.waitForFunction(() => !document.querySelector('[data-testid="snap"]')?.disabled);
+    await page.getByTestId('snap').click();
+    await page.getByTestId('predicted').waitFor({ timeout: 20000 });
+    // A broken upload gets a clear message.
+    allowed = [/status of 400/];
+    await page.getByTestId('file').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await page.getByTestId('prediction').getByRole('alert').waitFor();
+    await shot(page, '20-playground-error');
+    await page.close();
+    clean();
+  });
+
+  test('titanic: a passenger form gives a survival probability', async (t) => {
+    if (!serving?.titanic) return t.skip(serving?.why ?? 'serving is not set up');
+    const page = await open('/playground/titanic');
+    const form = page.getByTestId('table-form');
+    await form.waitFor();
+    await form.getByRole('button', { name: 'Predict' }).click();
+    await page.getByTestId('probability').waitFor({ timeout: 20000 });
+    assert.match(await page.getByTestId('probability').innerText(), /^\d+(\.\d)?%$/);
+    await shot(page, '21-playground-titanic');
+    // A bad value: caught in the form, and by the server when typed anyway.
+    await form.locator('input[name="Age"]').fill('old');
+    await form.getByRole('button', { name: 'Predict' }).click();
+    assert.match(await form.getByRole('alert').innerText(), /Age: expected a number/);
+    await page.close();
+    clean();
+  });
+});
+
+describe('look', () => {
+  test('dark mode and a narrow laptop', async () => {
+    const dark = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 760 }, colorScheme: 'dark' });
+    let page = await open(`/runs/${seeded.best.id}?tab=charts`, dark);
+    await page.locator('[data-metric="val_accuracy"] canvas').waitFor();
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.notEqual(bg, 'rgb(245, 246, 248)', 'dark mode changes the background');
+    await shot(page, '22-dark-run-charts');
+    await page.close();
+    page = await open(`/pipeline-runs/${pipelineRun}`, dark);
+    await page.getByTestId('dag').waitFor();
+    await shot(page, '23-dark-pipeline-run');
+    await page.close();
+    await dark.close();
+
+    const narrow = await browser.newContext({ baseURL: server.url, viewport: { width: 1024, height: 700 } });
+    page = await open(`/experiments/${seeded.fingers}`, narrow);
+    await page.locator('[data-state="ready"]').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 1024px`);
+    await shot(page, '24-narrow-runs');
+    await page.close();
+    await narrow.close();
+    clean();
+  });
+
+  test('unknown page and API paths', async () => {
+    const page = await open('/no/such/page');
+    await page.getByTestId('empty').waitFor();
+    await page.close();
+    const r = await fetch(server.url + '/api/2.0/cairn/nope');
+    assert.equal(r.status, 404);
+    assert.equal((await r.json()).error_code, 'ENDPOINT_NOT_FOUND');
+    clean();
+  });
+});

@@ -1,0 +1,217 @@
+// One run: overview (params, metrics, tags, inputs), metric charts, artifacts.
+import { mlflow, num, type Metric, type Run as RunT } from '../api';
+import { Artifacts } from '../components/Artifacts';
+import { MetricChart } from '../components/MetricChart';
+import { CopyId, Crumbs, Empty, ErrorBox, Loading, Status, Tabs } from '../components/ui';
+import { fmtDuration, fmtNumber, fmtTime } from '../format';
+import { useAsync, useTitle } from '../hooks';
+import { Link, path, useLocation } from '../router';
+import { runName, tag } from '../runs';
+
+export function Run({ id }: { id: string }) {
+  const loc = useLocation();
+  const tab = loc.query.get('tab') ?? 'overview';
+  const run = useAsync((s) => mlflow.getRun(id, s), [id]);
+  const r = run.data?.run;
+  const exp = useAsync(async () => (r ? mlflow.getExperiment(r.info.experiment_id) : undefined), [r?.info.experiment_id]);
+  useTitle(r ? runName(r) : 'Run');
+  if (run.error) return <ErrorBox error={run.error} what={`Could not load run ${id}`} />;
+  if (!r) return <Loading what="Loading the run" />;
+
+  const metrics = [...(r.data.metrics ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const params = [...(r.data.params ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const tags = [...(r.data.tags ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const parent = tag(r, 'mlflow.parentRunId');
+  const pipelineRun = tag(r, 'cairn.pipelineRun');
+  const expName = exp.data?.experiment.name ?? r.info.experiment_id;
+  const base = path('runs', id);
+
+  return (
+    <>
+      <div class="page-head">
+        <div class="titles">
+          <Crumbs items={[['Experiments', '/experiments'], [expName, path('experiments', r.info.experiment_id)]]} />
+          <h1 class="row">
+            {runName(r)} <Status value={r.info.status} />
+          </h1>
+          <div class="sub">
+            <span>
+              ID <CopyId id={r.info.run_id} short={false} />
+            </span>
+            <span title="Started">{fmtTime(r.info.start_time)}</span>
+            <span title="Duration">{fmtDuration(r.info.start_time, r.info.end_time || (r.info.status === 'RUNNING' ? null : r.info.start_time))}</span>
+            {r.info.user_id && <span>by {r.info.user_id}</span>}
+            {parent && (
+              <span>
+                parent <Link href={path('runs', parent)}>{parent.slice(0, 8)}</Link>
+              </span>
+            )}
+            {pipelineRun && (
+              <span>
+                pipeline run <Link href={path('pipeline-runs', pipelineRun)}>{pipelineRun.slice(0, 8)}</Link>
+              </span>
+            )}
+          </div>
+        </div>
+      </div>
+      <Tabs
+        active={tab}
+        href={(t) => (t === 'overview' ? base : `${base}?tab=${t}`)}
+        tabs={[
+          { id: 'overview', label: 'Overview' },
+          { id: 'charts', label: 'Charts', count: metrics.length },
+          { id: 'artifacts', label: 'Artifacts' },
+        ]}
+      />
+      {tab === 'overview' && <Overview run={r} metrics={metrics} params={params} tags={tags} base={base} />}
+      {tab === 'charts' &&
+        (metrics.length === 0 ? (
+          <div class="panel">
+            <Empty title="No metrics logged">
+              <p>
+                Metrics logged with a step (<code>mlflow.log_metric("loss", v, step=epoch)</code>) are drawn here, one chart per metric.
+              </p>
+            </Empty>
+          </div>
+        ) : (
+          <div class="grid charts">
+            {metrics.map((m) => (
+              <MetricChart key={m.key} metric={m.key} runs={[{ id, label: runName(r) }]} />
+            ))}
+          </div>
+        ))}
+      {tab === 'artifacts' && (
+        <div class="panel">
+          <Artifacts runId={id} selected={loc.query.get('path') ?? ''} />
+        </div>
+      )}
+    </>
+  );
+}
+
+function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Metric[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[]; base: string }) {
+  const children = useAsync(
+    () =>
+      mlflow.searchRuns({
+        experiment_ids: [run.info.experiment_id],
+        filter: `tags.mlflow.parentRunId = '${run.info.run_id}'`,
+        max_results: 200,
+      }),
+    [run.info.run_id],
+  );
+  const datasets = run.inputs?.dataset_inputs ?? [];
+  const userTags = tags.filter((t) => !t.key.startsWith('mlflow.') || t.key === 'mlflow.source.name' || t.key === 'mlflow.note.content');
+  return (
+    <div class="grid two">
+      <div class="panel">
+        <div class="panel-head">
+          <h2>Parameters</h2>
+          <span class="muted small">{params.length}</span>
+        </div>
+        {params.length === 0 ? (
+          <p class="panel-body muted">No parameters logged.</p>
+        ) : (
+          <table class="data kv" data-testid="params">
+            <tbody>
+              {params.map((p) => (
+                <tr key={p.key}>
+                  <td class="mono">{p.key}</td>
+                  <td class="mono">{p.value}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      <div class="panel">
+        <div class="panel-head">
+          <h2>Metrics</h2>
+          <span class="muted small">latest values</span>
+        </div>
+        {metrics.length === 0 ? (
+          <p class="panel-body muted">No metrics logged.</p>
+        ) : (
+          <table class="data kv" data-testid="metrics">
+            <tbody>
+              {metrics.map((m) => (
+                <tr key={m.key}>
+                  <td class="mono">
+                    <Link href={`${base}?tab=charts`} title="Open the charts">
+                      {m.key}
+                    </Link>
+                  </td>
+                  <td class="mono num" title={`step ${m.step}`}>
+                    {fmtNumber(num(m.value))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      <div class="panel">
+        <div class="panel-head">
+          <h2>Tags</h2>
+        </div>
+        {userTags.length === 0 ? (
+          <p class="panel-body muted">No tags.</p>
+        ) : (
+          <table class="data kv">
+            <tbody>
+              {userTags.map((t) => (
+                <tr key={t.key}>
+                  <td class="mono">{t.key}</td>
+                  <td class="mono">{t.value}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </div>
+      {(datasets.length > 0 || (children.data?.runs?.length ?? 0) > 0) && (
+        <div class="panel">
+          {datasets.length > 0 && (
+            <>
+              <div class="panel-head">
+                <h2>Inputs</h2>
+              </div>
+              <table class="data kv">
+                <tbody>
+                  {datasets.map((d, i) => (
+                    <tr key={i}>
+                      <td class="mono">{d.dataset.name}</td>
+                      <td class="mono small">{d.dataset.digest}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
+          {(children.data?.runs?.length ?? 0) > 0 && (
+            <>
+              <div class="panel-head">
+                <h2>Child runs</h2>
+                <span class="muted small">{children.data!.runs!.length}</span>
+              </div>
+              <table class="data">
+                <tbody>
+                  {children.data!.runs!.map((c) => (
+                    <tr key={c.info.run_id}>
+                      <td>
+                        <Link href={path('runs', c.info.run_id)}>{runName(c)}</Link>
+                      </td>
+                      <td>
+                        <Status value={c.info.status} />
+                      </td>
+                      <td class="muted">{fmtDuration(c.info.start_time, c.info.end_time || c.info.start_time)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}

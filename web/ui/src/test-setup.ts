@@ -1,0 +1,9 @@
+import { cleanup } from '@testing-library/preact';
+import { afterEach, vi } from 'vitest';
+
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+  history.replaceState(null, '', '/');
+  localStorage.clear();
+});
