@@ -67,6 +67,7 @@ until Ctrl-C.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "\nCairn is running at %s\n", base)
+			fmt.Fprintf(out, "  web UI:           %s/ (runs, pipelines, models, and a playground for each deployment)\n", base)
 			fmt.Fprintf(out, "  logged sample run %s (experiment %q)\n", run.Info.RunID, "cairn-demo")
 			fmt.Fprintf(out, "  MLflow clients:   export MLFLOW_TRACKING_URI=%s\n", base)
 			fmt.Fprintf(out, "  look at it:       cairn runs list --experiment cairn-demo --tracking-uri %s\n", base)

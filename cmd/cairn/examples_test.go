@@ -113,6 +113,7 @@ func TestDemoRunsBothPipelines(t *testing.T) {
 	out, err := run(t, "demo", "--quick", "--exit", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--log-level", "warn")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "pipeline titanic on SYNTHETIC stand-ins")
+	require.Contains(t, out, "  web UI:           http://127.0.0.1:")
 	require.Contains(t, out, "pipeline titanic Succeeded")
 	require.Contains(t, out, "pipeline fingers Succeeded")
 	require.Contains(t, out, "registered models:/fingers@champion")
