@@ -191,3 +191,34 @@ trial:
 		}
 	}
 }
+
+// TestTunePacksGPUs runs four trials of half a GPU each on two GPUs: they
+// share the devices two by two, each with its own CUDA_VISIBLE_DEVICES.
+func TestTunePacksGPUs(t *testing.T) {
+	ds := tuneDataset(t)
+	spec := writeSpec(t, fmt.Sprintf(`
+metric: val_accuracy
+mode: max
+space:
+  model: {grid: [small, wide]}
+  lr: {grid: [0.003, 0.001]}
+resources: {cpu: 0.5, gpu: 0.5}
+trial:
+  uses: train.cnn
+  with: {dataset: %q, epochs: 1, augment: false}
+`, ds))
+	dir, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+	out, err := run(t, "tune", spec, "--data", dir, "--work", work, "--cpus", "2", "--gpus", "2", "--json", "--log-level", "warn")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "4 running")
+	db, err := meta.Open(context.Background(), filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	defer db.Close()
+	used := map[string]int{}
+	for _, rs := range runsByTrial(t, work) {
+		r, err := db.FindRunByID(context.Background(), rs[0])
+		require.NoError(t, err)
+		used[tagMap(r)["cairn.tune.cuda_visible_devices"]]++
+	}
+	require.Equal(t, map[string]int{"0": 2, "1": 2}, used)
+}

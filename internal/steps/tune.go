@@ -197,6 +197,9 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		cmd = []string{exe, "step", "exec"}
 	}
 	exec := pipeline.NewLocal(pipeline.DefaultLocalOptions())
+	gpus := newGPUPool(int(capacity.GPU), envValue(env.Environ, "CUDA_VISIBLE_DEVICES"))
+	need := s.Spec.WithDefaults().Resources.GPU
+	devices := map[string][]int{}
 	ends := make(chan trialEnd)
 	var wg sync.WaitGroup
 	cancels := map[string]context.CancelFunc{}
@@ -235,7 +238,12 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 			if t == nil {
 				break
 			}
-			runID, err := s.startRun(ctx, c, expID, parent, t)
+			var visible string
+			if need > 0 {
+				devices[t.ID] = gpus.take(need)
+				visible = gpus.visible(devices[t.ID])
+			}
+			runID, err := s.startRun(ctx, c, expID, parent, t, visible)
 			if err != nil {
 				_ = sw.Fail(t.ID, err.Error())
 				return nil, fmt.Errorf("tune.sweep: trial %s: %w", t.ID, err)
@@ -244,10 +252,14 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 			running[t.ID] = runID
 			tctx, cancel := context.WithCancel(ctx)
 			cancels[t.ID] = cancel
+			tenv := env
+			if need > 0 {
+				tenv.Environ = append(withoutKeys(env.Environ, "CUDA_VISIBLE_DEVICES"), "CUDA_VISIBLE_DEVICES="+visible)
+			}
 			wg.Add(1)
 			go func(t tune.Trial) {
 				defer wg.Done()
-				ends <- s.runTrial(tctx, c, exec, cmd, env, ts, t, runID, dir, sw, cancel)
+				ends <- s.runTrial(tctx, c, exec, cmd, tenv, ts, t, runID, dir, sw, cancel)
 			}(*t)
 			fmt.Fprintf(env.Stdout, "trial %s started (run %s): %s\n", t.ID, runID, t.Params)
 		}
@@ -269,6 +281,10 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		}
 		cancels[end.id]()
 		delete(cancels, end.id)
+		if d, ok := devices[end.id]; ok {
+			gpus.give(d, need)
+			delete(devices, end.id)
+		}
 		delete(running, end.id)
 		trialTime += end.took
 		msg := s.finishTrial(ctx, c, sw, state, end)
@@ -292,12 +308,20 @@ func (s *Sweep) capacity(env Env) tune.Resources {
 		return *s.Capacity
 	}
 	capacity := tune.Resources{CPU: float64(runtime.NumCPU())}
-	for _, kv := range env.Environ {
-		if v, ok := strings.CutPrefix(kv, "CUDA_VISIBLE_DEVICES="); ok && v != "" {
-			capacity.GPU = float64(len(strings.Split(v, ",")))
-		}
+	if v := envValue(env.Environ, "CUDA_VISIBLE_DEVICES"); v != "" {
+		capacity.GPU = float64(len(strings.Split(v, ",")))
 	}
 	return capacity
+}
+
+// envValue returns the value of key in environ, or "".
+func envValue(environ []string, key string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // open restores the sweep from dir, or starts a new one.
@@ -342,7 +366,7 @@ func (s *Sweep) sweepParams(ts trialSpec) []tracking.Param {
 }
 
 // startRun creates the tracking run of one attempt of a trial.
-func (s *Sweep) startRun(ctx context.Context, c *client.Client, expID, parent string, t *tune.Trial) (string, error) {
+func (s *Sweep) startRun(ctx context.Context, c *client.Client, expID, parent string, t *tune.Trial, devices string) (string, error) {
 	name := t.ID
 	keys := make([]string, 0, len(t.Params))
 	for k := range t.Params {
@@ -352,10 +376,14 @@ func (s *Sweep) startRun(ctx context.Context, c *client.Client, expID, parent st
 	for _, k := range keys {
 		name += fmt.Sprintf(" %s=%v", k, t.Params[k])
 	}
-	r, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: expID, RunName: name, Tags: []tracking.Tag{
+	tags := []tracking.Tag{
 		{Key: "mlflow.parentRunId", Value: parent}, {Key: "cairn.tune.trial", Value: t.ID},
 		{Key: "cairn.tune.attempt", Value: strconv.Itoa(t.Attempts)},
-	}})
+	}
+	if devices != "" {
+		tags = append(tags, tracking.Tag{Key: "cairn.tune.cuda_visible_devices", Value: devices})
+	}
+	r, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: expID, RunName: name, Tags: tags})
 	if err != nil {
 		return "", err
 	}
