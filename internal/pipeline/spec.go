@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -537,24 +539,12 @@ func (d *decoder) resources(v *yaml.Node, t *Task, w string) {
 	})
 }
 
-var byteUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-	"ki": 1 << 10, "kib": 1 << 10, "mi": 1 << 20, "mib": 1 << 20, "gi": 1 << 30, "gib": 1 << 30, "ti": 1 << 40, "tib": 1 << 40,
-}
-
-var bytesRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$`)
-
-// ParseBytes parses a size such as "512Mi", "2GiB", "1.5G" or "1048576".
+// ParseBytes parses a size such as "512Mi", "2GiB", "1.5G" or "1048576"
+// (decimal units are powers of 1000, "i" units powers of 1024).
 func ParseBytes(s string) (int64, error) {
-	m := bytesRE.FindStringSubmatch(s)
-	if m == nil {
+	n, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil || n > math.MaxInt64 {
 		return 0, fmt.Errorf("%q is not a size such as 512Mi, 2GiB or 1G", s)
 	}
-	mult, ok := byteUnits[strings.ToLower(m[2])]
-	if !ok {
-		return 0, fmt.Errorf("%q has an unknown unit %q: use B, K, M, G, T or Ki, Mi, Gi, Ti", s, m[2])
-	}
-	n, _ := strconv.ParseFloat(m[1], 64)
-	return int64(n * mult), nil
+	return int64(n), nil
 }

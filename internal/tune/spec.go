@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -590,26 +591,14 @@ func sortedKeys[V any](m map[string]V) []string {
 // as "512Mi", "2GiB" or "1.5G".
 type Bytes int64
 
-var byteUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-	"ki": 1 << 10, "kib": 1 << 10, "mi": 1 << 20, "mib": 1 << 20, "gi": 1 << 30, "gib": 1 << 30, "ti": 1 << 40, "tib": 1 << 40,
-}
-
-var bytesRE = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$`)
-
-// ParseBytes parses a size such as "512Mi", "2GiB", "1.5G" or "1048576".
+// ParseBytes parses a size such as "512Mi", "2GiB", "1.5G" or "1048576"
+// (decimal units are powers of 1000, "i" units powers of 1024).
 func ParseBytes(s string) (Bytes, error) {
-	m := bytesRE.FindStringSubmatch(s)
-	if m == nil {
+	n, err := humanize.ParseBytes(strings.TrimSpace(s))
+	if err != nil || n > math.MaxInt64 {
 		return 0, fmt.Errorf("%q is not a size such as 512Mi, 2GiB or 1G", s)
 	}
-	mult, ok := byteUnits[strings.ToLower(m[2])]
-	if !ok {
-		return 0, fmt.Errorf("%q has an unknown unit %q: use B, K, M, G, T or Ki, Mi, Gi, Ti", s, m[2])
-	}
-	n, _ := strconv.ParseFloat(m[1], 64)
-	return Bytes(n * mult), nil
+	return Bytes(n), nil
 }
 
 // String formats b with the largest binary unit that keeps it at least 1, e.g. "1.5GiB".
