@@ -68,6 +68,9 @@ type Run struct {
 	StartTime     int64          `json:"start_time,omitempty"`
 	EndTime       int64          `json:"end_time,omitempty"`
 	Tasks         []Task         `json:"tasks,omitempty"`
+	// Spec is the YAML the run ran (runs/get only): the pipeline's
+	// definition may have changed since.
+	Spec string `json:"spec,omitempty"`
 }
 
 // Task is a task run on the wire.
@@ -234,7 +237,9 @@ func (h *Handler) getRun(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"run": ToRun(run)}, nil
+	out := ToRun(run)
+	out.Spec = run.Source
+	return map[string]any{"run": out}, nil
 }
 
 func (h *Handler) listRuns(r *http.Request) (any, error) {

@@ -68,6 +68,7 @@ func TestPipelinesAPI(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	tasks := run["tasks"].([]any)
 	require.Equal(t, "Succeeded", tasks[0].(map[string]any)["phase"])
+	require.Equal(t, spec, run["spec"], "runs/get has the spec the run ran")
 	require.Equal(t, "attempt 1: exit status 2", tasks[1].(map[string]any)["message"])
 
 	logs := call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task=a", nil, 200)

@@ -230,6 +230,8 @@ export interface PipelineRun {
   start_time?: number;
   end_time?: number;
   tasks?: PipelineTask[];
+  /** The YAML the run ran (runs/get only). */
+  spec?: string;
 }
 export interface Pipeline {
   name: string;

@@ -45,14 +45,16 @@ export function PipelineRun({ id }: { id: string }) {
     POLL_MS,
     [id, kick],
   );
-  const def = useAsync(async () => (run ? pipelines.get(run.pipeline).catch(() => null) : null), [run?.pipeline]);
+  // The spec the run ran; older servers only have the pipeline's current one.
+  const def = useAsync(async () => (run && !run.spec ? pipelines.get(run.pipeline).catch(() => null) : null), [run?.pipeline, !!run?.spec]);
+  const source = run?.spec ?? def.data?.pipeline.spec;
   const spec = useMemo(() => {
     try {
-      return def.data?.pipeline.spec ? parseSpec(def.data.pipeline.spec) : undefined;
+      return source ? parseSpec(source) : undefined;
     } catch {
       return undefined;
     }
-  }, [def.data]);
+  }, [source]);
 
   if (!run) return error ? <ErrorBox error={error} what={`Could not load pipeline run ${id}`} /> : <Loading what="Loading the run" />;
   const tasks = run.tasks ?? [];
