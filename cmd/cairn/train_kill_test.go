@@ -32,24 +32,7 @@ func TestTrainResumesAfterKill9(t *testing.T) {
 	args := []string{"train", "fingers", "--data", hands, "--size", "32", "--epochs", "5", "--tracking-uri", url,
 		"--data-dir", filepath.Join(work, "cd"), "--work", filepath.Join(work, "job")}
 
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, args...)
-	child.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
-	stderr, err := child.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	sc := bufio.NewScanner(stderr)
-	killed := false
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "epoch 2/5") {
-			require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-			killed = true
-			break
-		}
-	}
-	_ = child.Wait()
-	require.True(t, killed, "the child never finished epoch 2")
+	require.True(t, killAtLine(t, args, "epoch 2/5"), "the child never finished epoch 2")
 	b, err := os.ReadFile(filepath.Join(work, "job", "run.json"))
 	require.NoError(t, err, "the killed run left its tracking run to continue")
 	var first struct {
@@ -79,4 +62,29 @@ func TestTrainResumesAfterKill9(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "FINISHED", r.Info.Status)
 	t.Logf("resumed in %s", time.Since(start))
+}
+
+// killAtLine runs this test binary as cairn with args and SIGKILLs it as
+// soon as it prints a line starting with prefix on stderr; it reports
+// whether that happened.
+func killAtLine(t *testing.T, args []string, prefix string) bool {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	child := exec.Command(exe, args...)
+	child.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
+	stderr, err := child.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	sc := bufio.NewScanner(stderr)
+	killed := false
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), prefix) {
+			require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+			killed = true
+			break
+		}
+	}
+	_ = child.Wait()
+	return killed
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -151,24 +148,7 @@ trial:
 `, ds))
 	dir, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
 	args := []string{"tune", spec, "--data", dir, "--work", work}
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, args...)
-	child.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
-	stderr, err := child.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	sc := bufio.NewScanner(stderr)
-	killed := false
-	for sc.Scan() {
-		if strings.HasPrefix(sc.Text(), "trial t001 succeeded") {
-			require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-			killed = true
-			break
-		}
-	}
-	_ = child.Wait()
-	require.True(t, killed, "the sweep never finished two trials")
+	require.True(t, killAtLine(t, args, "trial t001 succeeded"), "the sweep never finished two trials")
 	before := runsByTrial(t, work)
 
 	out, err := run(t, append(args, "--json")...)
