@@ -33,6 +33,6 @@ YAML
   echo "== $sched max_concurrent=$mc"
   "$OUT/cairn" tune "$spec" --cpus "$mc" --data "$OUT/data-$sched-$mc" --json --log-level warn 2>"$OUT/log-$sched-$mc.txt" |
     python3 -c 'import json,sys; r=json.load(sys.stdin); print("wall %ss, trials %ss, best %s %s = %s" % (r["wall_seconds"], r["trial_seconds"], r["best_trial"], r["best_params"], r["best_value"]))'
-  grep -c "stopped early" "$OUT/log-$sched-$mc.txt" | sed 's/^/stopped early: /' || true
+  grep "^sweep done" "$OUT/log-$sched-$mc.txt" || true
 done
 echo "logs and data in $OUT"
