@@ -53,7 +53,7 @@ func pipelineFlags(cmd *cobra.Command) {
 
 // newEngine builds a pipeline engine over db, keeping task folders under
 // DATA/pipelines; tasks log to trackingURI.
-func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun)) (*pipeline.Engine, error) {
+func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun), token string) (*pipeline.Engine, error) {
 	root, err := filepath.Abs(filepath.Join(data, "pipelines"))
 	if err != nil {
 		return nil, err
@@ -69,6 +69,11 @@ func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger
 	}
 	// Built-in steps keep datasets and work folders under the data folder.
 	env := append(os.Environ(), "CAIRN_DATA_DIR="+absData)
+	if token != "" {
+		// The server's --auth: tasks (built-in steps and MLflow clients in
+		// run: scripts alike) authenticate with the server's task secret.
+		env = append(env, "MLFLOW_TRACKING_TOKEN="+token)
+	}
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), env, trackingURI
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
 	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
@@ -173,7 +178,7 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			defer stop()
 			out := cmd.ErrOrStderr()
 			gpus, _ := cmd.Flags().GetInt("gpus")
-			e, err := newEngine(db, data, uri, gpus, log, progress(out))
+			e, err := newEngine(db, data, uri, gpus, log, progress(out), "")
 			if err != nil {
 				return err
 			}
@@ -274,7 +279,7 @@ func withEngine(run func(cmd *cobra.Command, e *pipeline.Engine, args []string) 
 		}
 		defer db.Close()
 		gpus, _ := cmd.Flags().GetInt("gpus")
-		e, err := newEngine(db, data, "", gpus, log, nil)
+		e, err := newEngine(db, data, "", gpus, log, nil, "")
 		if err != nil {
 			return err
 		}
@@ -487,11 +492,11 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 }
 
 // newPipelineService wires the server's pipeline service and API.
-func newPipelineService(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
+func newPipelineService(db *meta.DB, data, trackingURI, token string, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
 	if data == "" {
 		data = DefaultConfig().Data
 	}
-	e, err := newEngine(db, data, trackingURI, gpus, log, nil)
+	e, err := newEngine(db, data, trackingURI, gpus, log, nil, token)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/serve"
 	"github.com/cairn-mlops/cairn/internal/steps"
@@ -369,4 +370,78 @@ func TestServeWithAuth(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestPipelinesUnderAuth runs a pipeline inside a server with --auth: its
+// tasks authenticate with the server's in-memory task secret, which may
+// read and write but not manage users.
+func TestPipelinesUnderAuth(t *testing.T) {
+	dir := t.TempDir()
+	cmd := newRootCmd()
+	cmd.SetIn(strings.NewReader("s3cret-password\n"))
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
+	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
+	require.NoError(t, err)
+	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr, cfg.Auth = dir, "127.0.0.1:0", true
+	url, _, _ := startServer(t, cfg)
+	ctx := context.Background()
+	c, err := client.New(url, client.Options{Token: secret})
+	require.NoError(t, err)
+
+	spec := `name: authed
+tasks:
+  synth:
+    uses: data.synth
+    with: {kind: titanic, n: 120, seed: 1}
+  prepare:
+    needs: [synth]
+    uses: data.csv
+    with: {source: "${{ tasks.synth.outputs.path }}", preset: titanic}
+  train:
+    needs: [prepare]
+    uses: train.tabular
+    with: {dataset: "${{ tasks.prepare.outputs.dataset }}", epochs: 1}
+  token:
+    run: echo "token=$MLFLOW_TRACKING_TOKEN" >> "$CAIRN_OUTPUTS"
+    outputs: [token]
+`
+	var sub struct {
+		Run struct {
+			RunID string `json:"run_id"`
+		} `json:"run"`
+	}
+	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, &sub))
+	var got struct {
+		Run struct {
+			Phase string `json:"phase"`
+			Tasks []struct {
+				Node    string            `json:"node"`
+				Phase   string            `json:"phase"`
+				Message string            `json:"message"`
+				Outputs map[string]string `json:"outputs"`
+			} `json:"tasks"`
+		} `json:"run"`
+	}
+	require.Eventually(t, func() bool {
+		require.NoError(t, c.Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+sub.Run.RunID, nil, &got))
+		return got.Run.Phase == "Succeeded" || got.Run.Phase == "Failed"
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Equal(t, "Succeeded", got.Run.Phase, "%+v", got.Run.Tasks)
+	var task string
+	for _, tk := range got.Run.Tasks {
+		if tk.Node == "token" {
+			task = tk.Outputs["token"]
+		}
+	}
+	require.True(t, strings.HasPrefix(task, "cairn_task_"), task)
+	tc, err := client.New(url, client.Options{Token: task})
+	require.NoError(t, err)
+	_, err = tc.CreateExperiment(ctx, "written-by-a-task")
+	require.NoError(t, err)
+	err = tc.Do(ctx, "GET", "/api/2.0/cairn/users/list", nil, nil)
+	require.Contains(t, []errs.Kind{errs.Unauthenticated, errs.PermissionDenied}, errs.KindOf(err), "the task secret is not an admin: %v", err)
 }

@@ -160,8 +160,11 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 
 	opts := web.DefaultOptions()
 	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg
+	// With --auth the server's own pipeline tasks send this secret.
+	var taskToken string
 	if cfg.Auth {
-		authn, err := newAuthenticator(ctx, db)
+		taskToken = newTaskToken()
+		authn, err := newAuthenticator(ctx, db, taskToken)
 		if err != nil {
 			return err
 		}
@@ -172,7 +175,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// Pipelines run inside the server; their tasks log to it.
-	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), cfg.GPUs, log)
+	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), taskToken, cfg.GPUs, log)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -219,7 +218,7 @@ func (t *Train) Validate() error {
 
 // Run implements Step.
 func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
-	c, err := client.New(env.TrackingURI, client.DefaultOptions())
+	c, err := trackingClient(env)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +310,7 @@ func (p *Promote) Run(ctx context.Context, env Env) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(env.TrackingURI, client.DefaultOptions())
+	c, err := trackingClient(env)
 	if err != nil {
 		return nil, err
 	}

@@ -161,7 +161,7 @@ func (p *Deploy) Run(ctx context.Context, env Env) (map[string]string, error) {
 	if env.TrackingURI == "" {
 		return nil, errs.Invalidf("serve.deploy needs the server: MLFLOW_TRACKING_URI is not set")
 	}
-	c, err := client.New(env.TrackingURI, client.DefaultOptions())
+	c, err := trackingClient(env)
 	if err != nil {
 		return nil, err
 	}

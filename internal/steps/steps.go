@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 )
@@ -274,4 +275,24 @@ func (r *Registry) Exec(ctx context.Context, id string, inputs []byte, env Env) 
 		return nil, fmt.Errorf("step %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// trackingClient is a client for the task's tracking server, with the
+// credentials the task was given (MLFLOW_TRACKING_TOKEN, or
+// MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, as MLflow's own
+// client reads them).
+func trackingClient(env Env) (*client.Client, error) {
+	opts := client.DefaultOptions()
+	for _, kv := range env.Environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "MLFLOW_TRACKING_TOKEN":
+			opts.Token = v
+		case "MLFLOW_TRACKING_USERNAME":
+			opts.Username = v
+		case "MLFLOW_TRACKING_PASSWORD":
+			opts.Password = v
+		}
+	}
+	return client.New(env.TrackingURI, opts)
 }

@@ -150,7 +150,7 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		return nil, err
 	}
 	ts, _ := s.trial()
-	c, err := client.New(env.TrackingURI, client.DefaultOptions())
+	c, err := trackingClient(env)
 	if err != nil {
 		return nil, err
 	}
