@@ -161,6 +161,11 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Contains(t, []any{0.0, 1.0}, r.body["Survived"])
 	p := r.body["probability"].(float64)
 	require.True(t, p >= 0 && p <= 1)
+	// Whole numbers sent as floats (Python's json, pandas) are the same
+	// categories: Pclass 3.0 is Pclass 3.
+	asFloats := post(t, url+"/serve/titanic/predict", strings.ReplaceAll(passenger, `"Pclass": 3,`, `"Pclass": 3.0,`))
+	require.Equal(t, 200, asFloats.code, asFloats.raw)
+	require.Equal(t, p, asFloats.body["probability"])
 	r = post(t, url+"/serve/titanic/predict", `{"PassengerId": 893, "Name": "Wilkes, Mrs. James", "Pclass": 3, "Sex": "female", "Age": null, "SibSp": 1, "Parch": 0, "Fare": null, "Embarked": null}`)
 	require.Equal(t, 200, r.code, r.raw)
 	for _, tc := range []struct{ body, msg string }{

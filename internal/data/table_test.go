@@ -182,7 +182,8 @@ func TestTableTransformRecords(t *testing.T) {
 	require.Equal(t, float32(1), slot(v3, "CabinKnown"))
 
 	// Pclass as a string or an integer is the same category as the number.
-	for _, p := range []any{"3", 3, int64(3), json.Number("3")} {
+	// JSON decoded with UseNumber keeps 3.0 as written: it is still 3.
+	for _, p := range []any{"3", 3, 3.0, int64(3), json.Number("3"), json.Number("3.0"), json.Number("3e0")} {
 		r := base()
 		r["Pclass"] = p
 		pv, err := tr.ApplyRecord(r)

@@ -308,6 +308,11 @@ func recordString(name string, typ ColumnType, v any) (string, error) {
 	case string:
 		return strings.TrimSpace(v), nil
 	case json.Number:
+		// 3, 3.0 and 3e0 are the same category, as the CSV cell "3" is:
+		// clients (Python's json, pandas) often send whole numbers as floats.
+		if x, ok := parseNumber(v.String()); ok && !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		}
 		return v.String(), nil
 	case float64, float32, int, int32, int64:
 		// A number for a category (e.g. Pclass 3) is its shortest decimal,
