@@ -11,9 +11,13 @@ import (
 // value changes nothing.
 type AugmentOptions struct {
 	// FlipProb is the probability of a horizontal (left-right) flip. In the
-	// fingers data left hands are mirrored right hands, so a flip keeps the
-	// label.
+	// fingers data left hands are mirrored right hands, so a flip keeps a
+	// count label, and turns a count-and-hand label into the other hand's.
 	FlipProb float64 `json:"flip_prob,omitempty"`
+	// FlipClasses, when set, is the class a flipped example becomes, by
+	// class index (for hand labels: 3L <-> 3R). Without it a flip keeps the
+	// label.
+	FlipClasses []int32 `json:"flip_classes,omitempty"`
 	// MaxShift is the largest shift in pixels, drawn per axis in
 	// [-MaxShift, MaxShift].
 	MaxShift int `json:"max_shift,omitempty"`
@@ -32,18 +36,47 @@ func DefaultAugmentOptions(size int) AugmentOptions {
 }
 
 // AugmentOptionsFor returns the default augmentation for a dataset: as
-// DefaultAugmentOptions, without flips when the classes name the hand (a
-// flipped right hand is a left hand, so a flip would change the label).
+// DefaultAugmentOptions; when the classes name the hand, a flipped example
+// becomes the other hand (a flipped right hand is a left hand).
 func AugmentOptionsFor(m Manifest) AugmentOptions {
 	a := DefaultAugmentOptions(m.Shape[0])
 	if HandClasses(m.Classes) {
-		a.FlipProb = 0
+		index := map[string]int32{}
+		for i, c := range m.Classes {
+			index[c] = int32(i)
+		}
+		a.FlipClasses = make([]int32, len(m.Classes))
+		for i, c := range m.Classes {
+			other := "L"
+			if c[1] == 'L' {
+				other = "R"
+			}
+			j, ok := index[c[:1]+other]
+			if !ok {
+				a.FlipProb, a.FlipClasses = 0, nil // one hand only: no flips
+				return a
+			}
+			a.FlipClasses[i] = j
+		}
 	}
 	return a
 }
 
+// FlipLabel returns the label of an example after Apply flipped it.
+func (a *Augmenter) FlipLabel(label int32) int32 {
+	if f := a.opt.FlipClasses; int(label) < len(f) && label >= 0 {
+		return f[label]
+	}
+	return label
+}
+
 // Validate checks every option is within its range.
 func (o AugmentOptions) Validate() error {
+	for _, c := range o.FlipClasses {
+		if c < 0 {
+			return errs.Invalidf("augment: flip_classes: class index %d: expected 0 or more", c)
+		}
+	}
 	switch {
 	case o.FlipProb < 0 || o.FlipProb > 1 || math.IsNaN(o.FlipProb):
 		return errs.Invalidf("augment: flip probability %g: expected 0 to 1", o.FlipProb)
@@ -102,18 +135,21 @@ func NewAugmenter(shape []int, norm *Normalize, opt AugmentOptions) (*Augmenter,
 // Options returns the options the Augmenter applies.
 func (a *Augmenter) Options() AugmentOptions { return a.opt }
 
-// Apply augments one example in place.
-func (a *Augmenter) Apply(rng *rand.Rand, x []float32) {
+// Apply augments one example in place and tells whether it flipped it
+// (see FlipLabel).
+func (a *Augmenter) Apply(rng *rand.Rand, x []float32) bool {
 	if len(a.tmp) != len(x) {
 		a.tmp = make([]float32, len(x))
 	}
-	a.ApplyTo(rng, a.tmp, x)
+	flipped := a.ApplyTo(rng, a.tmp, x)
 	copy(x, a.tmp)
+	return flipped
 }
 
 // ApplyTo writes an augmented copy of src (H*W*C values) to dst, which must
-// have the same length and must not overlap src.
-func (a *Augmenter) ApplyTo(rng *rand.Rand, dst, src []float32) {
+// have the same length and must not overlap src, and tells whether it
+// flipped it.
+func (a *Augmenter) ApplyTo(rng *rand.Rand, dst, src []float32) bool {
 	o := a.opt
 	flip := o.FlipProb > 0 && rng.Float64() < o.FlipProb
 	dx, dy := 0, 0
@@ -140,6 +176,7 @@ func (a *Augmenter) ApplyTo(rng *rand.Rand, dst, src []float32) {
 			dst[i] += delta * a.bright[i%a.c]
 		}
 	}
+	return flip
 }
 
 // shift copies src to dst moved by (dx, dy) and optionally mirrored.

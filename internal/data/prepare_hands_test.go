@@ -40,9 +40,18 @@ func TestPrepareImagesCountHandLabels(t *testing.T) {
 		c, h := px/40, (px%40)/10
 		require.Equal(t, m.Classes[c*2+h], m.Classes[l], "example %d", i)
 	}
+	// A flip turns a right hand into a left one: the label follows.
 	a := AugmentOptionsFor(m)
-	require.Zero(t, a.FlipProb, "a flip would turn a right hand into a left one")
-	require.Positive(t, AugmentOptionsFor(def.Manifest).FlipProb)
+	require.Positive(t, a.FlipProb)
+	require.Equal(t, []int32{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10}, a.FlipClasses)
+	aug, err := NewAugmenter(m.Shape, m.Normalize, a)
+	require.NoError(t, err)
+	require.Equal(t, int32(7), aug.FlipLabel(6), "3L flipped is 3R")
+	d := AugmentOptionsFor(def.Manifest)
+	require.Positive(t, d.FlipProb)
+	require.Nil(t, d.FlipClasses, "a count label survives a flip")
+	// One hand only: no flips, since the other hand is no class.
+	require.Zero(t, AugmentOptionsFor(Manifest{Shape: m.Shape, Classes: []string{"0L", "1L"}}).FlipProb)
 
 	// Class folders have no hand; an unknown label set is refused.
 	folders := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -219,4 +220,14 @@ func TestTrainTables(t *testing.T) {
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, res.Test.Accuracy, 0.9, name)
 	}
+}
+
+func TestFlipClassesMustMatchTheClasses(t *testing.T) {
+	ds := quadrantsWithImageOptions(t)
+	opt := DefaultOptions()
+	opt.Model, opt.Epochs, opt.BatchSize = "small", 1, 16
+	opt.Augment = &data.AugmentOptions{FlipProb: 1, FlipClasses: []int32{0}}
+	_, _, err := Train(context.Background(), ds, opt)
+	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	require.ErrorContains(t, err, fmt.Sprintf("flip_classes has 1 entries for %d classes", len(ds.Manifest.Classes)))
 }

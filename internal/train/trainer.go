@@ -229,6 +229,9 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 	shape := append([]int{batch}, ds.Manifest.Shape...)
 	var aug *data.Augmenter
 	if opt.Augment != nil && opt.Augment.Enabled() && kind == KindImage {
+		if f := opt.Augment.FlipClasses; len(f) > 0 && len(f) != len(ds.Manifest.Classes) {
+			return nil, nil, errs.Invalidf("augment: flip_classes has %d entries for %d classes", len(f), len(ds.Manifest.Classes))
+		}
 		if aug, err = data.NewAugmenter(ds.Manifest.Shape, ds.Manifest.Normalize, *opt.Augment); err != nil {
 			return nil, nil, err
 		}
@@ -257,10 +260,10 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 			for b := 0; b < batch; b++ {
 				i := order[s*batch+b]
 				x := ds.Example(i, inputs[b*exampleSize:(b+1)*exampleSize])
-				if aug != nil {
-					aug.Apply(rng, x)
-				}
 				labels[b] = ds.Labels[i]
+				if aug != nil && aug.Apply(rng, x) {
+					labels[b] = aug.FlipLabel(labels[b])
+				}
 			}
 			out, err := trainer.TrainStep(nil,
 				[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(inputs, shape...)},
