@@ -88,7 +88,8 @@ type benchModel struct{ dir, body string }
 
 // BenchmarkServe is the model server's load test on loopback: real HTTP
 // requests (the workshop's POST / for fingers, POST /predict for Titanic)
-// at concurrency 1, 8 and 64, with dynamic batching on (max 32) and off.
+// at concurrency 1, 8 and 64, with dynamic batching on (max 32) and off,
+// with replicas sized to the CPUs and with one replica.
 // It reports requests/s and p50/p99 latency, and, as the physical floor,
 // the model's own compute time per example at batch 1 and batch 32.
 //
@@ -104,9 +105,14 @@ func BenchmarkServe(b *testing.B) {
 		for _, batch := range []int{1, 32} {
 			for _, conc := range []int{1, 8, 64} {
 				b.Run(fmt.Sprintf("%s/batch=%d/c=%d", name, batch, conc), func(b *testing.B) {
-					benchHTTP(b, bm, name, batch, conc)
+					benchHTTP(b, bm, name, batch, conc, 0)
 				})
 			}
+			// One model instance, as Triton counts them: what batching
+			// gains when the replicas do not already use every core.
+			b.Run(fmt.Sprintf("%s/replicas=1/batch=%d/c=64", name, batch), func(b *testing.B) {
+				benchHTTP(b, bm, name, batch, 64, 1)
+			})
 		}
 	}
 }
@@ -138,11 +144,11 @@ func benchCompute(b *testing.B, bm benchModel) {
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(n*32)/1000, "ms/example@32")
 }
 
-func benchHTTP(b *testing.B, bm benchModel, name string, batch, conc int) {
+func benchHTTP(b *testing.B, bm benchModel, name string, batch, conc, replicas int) {
 	reg := prometheus.NewRegistry()
 	m := serve.NewManager(serve.Options{Loader: ModelLoader{}, Logger: slog.New(slog.DiscardHandler), Registerer: reg})
 	defer m.Close()
-	if _, err := m.Deploy(context.Background(), serve.Config{Name: name, ModelURI: bm.dir, MaxBatchSize: batch, QueueSize: 4096}, true); err != nil {
+	if _, err := m.Deploy(context.Background(), serve.Config{Name: name, ModelURI: bm.dir, MaxBatchSize: batch, QueueSize: 4096, Replicas: replicas}, true); err != nil {
 		b.Fatal(err)
 	}
 	mux := http.NewServeMux()
