@@ -224,6 +224,7 @@ func runServe(ctx context.Context, cfgs []serve.Config, tracking, addr, backend,
 	}
 	wopts := web.DefaultOptions()
 	wopts.Addr, wopts.Logger, wopts.Registerer, wopts.Gatherer = addr, log, reg, reg
+	wopts.AccessLog = []string{"/"} // every request, at info, with its request ID
 	apis := []web.Mounter{m}
 	if len(cfgs) == 1 {
 		d, err := m.Get(cfgs[0].Name)

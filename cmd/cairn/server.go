@@ -160,6 +160,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 
 	opts := web.DefaultOptions()
 	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg
+	opts.AccessLog = []string{"/serve/", "/v2/"} // inference requests, at info
 	// With --auth the server's own pipeline tasks send this secret.
 	var taskToken string
 	if cfg.Auth {

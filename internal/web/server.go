@@ -58,6 +58,9 @@ type Options struct {
 	Auth              Authenticator
 	ReadHeaderTimeout time.Duration
 	ShutdownTimeout   time.Duration
+	// AccessLog lists path prefixes whose requests are logged at info
+	// level (others at debug; a 5xx is always a warning), e.g. "/serve/".
+	AccessLog []string
 }
 
 // DefaultOptions returns options for a local server on loopback.
@@ -205,6 +208,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				s.metrics.observe(r.Method, route, sw.status, elapsed)
 			}
 			level := slog.LevelDebug
+			for _, p := range s.opts.AccessLog {
+				if strings.HasPrefix(r.URL.Path, p) {
+					level = slog.LevelInfo
+				}
+			}
 			if sw.status >= 500 {
 				level = slog.LevelWarn
 			}

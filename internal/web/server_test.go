@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -127,4 +129,33 @@ func TestRequestPathsAndIDs(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, "abc123", resp.Header.Get("X-Request-Id"))
+}
+
+type mountFunc func(mux *http.ServeMux)
+
+func (f mountFunc) Register(mux *http.ServeMux) { f(mux) }
+
+// TestAccessLog logs requests under the AccessLog prefixes at info, with
+// their request ID, and the rest at debug.
+func TestAccessLog(t *testing.T) {
+	var buf bytes.Buffer
+	opts := web.DefaultOptions()
+	opts.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts.AccessLog = []string{"/serve/"}
+	h := web.NewServer(opts, mountFunc(func(mux *http.ServeMux) {
+		mux.HandleFunc("/serve/x/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	})).Handler()
+	for _, p := range []string{"/serve/x/", "/health"} {
+		req := httptest.NewRequest("GET", p, nil)
+		req.Header.Set("X-Request-Id", "req-"+strings.Trim(p, "/"))
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 1, buf.String())
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec))
+	require.Equal(t, "request", rec["msg"])
+	require.Equal(t, "req-serve/x", rec["request_id"])
+	require.Equal(t, "/serve/x/", rec["path"])
+	require.EqualValues(t, 204, rec["status"])
 }
