@@ -10,6 +10,9 @@ import (
 type Observation struct {
 	Params Params
 	Value  float64 // the trial's best value of the spec's metric
+	// Pending marks a trial still running, given the worst value seen so
+	// far (the constant liar); it does not count towards TPE's startup.
+	Pending bool
 }
 
 // Sampler proposes configurations.

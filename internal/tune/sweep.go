@@ -230,11 +230,26 @@ func (s *Sweep) refresh() {
 }
 
 // history returns the observations of the ended trials, in trial order.
+// Trials that have not ended count as the worst value seen so far (the
+// "constant liar" of parallel Bayesian optimisation), so a model-based
+// sampler does not propose the neighbours of trials still running.
 func (s *Sweep) history() []Observation {
 	var out []Observation
+	worst, seen := 0.0, false
 	for _, t := range s.trials {
 		if (t.State == Succeeded || t.State == Stopped) && t.HasValue {
 			out = append(out, Observation{Params: t.Params.clone(), Value: t.Value})
+			if !seen || (s.spec.Mode == Max && t.Value < worst) || (s.spec.Mode == Min && t.Value > worst) {
+				worst, seen = t.Value, true
+			}
+		}
+	}
+	if !seen {
+		return out
+	}
+	for _, t := range s.trials {
+		if t.State == Running || t.State == Pending {
+			out = append(out, Observation{Params: t.Params.clone(), Value: worst, Pending: true})
 		}
 	}
 	return out

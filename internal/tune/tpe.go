@@ -45,7 +45,13 @@ func (t *tpe) Suggest(n int, history []Observation) (Params, bool, error) {
 	}
 	rng := rngFor(t.seed, n)
 	p := Params{}
-	if len(history) < t.startup || len(history) == 0 {
+	observed := 0
+	for _, o := range history {
+		if !o.Pending {
+			observed++
+		}
+	}
+	if observed < t.startup || observed == 0 {
 		t.space.walk(p, nil, func(_ string, prm Param, _ []cond) any { return prm.draw(rng) })
 		return p, true, nil
 	}
