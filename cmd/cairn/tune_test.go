@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -41,6 +45,9 @@ func writeSpec(t *testing.T, body string) string {
 func runsByTrial(t *testing.T, work string) map[string][]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(work, "sweep", "runs.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(work, "runs.json")) // a pipeline task's sweep folder
+	}
 	require.NoError(t, err)
 	var st struct {
 		Runs map[string][]string `json:"runs"`
@@ -201,4 +208,55 @@ trial:
 		used[tagMap(r)["cairn.tune.cuda_visible_devices"]]++
 	}
 	require.Equal(t, map[string]int{"0": 2, "1": 2}, used)
+}
+
+// TestPipelineSweepResumesAfterKill9 kills 'cairn run' while its tune.sweep
+// task runs and resumes the pipeline run: the sweep's state survives the
+// task's new attempt, so finished trials are not run again.
+func TestPipelineSweepResumesAfterKill9(t *testing.T) {
+	ds := tuneDataset(t)
+	spec := writeSpec(t, fmt.Sprintf(`name: sweep
+tasks:
+  tune:
+    uses: tune.sweep
+    with:
+      metric: val_accuracy
+      mode: max
+      space:
+        model: {grid: [small, wide]}
+        lr: {grid: [0.003, 0.001]}
+      max_concurrent: 1
+      trial:
+        uses: train.cnn
+        with: {dataset: %q, epochs: 2, augment: false}
+`, ds))
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	child := exec.Command(exe, "run", spec, "--data", dir)
+	child.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
+	require.NoError(t, child.Start())
+	var logPath string
+	require.Eventually(t, func() bool {
+		logs, _ := filepath.Glob(filepath.Join(dir, "pipelines", "*", "tune", "log"))
+		if len(logs) == 0 {
+			return false
+		}
+		logPath = logs[0]
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "trial t001 succeeded")
+	}, 60*time.Second, 20*time.Millisecond)
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	_ = child.Wait()
+	runID := filepath.Base(filepath.Dir(filepath.Dir(logPath)))
+	state := filepath.Join(dir, "tune", runID, "tune")
+	before := runsByTrial(t, state)
+
+	out, err := run(t, "run", "--resume", runID, "--data", dir, "--json", "--log-level", "warn")
+	require.NoError(t, err, out)
+	after := runsByTrial(t, state)
+	require.Len(t, after, 4)
+	for _, id := range []string{"t000", "t001"} {
+		require.Equal(t, before[id], after[id], "finished trial %s ran again", id)
+	}
 }

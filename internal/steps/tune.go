@@ -166,7 +166,7 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		expID = r.Info.ExperimentID
 	}
 	capacity := s.capacity(env)
-	dir := filepath.Join(env.OutputsDir, "sweep")
+	dir := sweepDir(env)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -312,6 +312,22 @@ func (s *Sweep) capacity(env Env) tune.Resources {
 		capacity.GPU = float64(len(strings.Split(v, ",")))
 	}
 	return capacity
+}
+
+// sweepDir is where a sweep keeps its state. In a pipeline task it is
+// under the data folder, by pipeline run and task, because the executor
+// empties the task's output folder before each attempt and a resumed
+// sweep needs what the killed one wrote; elsewhere (cairn tune) it is in
+// the output folder the caller chose.
+func sweepDir(env Env) string {
+	run, task := envValue(env.Environ, "CAIRN_RUN_ID"), envValue(env.Environ, "CAIRN_TASK")
+	if run == "" || task == "" {
+		return filepath.Join(env.OutputsDir, "sweep")
+	}
+	if i := envValue(env.Environ, "CAIRN_ITEM_INDEX"); i != "" {
+		task += "-" + i
+	}
+	return filepath.Join(dataDir(env), "tune", run, task)
 }
 
 // envValue returns the value of key in environ, or "".
