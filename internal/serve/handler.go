@@ -33,7 +33,7 @@ func (d *Deployment) routes() http.Handler {
 	mux.Handle("POST /invocations", d.endpoint("invocations", d.invocations))
 	mux.HandleFunc("GET /ping", d.ping)
 	mux.HandleFunc("GET /health", d.ping)
-	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, serverMetadata()) })
+	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { respond.JSON(w, http.StatusOK, serverMetadata()) })
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /v2/health/ready", d.readyHandler)
 	mux.HandleFunc("GET /v2/models/{model}", d.oipMetadata)
@@ -81,51 +81,19 @@ func (d *Deployment) endpoint(name string, f inference) http.Handler {
 			return
 		}
 		w.Header().Set("Cairn-Model-Version", s.version)
-		writeJSON(w, http.StatusOK, v)
+		respond.JSON(w, http.StatusOK, v)
 	})
 }
 
 // writeError writes {"error": message} with the status of err's kind and
 // returns the status.
 func writeError(w http.ResponseWriter, r *http.Request, err error) int {
-	var mbe *http.MaxBytesError
-	var known *errs.Error
-	switch {
-	case errors.As(err, &known):
-	case errors.As(err, &mbe):
-		err = &errs.Error{Kind: errs.TooLarge, Message: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)}
-	case errors.Is(err, context.Canceled):
-		err = &errs.Error{Kind: errs.Unavailable, Message: "request canceled", Err: err}
-	case errors.Is(err, context.DeadlineExceeded):
-		err = &errs.Error{Kind: errs.Unavailable, Message: "request timed out", Err: err}
-	}
-	st := respond.StatusOf(err)
-	msg := errs.MessageOf(err)
-	if st.HTTP >= 500 && errs.KindOf(err) != errs.Unavailable {
-		id := respond.RequestID(r.Context())
-		respond.LogError(r, err)
-		msg = "internal error; the server log has the details under request ID " + id
-	}
+	st, msg := respond.Problem(r, err)
 	if st.HTTP == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeJSON(w, st.HTTP, map[string]string{"error": msg})
+	respond.JSON(w, st.HTTP, map[string]string{"error": msg})
 	return st.HTTP
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"error":"cannot encode the response"}` + "\n")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 func (d *Deployment) ping(w http.ResponseWriter, r *http.Request) {

@@ -288,7 +288,7 @@ func (m *Manager) Register(mux *http.ServeMux) {
 	mux.HandleFunc(Prefix+"{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusPermanentRedirect)
 	})
-	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, serverMetadata()) })
+	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { respond.JSON(w, http.StatusOK, serverMetadata()) })
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /v2/health/ready", m.ready)
 	mux.HandleFunc("/v2/models/{model}/{rest...}", m.dispatchOIP)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Version is the server version reported by GET /v2; cmd sets it.
@@ -135,7 +136,7 @@ func (d *Deployment) oipMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.inflight.Done()
-	writeJSON(w, http.StatusOK, metadataOf(d.Name(), s))
+	respond.JSON(w, http.StatusOK, metadataOf(d.Name(), s))
 }
 
 func metadataOf(name string, s *served) oipModelMetadata {

@@ -91,22 +91,41 @@ type ErrorBody struct {
 // Error writes err in MLflow's format. A 5xx is logged with the request ID;
 // the client sees the ID, never internal details.
 func Error(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) {
-		err = &errs.Error{Kind: errs.Unavailable, Message: "request canceled", Err: err}
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = &errs.Error{Kind: errs.Unavailable, Message: "request timed out", Err: err}
+	st, msg := Problem(r, err)
+	JSON(w, st.HTTP, ErrorBody{ErrorCode: st.Code, Message: msg})
+}
+
+// Problem is what a handler answers for err, in any body format: its
+// status and the message a client may see. Unclassified context and body
+// limit errors get their kinds (canceled or timed out: Unavailable; over
+// http.MaxBytesReader's limit: TooLarge). A 5xx is logged with the request
+// ID, except a deliberate refusal (Unavailable with no cause, such as a
+// full queue), and an internal one is answered with that ID only.
+func Problem(r *http.Request, err error) (Status, string) {
+	if errs.KindOf(err) == errs.Internal {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			err = &errs.Error{Kind: errs.TooLarge, Message: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit), Err: err}
+		case errors.Is(err, context.Canceled):
+			err = &errs.Error{Kind: errs.Unavailable, Message: "request canceled", Err: err}
+		case errors.Is(err, context.DeadlineExceeded):
+			err = &errs.Error{Kind: errs.Unavailable, Message: "request timed out", Err: err}
+		}
 	}
 	st := StatusOf(err)
 	msg := errs.MessageOf(err)
-	id := RequestID(r.Context())
 	if st.HTTP >= 500 {
-		logger(r.Context()).Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		id := RequestID(r.Context())
+		var e *errs.Error
+		if refusal := errs.KindOf(err) == errs.Unavailable && errors.As(err, &e) && e.Err == nil; !refusal {
+			logger(r.Context()).Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		if msg == "" || errs.KindOf(err) == errs.Internal {
 			msg = "internal error; the server log has the details under request ID " + id
 		}
 	}
-	JSON(w, st.HTTP, ErrorBody{ErrorCode: st.Code, Message: msg})
+	return st, msg
 }
 
 // MaxJSONBody is the largest JSON request body decoded by default.
@@ -398,10 +417,4 @@ func Handler(f Func) http.HandlerFunc {
 		}
 		JSON(w, http.StatusOK, out)
 	}
-}
-
-// LogError logs a failed request with its request ID, as Error does for a
-// 5xx; for handlers that write their own error format.
-func LogError(r *http.Request, err error) {
-	logger(r.Context()).Error("request failed", "request_id", RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 }
