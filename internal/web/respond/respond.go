@@ -161,9 +161,15 @@ func jsonError(err error, body []byte) error {
 		if field == "" {
 			return errs.Invalidf("invalid request body: expected a JSON object, got a JSON %s", te.Value)
 		}
-		// An embedded struct's fields are at the top of the JSON object.
-		field = strings.TrimPrefix(field, "Config.")
 		val, typ := valueAt(body, field)
+		// encoding/json names an embedded struct's field after the Go type
+		// ("Config.max_wait"), but its JSON key is at the level above.
+		for f := field; typ == "" && strings.Contains(f, "."); {
+			_, f, _ = strings.Cut(f, ".")
+			if val, typ = valueAt(body, f); typ != "" {
+				field = f
+			}
+		}
 		if typ == "" {
 			val, typ = te.Value, te.Value
 		}
