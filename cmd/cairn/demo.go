@@ -13,7 +13,6 @@ import (
 
 	"github.com/cairn-mlops/cairn/examples"
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	wp "github.com/cairn-mlops/cairn/internal/web/pipelines"
@@ -101,16 +100,8 @@ until Ctrl-C.`,
 // logSampleRun logs a small training-like run: params, a loss and accuracy
 // curve over 20 epochs, a dataset input, and a text artifact.
 func logSampleRun(ctx context.Context, c *client.Client) (*tracking.Run, error) {
-	exp, err := c.GetExperimentByName(ctx, "cairn-demo")
-	var expID string
-	switch {
-	case err == nil:
-		expID = exp.ID
-	case errs.KindOf(err) == errs.NotFound:
-		if expID, err = c.CreateExperiment(ctx, "cairn-demo", tracking.Tag{Key: "mlflow.note.content", Value: "Sample runs logged by 'cairn demo'."}); err != nil {
-			return nil, err
-		}
-	default:
+	expID, err := c.EnsureExperiment(ctx, "cairn-demo", tracking.Tag{Key: "mlflow.note.content", Value: "Sample runs logged by 'cairn demo'."})
+	if err != nil {
 		return nil, err
 	}
 	run, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: expID, UserID: "demo",

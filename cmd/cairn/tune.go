@@ -18,7 +18,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
@@ -168,16 +167,8 @@ func sweepRun(cmd *cobra.Command, c *client.Client, work, experiment, name strin
 			return rec.RunID, rec.ExperimentID, true, nil
 		}
 	}
-	exp, err := c.GetExperimentByName(ctx, experiment)
-	var expID string
-	switch {
-	case err == nil:
-		expID = exp.ID
-	case errs.KindOf(err) == errs.NotFound:
-		if expID, err = c.CreateExperiment(ctx, experiment); err != nil {
-			return "", "", false, err
-		}
-	default:
+	expID, err := c.EnsureExperiment(ctx, experiment)
+	if err != nil {
 		return "", "", false, err
 	}
 	r, err := c.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: expID, RunName: "sweep " + name,

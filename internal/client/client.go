@@ -189,6 +189,25 @@ func (c *Client) CreateExperiment(ctx context.Context, name string, tags ...trac
 	return out.ExperimentID, err
 }
 
+// EnsureExperiment returns the ID of the experiment named name, creating
+// it (with tags) when there is none.
+func (c *Client) EnsureExperiment(ctx context.Context, name string, tags ...tracking.Tag) (string, error) {
+	exp, err := c.GetExperimentByName(ctx, name)
+	if err == nil {
+		return exp.ID, nil
+	}
+	if errs.KindOf(err) != errs.NotFound {
+		return "", err
+	}
+	id, err := c.CreateExperiment(ctx, name, tags...)
+	if errs.KindOf(err) == errs.Conflict { // created meanwhile
+		if exp, gerr := c.GetExperimentByName(ctx, name); gerr == nil {
+			return exp.ID, nil
+		}
+	}
+	return id, err
+}
+
 // GetExperimentByName returns an experiment by name.
 func (c *Client) GetExperimentByName(ctx context.Context, name string) (*tracking.Experiment, error) {
 	var out struct {

@@ -85,3 +85,16 @@ func TestClientUnreachable(t *testing.T) {
 	_, err = client.New("ftp://x", opts)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 }
+
+func TestEnsureExperiment(t *testing.T) {
+	c, _ := newClient(t)
+	ctx := context.Background()
+	id, err := c.EnsureExperiment(ctx, "ensured", tracking.Tag{Key: "team", Value: "vision"})
+	require.NoError(t, err)
+	again, err := c.EnsureExperiment(ctx, "ensured")
+	require.NoError(t, err)
+	require.Equal(t, id, again, "an existing experiment is found, not created twice")
+	exp, err := c.GetExperiment(ctx, id)
+	require.NoError(t, err)
+	require.Contains(t, exp.Tags, tracking.Tag{Key: "team", Value: "vision"})
+}

@@ -220,16 +220,8 @@ func trainingRun(ctx context.Context, c *client.Client, job TrainJob, ds *data.D
 	if expName == "" {
 		expName = "Default"
 	}
-	exp, err := c.GetExperimentByName(ctx, expName)
-	var expID string
-	switch {
-	case err == nil:
-		expID = exp.ID
-	case errs.KindOf(err) == errs.NotFound:
-		if expID, err = c.CreateExperiment(ctx, expName); err != nil {
-			return nil, false, fmt.Errorf("train: create experiment %q: %w", expName, err)
-		}
-	default:
+	expID, err := c.EnsureExperiment(ctx, expName)
+	if err != nil {
 		return nil, false, fmt.Errorf("train: experiment %q: %w", expName, err)
 	}
 	tags := []tracking.Tag{
