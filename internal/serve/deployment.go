@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,9 +72,12 @@ type Deployment struct {
 // served is one loaded version with its batcher; inflight counts the
 // requests that hold it.
 type served struct {
-	version  string
-	model    Model
-	info     ModelInfo
+	version string
+	model   Model
+	info    ModelInfo
+	// counts holds the classes as numbers when they all are (finger
+	// counts), answered as numbers; nil otherwise.
+	counts   []int
 	b        *batcher
 	inflight sync.WaitGroup
 }
@@ -212,6 +216,7 @@ func (d *Deployment) load(ctx context.Context, cfg Config, version string) error
 		return err
 	}
 	s := &served{version: version, model: m, info: m.Info()}
+	s.counts = numericClasses(s.info.Classes)
 	s.b = newBatcher(m, cfg, d.metrics.observer(cfg.Name))
 	d.mu.Lock()
 	old := d.cur
@@ -328,4 +333,17 @@ func modelName(uri string) string {
 		}
 	}
 	return rest
+}
+
+// numericClasses returns the classes as integers when every one is, else nil.
+func numericClasses(classes []string) []int {
+	out := make([]int, len(classes))
+	for i, c := range classes {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			return nil
+		}
+		out[i] = n
+	}
+	return out
 }

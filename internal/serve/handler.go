@@ -319,12 +319,7 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 			out[id] = v
 		}
 	}
-	best := 0
-	for i, p := range probs {
-		if p > probs[best] {
-			best = i
-		}
-	}
+	best := argmax(probs)
 	classes := s.info.Classes
 	pm := make(map[string]float64, len(classes))
 	for i, c := range classes {
@@ -333,15 +328,8 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 		}
 	}
 	label := any(classes[best])
-	numeric := true
-	for _, c := range classes {
-		if _, err := strconv.Atoi(c); err != nil {
-			numeric = false
-		}
-	}
-	if numeric {
-		n, _ := strconv.Atoi(classes[best])
-		label = n
+	if s.counts != nil {
+		label = s.counts[best]
 	}
 	key := "class"
 	if s.info.Kind == KindTable && s.info.Label != "" {
@@ -350,10 +338,10 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 	out[key] = label
 	if s.info.Kind == KindImage {
 		out["class"] = classes[best]
-		if numeric {
+		if s.counts != nil {
 			out["fingers"] = label
 		}
-		if handClasses(classes) {
+		if s.info.Hands {
 			addHands(out, classes, probs)
 		}
 	}
@@ -369,17 +357,6 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 func round6(p float32) float64 {
 	x := float64(p)
 	return float64(int64(x*1e6+0.5)) / 1e6
-}
-
-// handClasses tells whether the classes are finger counts with the hand
-// ("0L", "0R", ..., "5R").
-func handClasses(classes []string) bool {
-	for _, c := range classes {
-		if len(c) != 2 || c[0] < '0' || c[0] > '9' || (c[1] != 'L' && c[1] != 'R') {
-			return false
-		}
-	}
-	return len(classes) > 0
 }
 
 // addHands answers the count and the hand apart: each is the most likely

@@ -45,6 +45,9 @@ type ModelInfo struct {
 	Label string `json:"label,omitempty"`
 	// ID is a table model's ID field (e.g. "PassengerId"), echoed in answers.
 	ID string `json:"id,omitempty"`
+	// Hands says the classes are finger counts with the hand ("0L".."5R"):
+	// answers then give the count and the hand apart.
+	Hands bool `json:"hands,omitempty"`
 	// Platform names the runtime, e.g. "cairn-gomlx" or "onnx-gomlx".
 	Platform string `json:"platform"`
 }

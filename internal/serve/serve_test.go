@@ -632,7 +632,7 @@ var handClassNames = []string{"0L", "0R", "1L", "1R", "2L", "2R", "3L", "3R", "4
 
 func (m *handModel) Info() ModelInfo {
 	i := m.testModel.Info()
-	i.Classes = handClassNames
+	i.Classes, i.Hands = handClassNames, true
 	return i
 }
 

@@ -81,7 +81,7 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 	info := serve.ModelInfo{InputShape: pkg.InputShape, Classes: pkg.Classes, Platform: "cairn-gomlx"}
 	switch {
 	case pkg.Kind == train.KindImage || (pkg.Kind == train.KindONNX && pkg.Image != nil):
-		info.Kind = serve.KindImage
+		info.Kind, info.Hands = serve.KindImage, data.HandClasses(pkg.Classes)
 	case len(pkg.Transform) > 0:
 		info.Kind = serve.KindTable
 		t, err := data.UnmarshalTableTransform(pkg.Transform)
