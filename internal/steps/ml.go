@@ -37,10 +37,8 @@ func init() {
 
 // dataDir is the data folder of the process that runs the pipeline.
 func dataDir(env Env) string {
-	for _, kv := range env.Environ {
-		if v, ok := strings.CutPrefix(kv, "CAIRN_DATA_DIR="); ok && v != "" {
-			return v
-		}
+	if v := envValue(env.Environ, "CAIRN_DATA_DIR"); v != "" {
+		return v
 	}
 	return "cairn-data"
 }

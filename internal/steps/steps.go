@@ -283,16 +283,8 @@ func (r *Registry) Exec(ctx context.Context, id string, inputs []byte, env Env) 
 // client reads them).
 func trackingClient(env Env) (*client.Client, error) {
 	opts := client.DefaultOptions()
-	for _, kv := range env.Environ {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "MLFLOW_TRACKING_TOKEN":
-			opts.Token = v
-		case "MLFLOW_TRACKING_USERNAME":
-			opts.Username = v
-		case "MLFLOW_TRACKING_PASSWORD":
-			opts.Password = v
-		}
-	}
+	opts.Token = envValue(env.Environ, "MLFLOW_TRACKING_TOKEN")
+	opts.Username = envValue(env.Environ, "MLFLOW_TRACKING_USERNAME")
+	opts.Password = envValue(env.Environ, "MLFLOW_TRACKING_PASSWORD")
 	return client.New(env.TrackingURI, opts)
 }

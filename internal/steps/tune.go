@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,12 +89,12 @@ func (s *Sweep) Validate() error {
 			problems = append(problems, `input "trial.uses" is required: the step each trial runs, e.g. train.cnn`)
 		case !ok:
 			problems = append(problems, fmt.Sprintf(`input "trial.uses": unknown step type %q`, t.Uses))
-		case !contains(info.Outputs, "run_id"):
+		case !slices.Contains(info.Outputs, "run_id"):
 			problems = append(problems, fmt.Sprintf(`input "trial.uses": %s is not a training step (it has no run_id output); use train.cnn or train.tabular`, t.Uses))
 		default:
 			known := info.Inputs()
 			for name := range s.Space {
-				if !contains(known, name) {
+				if !slices.Contains(known, name) {
 					problems = append(problems, fmt.Sprintf("space parameter %q is not an input of %s (inputs: %s)", name, t.Uses, strings.Join(known, ", ")))
 				}
 			}
@@ -107,15 +108,6 @@ func (s *Sweep) Validate() error {
 		return errs.Invalidf("tune.sweep: %s", strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // info returns a step type's registration.
@@ -383,15 +375,7 @@ func (s *Sweep) sweepParams(ts trialSpec) []tracking.Param {
 
 // startRun creates the tracking run of one attempt of a trial.
 func (s *Sweep) startRun(ctx context.Context, c *client.Client, expID, parent string, t *tune.Trial, devices string) (string, error) {
-	name := t.ID
-	keys := make([]string, 0, len(t.Params))
-	for k := range t.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		name += fmt.Sprintf(" %s=%v", k, t.Params[k])
-	}
+	name := t.ID + " " + t.Params.String()
 	tags := []tracking.Tag{
 		{Key: "mlflow.parentRunId", Value: parent}, {Key: "cairn.tune.trial", Value: t.ID},
 		{Key: "cairn.tune.attempt", Value: strconv.Itoa(t.Attempts)},
@@ -622,7 +606,7 @@ func withoutKeys(environ []string, keys ...string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if !contains(keys, k) {
+		if !slices.Contains(keys, k) {
 			out = append(out, kv)
 		}
 	}

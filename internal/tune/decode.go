@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -231,7 +232,7 @@ func (d *decoder) fields(n *node, path string, known []string, set func(key stri
 	for i, key := range n.keys {
 		p := join(path, key)
 		d.lines[p] = n.keyLines[i]
-		if !contains(known, key) {
+		if !slices.Contains(known, key) {
 			where := ""
 			if path != "" {
 				where = " of " + path
@@ -242,15 +243,6 @@ func (d *decoder) fields(n *node, path string, known []string, set func(key stri
 		}
 		set(key, n.vals[i], p)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *decoder) str(n *node, path string) string {
