@@ -50,33 +50,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg == nil {
 		return m
 	}
-	for i, c := range []prometheus.Collector{m.requests, m.latency, m.batchSize, m.compute, m.queue, m.version, m.swaps} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err)
-			}
-			// Share the series already registered (several managers in one
-			// process, as in tests).
-			switch i {
-			case 0:
-				m.requests = are.ExistingCollector.(*prometheus.CounterVec)
-			case 1:
-				m.latency = are.ExistingCollector.(*prometheus.HistogramVec)
-			case 2:
-				m.batchSize = are.ExistingCollector.(*prometheus.HistogramVec)
-			case 3:
-				m.compute = are.ExistingCollector.(*prometheus.HistogramVec)
-			case 4:
-				m.queue = are.ExistingCollector.(*prometheus.GaugeVec)
-			case 5:
-				m.version = are.ExistingCollector.(*prometheus.GaugeVec)
-			case 6:
-				m.swaps = are.ExistingCollector.(*prometheus.CounterVec)
+	// Several managers in one process (as in tests) share the series
+	// registered first.
+	m.requests = register(reg, m.requests)
+	m.latency = register(reg, m.latency)
+	m.batchSize = register(reg, m.batchSize)
+	m.compute = register(reg, m.compute)
+	m.queue = register(reg, m.queue)
+	m.version = register(reg, m.version)
+	m.swaps = register(reg, m.swaps)
+	return m
+}
+
+// register registers c, or returns the collector of the same name already
+// registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
 			}
 		}
+		panic(err)
 	}
-	return m
+	return c
 }
 
 func (m *metrics) request(deployment, endpoint string, code int, d time.Duration) {
