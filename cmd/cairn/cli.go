@@ -37,6 +37,12 @@ func newClient(cmd *cobra.Command) (*client.Client, error) {
 	if uri == "" {
 		uri = "http://127.0.0.1:5000"
 	}
+	return clientFor(uri)
+}
+
+// clientFor is a client for the server at uri with the MLflow client's
+// credential variables.
+func clientFor(uri string) (*client.Client, error) {
 	opts := client.DefaultOptions()
 	opts.Token = os.Getenv("MLFLOW_TRACKING_TOKEN")
 	opts.Username = os.Getenv("MLFLOW_TRACKING_USERNAME")

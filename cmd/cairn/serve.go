@@ -99,9 +99,9 @@ func modelCacheDir(data string) string {
 
 func newServeCmd() *cobra.Command {
 	var (
-		tracking, addr, backend, cacheDir, maxWait, timeout string
-		modelFlags                                          []string
-		maxBatch, queue, replicas                           int
+		addr, backend, cacheDir, maxWait, timeout string
+		modelFlags                                []string
+		maxBatch, queue, replicas                 int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --model models:/NAME@ALIAS [--model NAME=URI ...]",
@@ -153,12 +153,16 @@ each is under /serve/<name>/ and the OIP under /v2/models/<name>/.`,
 				}
 				cfgs = append(cfgs, c)
 			}
-			return runServe(cmd.Context(), cfgs, tracking, addr, backend, cacheDir, log, nil)
+			c, err := newClient(cmd)
+			if err != nil {
+				return usageError{err}
+			}
+			return runServe(cmd.Context(), cfgs, c, addr, backend, cacheDir, log, nil)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&modelFlags, "model", nil, "model to serve: URI or NAME=URI (repeatable); URI is models:/name@alias, models:/name/N or a package folder")
-	f.StringVar(&tracking, "tracking-uri", os.Getenv("MLFLOW_TRACKING_URI"), "tracking server for models:/ URIs (default $MLFLOW_TRACKING_URI, else http://127.0.0.1:5000)")
+	f.String("tracking-uri", "", "tracking server for models:/ URIs (default: $CAIRN_TRACKING_URI, $MLFLOW_TRACKING_URI or http://127.0.0.1:5000)")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	f.StringVar(&backend, "backend", "", `compute backend: "go" (default) or "xla:/abs/path/pjrt_plugin.so"`)
 	f.StringVar(&cacheDir, "cache", "", "folder for fetched model packages (default: the user cache folder)")
@@ -194,19 +198,9 @@ func deploymentNameOf(uri string) string {
 
 // runServe serves cfgs until ctx ends. ready, when not nil, receives the
 // bound address once every model serves.
-func runServe(ctx context.Context, cfgs []serve.Config, tracking, addr, backend, cacheDir string, log *slog.Logger, ready chan<- string) error {
-	if tracking == "" {
-		tracking = "http://127.0.0.1:5000"
-	}
+func runServe(ctx context.Context, cfgs []serve.Config, c *client.Client, addr, backend, cacheDir string, log *slog.Logger, ready chan<- string) error {
 	if cacheDir == "" {
 		cacheDir = modelCacheDir("")
-	}
-	copts := client.DefaultOptions()
-	copts.Token = os.Getenv("MLFLOW_TRACKING_TOKEN")
-	copts.Username, copts.Password = os.Getenv("MLFLOW_TRACKING_USERNAME"), os.Getenv("MLFLOW_TRACKING_PASSWORD")
-	c, err := client.New(tracking, copts)
-	if err != nil {
-		return usageError{err}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
