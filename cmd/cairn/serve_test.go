@@ -281,7 +281,8 @@ func TestServeEndToEnd(t *testing.T) {
 	ready := make(chan string, 1)
 	serveDone := make(chan error, 1)
 	go func() {
-		serveDone <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: titanic.pkg}}, url2, "127.0.0.1:0", "", t.TempDir(),
+		c2, _ := clientFor(url2)
+		serveDone <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: titanic.pkg}}, c2, "127.0.0.1:0", "", t.TempDir(),
 			slog.New(slog.DiscardHandler), ready)
 	}()
 	var addr string
@@ -311,19 +312,7 @@ func TestServeEndToEnd(t *testing.T) {
 // fetches the package in process without credentials of its own, and
 // inference needs only read access.
 func TestServeWithAuth(t *testing.T) {
-	dir := t.TempDir()
-	cmd := newRootCmd()
-	cmd.SetIn(strings.NewReader("s3cret-password\n"))
-	cmd.SetOut(io.Discard)
-	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
-	require.NoError(t, cmd.ExecuteContext(context.Background()))
-	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
-	require.NoError(t, err)
-	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])
-
-	cfg := DefaultConfig()
-	cfg.Data, cfg.Addr, cfg.Auth = dir, "127.0.0.1:0", true
-	url, _, _ := startServer(t, cfg)
+	url, secret := startAuthServer(t)
 	ctx := context.Background()
 	c, err := client.New(url, client.Options{Token: secret})
 	require.NoError(t, err)
@@ -364,7 +353,8 @@ func TestServeWithAuth(t *testing.T) {
 	defer cancel()
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() {
-		done <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: "models:/titanic@champion"}}, url, "127.0.0.1:0", "", t.TempDir(),
+		fromEnv, _ := clientFor(url)
+		done <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: "models:/titanic@champion"}}, fromEnv, "127.0.0.1:0", "", t.TempDir(),
 			slog.New(slog.DiscardHandler), ready)
 	}()
 	select {
@@ -381,18 +371,7 @@ func TestServeWithAuth(t *testing.T) {
 // tasks authenticate with the server's in-memory task secret, which may
 // read and write but not manage users.
 func TestPipelinesUnderAuth(t *testing.T) {
-	dir := t.TempDir()
-	cmd := newRootCmd()
-	cmd.SetIn(strings.NewReader("s3cret-password\n"))
-	cmd.SetOut(io.Discard)
-	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
-	require.NoError(t, cmd.ExecuteContext(context.Background()))
-	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
-	require.NoError(t, err)
-	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])
-	cfg := DefaultConfig()
-	cfg.Data, cfg.Addr, cfg.Auth = dir, "127.0.0.1:0", true
-	url, _, _ := startServer(t, cfg)
+	url, secret := startAuthServer(t)
 	ctx := context.Background()
 	c, err := client.New(url, client.Options{Token: secret})
 	require.NoError(t, err)
@@ -449,4 +428,23 @@ tasks:
 	require.NoError(t, err)
 	err = tc.Do(ctx, "GET", "/api/2.0/cairn/users/list", nil, nil)
 	require.Contains(t, []errs.Kind{errs.Unauthenticated, errs.PermissionDenied}, errs.KindOf(err), "the task secret is not an admin: %v", err)
+}
+
+// startAuthServer starts a server with --auth and an admin, and returns
+// its URL and an admin token.
+func startAuthServer(t *testing.T) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := newRootCmd()
+	cmd.SetIn(strings.NewReader("s3cret-password\n"))
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
+	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
+	require.NoError(t, err)
+	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr, cfg.Auth = dir, "127.0.0.1:0", true
+	url, _, _ := startServer(t, cfg)
+	return url, secret
 }
