@@ -124,14 +124,16 @@ func (d *Deployment) Ready() bool {
 	return d.cur != nil
 }
 
-// start loads the first version in the background and then follows the
-// URI every Poll until stop.
+// start loads the first version in the background, unless one is loaded,
+// and then follows the URI every Poll until stop.
 func (d *Deployment) start(ctx context.Context) {
 	d.running.Store(true)
 	go func() {
 		defer close(d.done)
-		if err := d.Refresh(ctx); err != nil {
-			d.log.Warn("model did not load", "err", err)
+		if !d.Ready() { // Deploy with wait has loaded it already
+			if err := d.Refresh(ctx); err != nil {
+				d.log.Warn("model did not load", "err", err)
+			}
 		}
 		poll := time.Duration(d.Config().Poll)
 		if poll <= 0 {
