@@ -1,6 +1,7 @@
 // The playground: try a deployed model. Image models take an upload or a
 // camera photo and show the predicted class with its probabilities; table
 // models take a form of their fields and show the probability.
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, deployments, serve, serveURL, type Deployment, type DeploymentInput, type ImagePrediction, type TablePrediction } from '../api';
 import { Alias, Crumbs, Empty, ErrorBox, Loading, Status } from '../components/ui';
@@ -327,25 +328,35 @@ function ImagePlay({ d }: { d: Deployment }) {
           )}
         </div>
       </div>
-      <div class="panel">
-        <div class="panel-head">
-          <h2>Prediction</h2>
-          {result?.model_version && <span class="muted small">version {result.model_version}</span>}
-        </div>
-        <div class="panel-body" data-testid="prediction">
-          {error && (
-            <div class="error-box" role="alert">
-              {error}
-            </div>
-          )}
-          {busy ? (
-            <Loading what="Asking the model" />
-          ) : result ? (
-            <ImageResult r={result} classes={d.classes} />
-          ) : (
-            !error && <p class="muted">The predicted class and the probability of each class show here.</p>
-          )}
-        </div>
+      <PredictionPanel version={result?.model_version} error={error} busy={busy}
+        empty="The predicted class and the probability of each class show here.">
+        {result && <ImageResult r={result} classes={d.classes} />}
+      </PredictionPanel>
+    </div>
+  );
+}
+
+/** PredictionPanel shows an answer (children), or what is going on instead. */
+function PredictionPanel({ version, error, busy, empty, children }: {
+  version?: string;
+  error: string | null;
+  busy: boolean;
+  empty: string;
+  children?: ComponentChildren;
+}) {
+  return (
+    <div class="panel">
+      <div class="panel-head">
+        <h2>Prediction</h2>
+        {version && <span class="muted small">version {version}</span>}
+      </div>
+      <div class="panel-body" data-testid="prediction">
+        {error && (
+          <div class="error-box" role="alert">
+            {error}
+          </div>
+        )}
+        {busy ? <Loading what="Asking the model" /> : children ? children : !error && <p class="muted">{empty}</p>}
       </div>
     </div>
   );
@@ -573,38 +584,23 @@ function TablePlay({ d }: { d: Deployment & { info?: { label?: string } } }) {
           </div>
         </form>
       </div>
-      <div class="panel">
-        <div class="panel-head">
-          <h2>Prediction</h2>
-          {result?.model_version && <span class="muted small">version {result.model_version}</span>}
-        </div>
-        <div class="panel-body" data-testid="prediction">
-          {error && (
-            <div class="error-box" role="alert">
-              {error}
+      <PredictionPanel version={result?.model_version} error={error} busy={busy} empty="Fill in the passenger and press Predict.">
+        {result && Number.isFinite(p) && (
+          <>
+            <div class="prediction">
+              <div class="big" data-testid="probability">
+                {fmtPercent(p)}
+              </div>
+              <div class="label">
+                probability of {label} = 1 · predicted: <strong>{outcome(label, predicted === 1)}</strong>
+              </div>
             </div>
-          )}
-          {busy ? (
-            <Loading what="Asking the model" />
-          ) : result && Number.isFinite(p) ? (
-            <>
-              <div class="prediction">
-                <div class="big" data-testid="probability">
-                  {fmtPercent(p)}
-                </div>
-                <div class="label">
-                  probability of {label} = 1 · predicted: <strong>{outcome(label, predicted === 1)}</strong>
-                </div>
-              </div>
-              <div class="meter" aria-hidden="true">
-                <div style={{ width: `${p * 100}%`, background: p >= 0.5 ? 'var(--ok)' : 'var(--danger)' }} />
-              </div>
-            </>
-          ) : (
-            !error && <p class="muted">Fill in the passenger and press Predict.</p>
-          )}
-        </div>
-      </div>
+            <div class="meter" aria-hidden="true">
+              <div style={{ width: `${p * 100}%`, background: p >= 0.5 ? 'var(--ok)' : 'var(--danger)' }} />
+            </div>
+          </>
+        )}
+      </PredictionPanel>
     </div>
   );
 }
