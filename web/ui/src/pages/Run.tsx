@@ -108,20 +108,7 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
           <h2>Parameters</h2>
           <span class="muted small">{params.length}</span>
         </div>
-        {params.length === 0 ? (
-          <p class="panel-body muted">No parameters logged.</p>
-        ) : (
-          <table class="data kv" data-testid="params">
-            <tbody>
-              {params.map((p) => (
-                <tr key={p.key}>
-                  <td class="mono">{p.key}</td>
-                  <td class="mono">{p.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <KeyValues rows={params} none="No parameters logged." testid="params" />
       </div>
       <div class="panel">
         <div class="panel-head">
@@ -153,20 +140,7 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
         <div class="panel-head">
           <h2>Tags</h2>
         </div>
-        {userTags.length === 0 ? (
-          <p class="panel-body muted">No tags.</p>
-        ) : (
-          <table class="data kv">
-            <tbody>
-              {userTags.map((t) => (
-                <tr key={t.key}>
-                  <td class="mono">{t.key}</td>
-                  <td class="mono">{t.value}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        <KeyValues rows={userTags} none="No tags." />
       </div>
       {(datasets.length > 0 || (children.data?.runs?.length ?? 0) > 0) && (
         <div class="panel">
@@ -213,5 +187,22 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
         </div>
       )}
     </div>
+  );
+}
+
+/** KeyValues is a two-column table of keys and values, or what to say when there are none. */
+function KeyValues({ rows, none, testid }: { rows: { key: string; value: string }[]; none: string; testid?: string }) {
+  if (rows.length === 0) return <p class="panel-body muted">{none}</p>;
+  return (
+    <table class="data kv" data-testid={testid}>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            <td class="mono">{r.key}</td>
+            <td class="mono">{r.value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
