@@ -36,7 +36,7 @@ func exitCode(err error) int {
 		return 2
 	}
 	switch errs.KindOf(err) {
-	case errs.Invalid, errs.Conflict, errs.TooLarge:
+	case errs.Invalid, errs.Conflict, errs.TooLarge, errs.Unsupported:
 		return 2
 	case errs.NotFound:
 		return 3

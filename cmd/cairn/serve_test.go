@@ -282,7 +282,7 @@ func TestServeEndToEnd(t *testing.T) {
 	serveDone := make(chan error, 1)
 	go func() {
 		c2, _ := clientFor(url2)
-		serveDone <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: titanic.pkg}}, c2, "127.0.0.1:0", "", t.TempDir(),
+		serveDone <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: titanic.pkg}}, c2, "127.0.0.1:0", "", t.TempDir(), guardConfig{},
 			slog.New(slog.DiscardHandler), ready)
 	}()
 	var addr string
@@ -354,7 +354,7 @@ func TestServeWithAuth(t *testing.T) {
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() {
 		fromEnv, _ := clientFor(url)
-		done <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: "models:/titanic@champion"}}, fromEnv, "127.0.0.1:0", "", t.TempDir(),
+		done <- runServe(sctx, []serve.Config{{Name: "titanic", ModelURI: "models:/titanic@champion"}}, fromEnv, "127.0.0.1:0", "", t.TempDir(), guardConfig{},
 			slog.New(slog.DiscardHandler), ready)
 	}()
 	select {

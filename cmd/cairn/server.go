@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -36,6 +37,7 @@ type Config struct {
 	Auth                bool
 	MaxArtifactBytes    int64
 	GPUs                int // GPUs pipeline tasks may request
+	Guard               guardConfig
 	S3                  artifacts.Options
 }
 
@@ -61,6 +63,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		c.Artifacts = abs
+	}
+	if err := c.Guard.Validate(); err != nil {
+		return err
 	}
 	if c.MaxArtifactBytes < 0 {
 		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
@@ -119,6 +124,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.BoolVar(&cfg.Auth, "auth", false, "require a token or user/password on every API call (see 'cairn users' and 'cairn tokens')")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
 	f.IntVar(&cfg.GPUs, "gpus", 0, "GPUs pipeline tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
+	guardFlags(f, &cfg.Guard.Hosts, &cfg.Guard.Origins)
 	return cmd
 }
 
@@ -161,6 +167,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	opts := web.DefaultOptions()
 	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg
 	opts.AccessLog = []string{"/serve/", "/v2/"} // inference requests, at info
+	opts.AllowedHosts, opts.AllowedOrigins = cfg.Guard.Hosts, cfg.Guard.Origins
 	// With --auth the server's own pipeline tasks send this secret.
 	var taskToken string
 	if cfg.Auth {
@@ -207,6 +214,34 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	err = srv.Serve(ctx, l)
 	log.Info("cairn server stopped")
 	return err
+}
+
+// guardConfig widens what a server's browser guard accepts.
+type guardConfig struct {
+	Hosts   []string // more names accepted in the Host header
+	Origins []string // browser origins allowed to call the API cross-site
+}
+
+// Validate checks every entry.
+func (g guardConfig) Validate() error {
+	for _, h := range g.Hosts {
+		if _, err := web.ParseAllowedHost(h); err != nil {
+			return usageError{fmt.Errorf("--allowed-hosts: %w", err)}
+		}
+	}
+	for _, o := range g.Origins {
+		if _, err := web.ParseOrigin(o); err != nil {
+			return usageError{fmt.Errorf("--allowed-origins: %w", err)}
+		}
+	}
+	return nil
+}
+
+// guardFlags adds the flags that widen what the server's browser guard
+// accepts: more Host names and more origins.
+func guardFlags(f *pflag.FlagSet, hosts, origins *[]string) {
+	f.StringSliceVar(hosts, "allowed-hosts", nil, "more names clients may use in the Host header besides IP addresses, localhost and the --addr host, e.g. cairn.example.com, *.example.com (comma-separated or repeated)")
+	f.StringSliceVar(origins, "allowed-origins", nil, "browser origins allowed to call the API from pages served elsewhere, e.g. https://notebook.example.com (comma-separated or repeated)")
 }
 
 func redactURI(s string) string {

@@ -45,6 +45,7 @@ var homes = map[string][]string{
 	"github.com/schollz/progressbar":      {"cmd/cairn"},
 	"github.com/prometheus/client_golang": {"internal/web", "internal/serve", "cmd/cairn"},
 	"github.com/robfig/cron":              {"internal/pipeline"},
+	"github.com/rs/cors":                  {"internal/web"},
 	"go.yaml.in/yaml":                     {"internal/pipeline", "internal/train", "internal/tune"},
 	"github.com/gomlx":                    {"internal/train"},
 	"gonum.org/v1/plot":                   {"internal/train"},

@@ -104,7 +104,8 @@ func (c *Client) send(ctx context.Context, method, target string, body []byte) (
 		if err != nil {
 			return nil, err
 		}
-		if body != nil {
+		if body != nil || (method != http.MethodGet && method != http.MethodHead) {
+			// The server refuses a state-changing POST without it.
 			req.Header.Set("Content-Type", "application/json")
 		}
 		c.authorize(req)

@@ -25,6 +25,9 @@ const (
 	PermissionDenied
 	// TooLarge means a request or batch exceeds a documented limit.
 	TooLarge
+	// Unsupported means the request's format (its media type) is not one the
+	// endpoint takes.
+	Unsupported
 )
 
 var kindNames = [...]string{
@@ -36,6 +39,7 @@ var kindNames = [...]string{
 	Unauthenticated:  "unauthenticated",
 	PermissionDenied: "permission denied",
 	TooLarge:         "too large",
+	Unsupported:      "unsupported",
 }
 
 // String returns the kind's lowercase name.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,15 @@ type Options struct {
 	Auth              Authenticator
 	ReadHeaderTimeout time.Duration
 	ShutdownTimeout   time.Duration
+	// AllowedHosts are names (ParseAllowedHost) accepted in the Host header
+	// besides IP addresses, localhost and the host of Addr.
+	AllowedHosts []string
+	// AllowedOrigins are browser origins (ParseOrigin) that may call the API
+	// from pages served elsewhere; they get CORS headers.
+	AllowedOrigins []string
+	// ReadPosts are more POST paths that only read, such as a lone model's
+	// inference routes at the root ("/", "/predict").
+	ReadPosts []string
 	// AccessLog lists path prefixes whose requests are logged at info
 	// level (others at debug; a 5xx is always a warning), e.g. "/serve/".
 	AccessLog []string
@@ -104,7 +114,7 @@ func NewServer(opts Options, apis ...Mounter) *Server {
 	for _, a := range apis {
 		a.Register(s.mux)
 	}
-	s.handler = s.middleware(s.mux)
+	s.handler = s.middleware(newGuard(opts, s.access).wrap(s.authorize(s.mux)))
 	return s
 }
 
@@ -168,7 +178,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware adds a request ID, recovers panics, authorizes, logs and counts.
+// middleware adds a request ID and security headers, recovers panics, logs and counts.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -219,16 +229,28 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.opts.Logger.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
-		if s.opts.Auth != nil {
-			if err := s.opts.Auth.Authorize(r, AccessFor(r)); err != nil {
-				if errs.KindOf(err) == errs.Unauthenticated {
-					sw.Header().Set("WWW-Authenticate", `Basic realm="cairn", Bearer`)
-				}
-				respond.Error(sw, r, err)
-				return
-			}
-		}
+		h := sw.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "SAMEORIGIN")
+		h.Set("Referrer-Policy", "same-origin")
 		next.ServeHTTP(sw, r)
+	})
+}
+
+// authorize refuses requests the Authenticator does not allow.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	if s.opts.Auth == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.opts.Auth.Authorize(r, s.access(r)); err != nil {
+			if errs.KindOf(err) == errs.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Basic realm="cairn", Bearer`)
+			}
+			respond.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -242,15 +264,17 @@ func routeOf(r *http.Request) string {
 	return "unmatched"
 }
 
-// readOnlyPosts are POST endpoints that only read.
-var readOnlyPosts = []string{
-	"/experiments/search", "/runs/search", "/registered-models/search", "/model-versions/search",
-	"/registered-models/get-latest-versions", "/logged-models/search",
+// readOnlyPosts are the MLflow API's POST endpoints that only read, under
+// either API prefix.
+var readOnlyPosts = map[string]bool{
+	"experiments/search": true, "runs/search": true, "registered-models/search": true, "model-versions/search": true,
+	"registered-models/get-latest-versions": true, "logged-models/search": true, "experiments/search-datasets": true,
 }
 
 // AccessFor classifies a request by what it needs: health and version are
-// public; GET, HEAD and searching POSTs read; user and token management is
-// admin; everything else writes.
+// public; GET, HEAD, inference and the MLflow API's searching POSTs read
+// (matched by exact path); user and token management is admin; everything
+// else writes.
 func AccessFor(r *http.Request) Access {
 	p := r.URL.Path
 	switch {
@@ -264,13 +288,21 @@ func AccessFor(r *http.Request) Access {
 		// Inference reads: it changes nothing stored.
 		return Read
 	case r.Method == http.MethodPost:
-		for _, s := range readOnlyPosts {
-			if strings.HasSuffix(p, s) {
+		for _, prefix := range []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"} {
+			if rest, ok := strings.CutPrefix(p, prefix); ok && readOnlyPosts[rest] {
 				return Read
 			}
 		}
 	}
 	return Write
+}
+
+// access is AccessFor, with the server's own read-only POST paths.
+func (s *Server) access(r *http.Request) Access {
+	if r.Method == http.MethodPost && slices.Contains(s.opts.ReadPosts, r.URL.Path) {
+		return Read
+	}
+	return AccessFor(r)
 }
 
 type httpMetrics struct {

@@ -70,6 +70,9 @@ func TestAuth(t *testing.T) {
 	do := func(method, path, body string, setAuth func(*http.Request)) (int, map[string]any) {
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		require.NoError(t, err)
+		if method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		if setAuth != nil {
 			setAuth(req)
 		}
@@ -146,7 +149,7 @@ func TestAccessLog(t *testing.T) {
 		mux.HandleFunc("/serve/x/", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	})).Handler()
 	for _, p := range []string{"/serve/x/", "/health"} {
-		req := httptest.NewRequest("GET", p, nil)
+		req := httptest.NewRequest("GET", "http://127.0.0.1:5000"+p, nil)
 		req.Header.Set("X-Request-Id", "req-"+strings.Trim(p, "/"))
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}

@@ -29,6 +29,7 @@ func call(t *testing.T, srv *httptest.Server, method, path string, in any, wantS
 	}
 	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
 	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()

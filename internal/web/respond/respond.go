@@ -31,6 +31,7 @@ var Table = map[errs.Kind]Status{
 	errs.Unauthenticated:  {http.StatusUnauthorized, "UNAUTHENTICATED"},
 	errs.PermissionDenied: {http.StatusForbidden, "PERMISSION_DENIED"},
 	errs.TooLarge:         {http.StatusRequestEntityTooLarge, "REQUEST_LIMIT_EXCEEDED"},
+	errs.Unsupported:      {http.StatusUnsupportedMediaType, "BAD_REQUEST"},
 	errs.Internal:         {http.StatusInternalServerError, "INTERNAL_ERROR"},
 }
 

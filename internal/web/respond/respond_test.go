@@ -26,13 +26,14 @@ func TestTable(t *testing.T) {
 		{errs.E(errs.Unauthenticated, "x"), 401, "UNAUTHENTICATED"},
 		{errs.E(errs.PermissionDenied, "x"), 403, "PERMISSION_DENIED"},
 		{errs.E(errs.TooLarge, "x"), 413, "REQUEST_LIMIT_EXCEEDED"},
+		{errs.E(errs.Unsupported, "x"), 415, "BAD_REQUEST"},
 		{errors.New("db exploded"), 500, "INTERNAL_ERROR"},
 		{fmt.Errorf("wrapped: %w", errs.NotFoundf("x")), 404, "RESOURCE_DOES_NOT_EXIST"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, Status{tt.status, tt.code}, StatusOf(tt.err), tt.err.Error())
 	}
-	for k := errs.Internal; k <= errs.TooLarge; k++ {
+	for k := errs.Internal; k <= errs.Unsupported; k++ {
 		_, ok := Table[k]
 		require.True(t, ok, "kind %s has no status", k)
 	}

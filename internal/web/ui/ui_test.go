@@ -87,6 +87,7 @@ func TestRoutes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req, err := http.NewRequest(tt.method, srv.URL+tt.path, nil)
 			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Accept-Encoding", "identity")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
