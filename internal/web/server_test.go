@@ -41,6 +41,10 @@ func TestAccessFor(t *testing.T) {
 		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/1/x", web.Write},
 		{"DELETE", "/api/2.0/mlflow/registered-models/delete", web.Write},
 		{"GET", "/api/2.0/cairn/users", web.Admin},
+		// A search route's name at the end of another path is no search.
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/x/runs/search", web.Write},
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/complete/1/runs/search", web.Write},
+		{"POST", "/api/2.0/mlflow/experiments/search-datasets", web.Read},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(tt.method, tt.path, nil)
