@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-mlops/cairn/internal/auth"
+	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/steps"
@@ -53,7 +57,7 @@ func pipelineFlags(cmd *cobra.Command) {
 
 // newEngine builds a pipeline engine over db, keeping task folders under
 // DATA/pipelines; tasks log to trackingURI.
-func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun), token string) (*pipeline.Engine, error) {
+func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun), creds pipeline.Credentials) (*pipeline.Engine, error) {
 	root, err := filepath.Abs(filepath.Join(data, "pipelines"))
 	if err != nil {
 		return nil, err
@@ -69,12 +73,8 @@ func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger
 	}
 	// Built-in steps keep datasets and work folders under the data folder.
 	env := append(os.Environ(), "CAIRN_DATA_DIR="+absData)
-	if token != "" {
-		// The server's --auth: tasks (built-in steps and MLflow clients in
-		// run: scripts alike) authenticate with the server's task secret.
-		env = append(env, "MLFLOW_TRACKING_TOKEN="+token)
-	}
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), env, trackingURI
+	opts.Credentials = creds
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
 	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
 		steps.Default(), opts)
@@ -104,30 +104,33 @@ func openDB(cmd *cobra.Command, create bool) (*meta.DB, string, *slog.Logger, er
 }
 
 // serveTracking serves the MLflow API over db on a loopback port for the
-// tasks of an in-process run, until ctx ends.
-func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logger) (string, func(), error) {
+// tasks of an in-process run, until ctx ends. Only those tasks may call it:
+// it takes one random token, which the returned Credentials give them.
+func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logger) (string, pipeline.Credentials, func(), error) {
 	root, err := filepath.Abs(filepath.Join(data, "artifacts"))
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	art, err := artifacts.Open(ctx, root, artifacts.DefaultOptions())
 	if err != nil {
-		return "", nil, fmt.Errorf("artifact store: %w", err)
+		return "", nil, nil, fmt.Errorf("artifact store: %w", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
+		return "", nil, nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
 	}
 	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Logger: log})
 	opts := web.DefaultOptions()
 	opts.Logger = log
+	secret := auth.NewSecret()
+	opts.Auth = secretAuth(secret)
 	// serve.deploy tasks deploy here; the deployments are kept in db, so
 	// `cairn server` on the same data serves them once this run ends.
 	base := "http://" + l.Addr().String()
 	models, err := newModelServer(db, data, base, "", opts, log, h)
 	if err != nil {
 		l.Close()
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -136,8 +139,34 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 		defer models.Close()
 		_ = web.NewServer(opts, h, models).Serve(ctx, l)
 	}()
-	return base, func() { cancel(); <-done }, nil
+	return base, staticCredential(secret), func() { cancel(); <-done }, nil
 }
+
+// secretAuth admits requests that carry one bearer token, as a user who may
+// read and write but not manage users: the API `cairn run` serves its tasks.
+type secretAuth string
+
+func (s secretAuth) Authorize(r *http.Request, need web.Access) (context.Context, error) {
+	if need <= web.Public {
+		return r.Context(), nil
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s)) != 1 {
+		return nil, errs.E(errs.Unauthenticated, "this API serves the tasks of one 'cairn run' and takes only their MLFLOW_TRACKING_TOKEN")
+	}
+	if need > web.Write {
+		return nil, errs.E(errs.PermissionDenied, "the tasks of 'cairn run' may not manage users or tokens")
+	}
+	return r.Context(), nil
+}
+
+// staticCredential gives every run the same secret.
+type staticCredential string
+
+func (c staticCredential) Issue(context.Context, *pipeline.Run, bool) (string, error) {
+	return string(c), nil
+}
+func (c staticCredential) Revoke(context.Context, string) error { return nil }
 
 func newRunCmd() *cobra.Command {
 	var params []string
@@ -171,14 +200,14 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			}
 			defer db.Close()
 			ctx := cmd.Context()
-			uri, stop, err := serveTracking(ctx, db, data, log)
+			uri, creds, stop, err := serveTracking(ctx, db, data, log)
 			if err != nil {
 				return err
 			}
 			defer stop()
 			out := cmd.ErrOrStderr()
 			gpus, _ := cmd.Flags().GetInt("gpus")
-			e, err := newEngine(db, data, uri, gpus, log, progress(out), "")
+			e, err := newEngine(db, data, uri, gpus, log, progress(out), creds)
 			if err != nil {
 				return err
 			}
@@ -279,7 +308,7 @@ func withEngine(run func(cmd *cobra.Command, e *pipeline.Engine, args []string) 
 		}
 		defer db.Close()
 		gpus, _ := cmd.Flags().GetInt("gpus")
-		e, err := newEngine(db, data, "", gpus, log, nil, "")
+		e, err := newEngine(db, data, "", gpus, log, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -492,11 +521,11 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 }
 
 // newPipelineService wires the server's pipeline service and API.
-func newPipelineService(db *meta.DB, data, trackingURI, token string, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
+func newPipelineService(db *meta.DB, data, trackingURI string, creds pipeline.Credentials, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
 	if data == "" {
 		data = DefaultConfig().Data
 	}
-	e, err := newEngine(db, data, trackingURI, gpus, log, nil, token)
+	e, err := newEngine(db, data, trackingURI, gpus, log, nil, creds)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -368,13 +368,15 @@ func TestServeWithAuth(t *testing.T) {
 }
 
 // TestPipelinesUnderAuth runs a pipeline inside a server with --auth: its
-// tasks authenticate with the server's in-memory task secret, which may
-// read and write but not manage users.
+// tasks authenticate with a token of the submitting user that is confined
+// to the run's experiment, may not manage users, and stops working when the
+// run ends.
 func TestPipelinesUnderAuth(t *testing.T) {
 	url, secret := startAuthServer(t)
 	ctx := context.Background()
 	c, err := client.New(url, client.Options{Token: secret})
 	require.NoError(t, err)
+	tmp := t.TempDir()
 
 	spec := `name: authed
 tasks:
@@ -390,8 +392,9 @@ tasks:
     uses: train.tabular
     with: {dataset: "${{ tasks.prepare.outputs.dataset }}", epochs: 1}
   token:
-    run: echo "token=$MLFLOW_TRACKING_TOKEN" >> "$CAIRN_OUTPUTS"
-    outputs: [token]
+    run: |
+      echo "$MLFLOW_TRACKING_TOKEN" > ` + tmp + `/token
+      while [ ! -e ` + tmp + `/done ]; do sleep 0.05; done
 `
 	var sub struct {
 		Run struct {
@@ -401,33 +404,47 @@ tasks:
 	require.NoError(t, c.Do(ctx, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, &sub))
 	var got struct {
 		Run struct {
-			Phase string `json:"phase"`
-			Tasks []struct {
-				Node    string            `json:"node"`
-				Phase   string            `json:"phase"`
-				Message string            `json:"message"`
-				Outputs map[string]string `json:"outputs"`
+			Phase        string `json:"phase"`
+			ExperimentID string `json:"experiment_id"`
+			Tasks        []struct {
+				Node    string `json:"node"`
+				Phase   string `json:"phase"`
+				Message string `json:"message"`
 			} `json:"tasks"`
 		} `json:"run"`
 	}
-	require.Eventually(t, func() bool {
+	get := func() {
 		require.NoError(t, c.Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+sub.Run.RunID, nil, &got))
+	}
+	var task string
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(tmp, "token"))
+		task = strings.TrimSpace(string(b))
+		return task != ""
+	}, 60*time.Second, 50*time.Millisecond)
+	get()
+
+	tc, err := client.New(url, client.Options{Token: task})
+	require.NoError(t, err)
+	_, err = tc.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: got.Run.ExperimentID, RunName: "by-the-task"})
+	require.NoError(t, err, "the task writes to its pipeline's experiment")
+	_, err = tc.CreateExperiment(ctx, "written-by-a-task")
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "nor anywhere else: %v", err)
+	_, err = tc.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: "0"})
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	err = tc.Do(ctx, "GET", "/api/2.0/cairn/users/list", nil, nil)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "the task's token is not an admin's: %v", err)
+	err = tc.Do(ctx, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, nil)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "a task starts no pipelines: %v", err)
+
+	require.NoError(t, os.WriteFile(filepath.Join(tmp, "done"), nil, 0o600))
+	require.Eventually(t, func() bool {
+		get()
 		return got.Run.Phase == "Succeeded" || got.Run.Phase == "Failed"
 	}, 60*time.Second, 100*time.Millisecond)
 	require.Equal(t, "Succeeded", got.Run.Phase, "%+v", got.Run.Tasks)
-	var task string
-	for _, tk := range got.Run.Tasks {
-		if tk.Node == "token" {
-			task = tk.Outputs["token"]
-		}
-	}
-	require.True(t, strings.HasPrefix(task, "cairn_task_"), task)
-	tc, err := client.New(url, client.Options{Token: task})
-	require.NoError(t, err)
-	_, err = tc.CreateExperiment(ctx, "written-by-a-task")
-	require.NoError(t, err)
-	err = tc.Do(ctx, "GET", "/api/2.0/cairn/users/list", nil, nil)
-	require.Contains(t, []errs.Kind{errs.Unauthenticated, errs.PermissionDenied}, errs.KindOf(err), "the task secret is not an admin: %v", err)
+	_, err = tc.GetExperiment(ctx, got.Run.ExperimentID)
+	require.Equal(t, errs.Unauthenticated, errs.KindOf(err), "the token ends with its run: %v", err)
 }
 
 // startAuthServer starts a server with --auth and an admin, and returns

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
@@ -168,22 +169,21 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	opts.Addr, opts.Logger, opts.Registerer, opts.Gatherer = cfg.Addr, log, reg, reg
 	opts.AccessLog = []string{"/serve/", "/v2/"} // inference requests, at info
 	opts.AllowedHosts, opts.AllowedOrigins = cfg.Guard.Hosts, cfg.Guard.Origins
-	// With --auth the server's own pipeline tasks send this secret.
-	var taskToken string
+	// With --auth each pipeline run's tasks get a token of their own.
+	var creds pipeline.Credentials
 	if cfg.Auth {
-		taskToken = newTaskToken()
-		authn, err := newAuthenticator(ctx, db, taskToken)
+		svc, err := newAuthService(ctx, db)
 		if err != nil {
 			return err
 		}
-		opts.Auth = authn
+		opts.Auth, creds = authAdapter{svc}, taskCredentials{svc}
 	}
 	l, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// Pipelines run inside the server; their tasks log to it.
-	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), taskToken, cfg.GPUs, log)
+	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), creds, cfg.GPUs, log)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)

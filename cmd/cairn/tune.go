@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
@@ -68,7 +69,7 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 				return usageError{fmt.Errorf("%s: %w", args[0], err)}
 			}
 			ctx := cmd.Context()
-			uri := trackingURI
+			uri, token := trackingURI, ""
 			data, _ := cmd.Flags().GetString("data")
 			if uri == "" {
 				db, d, log, err := openDB(cmd, true)
@@ -77,12 +78,18 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 				}
 				defer db.Close()
 				var stop func()
-				if uri, stop, err = serveTracking(ctx, db, d, log); err != nil {
+				var creds pipeline.Credentials
+				if uri, creds, stop, err = serveTracking(ctx, db, d, log); err != nil {
 					return err
 				}
 				defer stop()
+				token, _ = creds.Issue(ctx, nil, false)
 			}
-			c, err := client.New(uri, client.DefaultOptions())
+			copts := client.DefaultOptions()
+			if token != "" {
+				copts.Token = token
+			}
+			c, err := client.New(uri, copts)
 			if err != nil {
 				return usageError{err}
 			}
@@ -107,6 +114,9 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 			table := newTrialTable(out, spec.Metric)
 			sw.OnChange = table.update
 			environ := append(os.Environ(), "CAIRN_DATA_DIR="+data)
+			if token != "" {
+				environ = append(environ, "MLFLOW_TRACKING_TOKEN="+token) // the trials'
+			}
 			res, runErr := sw.Run(ctx, steps.Env{TrackingURI: uri, RunID: parent, ExperimentID: expID, OutputsDir: work,
 				Stdout: table.log(), Stderr: out, Environ: environ})
 			status := tracking.StatusFinished

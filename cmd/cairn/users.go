@@ -3,9 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,39 +14,46 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/auth"
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/web"
 )
 
-// authAdapter lets an auth.Service guard the web server.
-type authAdapter struct {
-	svc *auth.Service
-	// task is the secret the server's own pipeline tasks send; it allows
-	// reads and writes, never admin calls. It lives only in memory.
-	task string
-}
+// authAdapter lets an auth.Service guard the web server; the handlers find
+// who sent a request with auth.PrincipalFrom.
+type authAdapter struct{ svc *auth.Service }
 
-func (a authAdapter) Authorize(r *http.Request, need web.Access) error {
-	if a.task != "" && need <= web.Write {
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
-			subtle.ConstantTimeCompare([]byte(tok), []byte(a.task)) == 1 {
-			return nil
-		}
+func (a authAdapter) Authorize(r *http.Request, need web.Access) (context.Context, error) {
+	p, err := a.svc.Authorize(r, auth.Level(need))
+	if err != nil {
+		return nil, err
 	}
-	return a.svc.Authorize(r, auth.Level(need))
+	if p.User == "" {
+		return r.Context(), nil // a public route
+	}
+	return auth.WithPrincipal(r.Context(), p), nil
 }
 
-// newTaskToken returns a fresh secret for the server's pipeline tasks.
-func newTaskToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return "cairn_task_" + hex.EncodeToString(b[:])
+// taskCredentials gives each pipeline run's tasks a token of the user who
+// submitted it, confined to that run (auth.Service.CreateTaskToken).
+type taskCredentials struct{ svc *auth.Service }
+
+func (c taskCredentials) Issue(ctx context.Context, run *pipeline.Run, commands bool) (string, error) {
+	return c.svc.CreateTaskToken(ctx, run.SubmittedBy, auth.Scope{PipelineRun: run.ID, Experiment: run.ExperimentID}, commands)
 }
 
-// newAuthenticator returns the server's authenticator, refusing to start
-// when no admin exists (nobody could sign in to create one).
-func newAuthenticator(ctx context.Context, db *meta.DB, taskToken string) (web.Authenticator, error) {
-	svc := auth.NewService(db, auth.DefaultOptions())
+func (c taskCredentials) Revoke(ctx context.Context, runID string) error {
+	return c.svc.RevokeTaskToken(ctx, runID)
+}
+
+// newAuthService returns the server's auth service, refusing to start when
+// no admin exists (nobody could sign in to create one), after deleting the
+// task tokens of pipeline runs that ended while the server was down.
+func newAuthService(ctx context.Context, db *meta.DB) (*auth.Service, error) {
+	opts := auth.DefaultOptions()
+	opts.Resources = db
+	svc := auth.NewService(db, opts)
 	ok, err := svc.HasAdmin(ctx)
 	if err != nil {
 		return nil, err
@@ -57,7 +61,14 @@ func newAuthenticator(ctx context.Context, db *meta.DB, taskToken string) (web.A
 	if !ok {
 		return nil, usageError{errors.New("--auth needs at least one admin user; create one first with: cairn users add NAME --role admin --data DIR (it asks for the password)")}
 	}
-	return authAdapter{svc: svc, task: taskToken}, nil
+	err = svc.PruneTaskTokens(ctx, func(runID string) bool {
+		r, err := db.FindPipelineRunByID(ctx, runID)
+		return errs.Is(err, errs.NotFound) || (err == nil && r.Phase.Done())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return svc, nil
 }
 
 // storeFlags adds --data and --db to commands that open the database directly.
@@ -164,7 +175,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 		}),
 	}
 	storeFlags(add)
-	add.Flags().String("role", "read", "read, edit or admin")
+	add.Flags().String("role", "read", "read, edit, run (edit, and pipelines with run: shell tasks) or admin")
 	add.Flags().Bool("password-stdin", false, "read the password from standard input")
 
 	list := &cobra.Command{

@@ -24,7 +24,7 @@ var allowed = map[string][]string{
 	"internal/pipeline":        {"internal/errs", "internal/tracking"},
 	"internal/steps":           {"internal/errs", "internal/tracking", "internal/registry", "internal/pipeline", "internal/data", "internal/train", "internal/client", "internal/web/mlflow/wire", "internal/serve", "internal/web/respond", "internal/tune"},
 	"internal/train":           {"internal/errs", "internal/data"},
-	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond"},
+	"internal/web/pipelines":   {"internal/errs", "internal/tracking", "internal/pipeline", "internal/web/respond", "internal/auth"},
 	"internal/web/respond":     {"internal/errs"},
 	"internal/serve":           {"internal/errs", "internal/web/respond"},
 	"internal/tune":            {"internal/errs"},

@@ -42,17 +42,33 @@ type Role string
 // Roles, weakest first.
 const (
 	RoleRead  Role = "read"  // reads and searches
-	RoleEdit  Role = "edit"  // reads and writes
+	RoleEdit  Role = "edit"  // reads and writes; pipelines of built-in steps only
+	RoleRun   Role = "run"   // edit, and pipelines with run: tasks (shell commands on the server)
 	RoleAdmin Role = "admin" // everything, including users and tokens
 )
 
 // ParseRole returns the role named s. Errors: Invalid.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleRead, RoleEdit, RoleAdmin:
+	case RoleRead, RoleEdit, RoleRun, RoleAdmin:
 		return r, nil
 	}
-	return "", errs.Invalidf("invalid role '%s': expected one of 'read', 'edit', 'admin'", s)
+	return "", errs.Invalidf("invalid role '%s': expected one of 'read', 'edit', 'run', 'admin'", s)
+}
+
+// rank orders the roles: 0 for an unknown one, then read < edit < run < admin.
+func (r Role) rank() int {
+	switch r {
+	case RoleRead:
+		return 1
+	case RoleEdit:
+		return 2
+	case RoleRun:
+		return 3
+	case RoleAdmin:
+		return 4
+	}
+	return 0
 }
 
 // Allows reports whether the role may make a request that needs l.
@@ -60,12 +76,24 @@ func (r Role) Allows(l Level) bool {
 	switch r {
 	case RoleAdmin:
 		return true
-	case RoleEdit:
+	case RoleEdit, RoleRun:
 		return l <= Write
 	case RoleRead:
 		return l <= Read
 	}
 	return l <= Public
+}
+
+// MayRunCommands reports whether the role may submit pipelines whose tasks
+// run shell commands (run:) as the server's operating-system user.
+func (r Role) MayRunCommands() bool { return r == RoleRun || r == RoleAdmin }
+
+// AtMost returns the weaker of r and max.
+func (r Role) AtMost(max Role) Role {
+	if r.rank() > max.rank() {
+		return max
+	}
+	return r
 }
 
 // RoleFor returns the weakest role that allows l.
@@ -107,6 +135,9 @@ type Token struct {
 	CreationTime time.Time `json:"creation_time"`
 	ExpiryTime   time.Time `json:"expiry_time,omitzero"`    // zero: never expires
 	LastUsedTime time.Time `json:"last_used_time,omitzero"` // zero: never used
+	// Scope, when set, confines the token to one pipeline run (a task's
+	// credential); such tokens are made and deleted by the server alone.
+	Scope *Scope `json:"scope,omitempty"`
 }
 
 // Expired reports whether the token has expired at now.
@@ -119,6 +150,23 @@ type Principal struct {
 	User    string
 	Role    Role
 	TokenID string // the token used, or "" for a password
+	// Scope is the pipeline run a task's token is confined to; nil for a
+	// user's own credentials.
+	Scope *Scope
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p, for the handlers behind Authorize.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal Authorize put in ctx; ok is false on a
+// server without --auth, where every caller may do everything.
+func PrincipalFrom(ctx context.Context) (p Principal, ok bool) {
+	p, ok = ctx.Value(principalKey{}).(Principal)
+	return p, ok
 }
 
 // Store keeps users and tokens.

@@ -27,19 +27,21 @@ func errBadPassword() error {
 	return errs.E(errs.Unauthenticated, "invalid user name or password: check MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
 }
 
-// Authorize returns nil when the request may proceed with what it needs.
-// Public needs no credentials; Read, Write and Admin need a user whose role
-// allows them. It satisfies web.Authenticator through a conversion of the
-// level (see Level). Errors: Unauthenticated (no, malformed, wrong, expired or
-// revoked credentials), PermissionDenied (role too low), Unavailable or
-// Internal (the store failed).
-func (s *Service) Authorize(r *http.Request, need Level) error {
+// Authorize returns who sent r when they may make a request that needs
+// need. Public needs no credentials (and returns no principal); Read, Write
+// and Admin need a user whose role allows them, and a task's scoped token
+// may only write inside its scope (see Scope). Errors: Unauthenticated (no,
+// malformed, wrong, expired or revoked credentials), PermissionDenied (role
+// too low, or outside the token's scope), Invalid or TooLarge (a scoped
+// write whose body cannot be read), Unavailable or Internal (the store
+// failed).
+func (s *Service) Authorize(r *http.Request, need Level) (Principal, error) {
 	if need <= Public {
-		return nil
+		return Principal{}, nil
 	}
 	p, err := s.Authenticate(r)
 	if err != nil {
-		return err
+		return Principal{}, err
 	}
 	if !p.Role.Allows(need) {
 		want := RoleFor(need)
@@ -47,9 +49,14 @@ func (s *Service) Authorize(r *http.Request, need Level) error {
 		if want == RoleAdmin {
 			more = ""
 		}
-		return errs.E(errs.PermissionDenied, "user '%s' has role '%s', but this request needs role '%s'%s", p.User, p.Role, want, more)
+		return Principal{}, errs.E(errs.PermissionDenied, "user '%s' has role '%s', but this request needs role '%s'%s", p.User, p.Role, want, more)
 	}
-	return nil
+	if p.Scope != nil {
+		if err := s.checkScope(r, need, p.Scope); err != nil {
+			return Principal{}, err
+		}
+	}
+	return p, nil
 }
 
 // Authenticate returns who sent r, from its Authorization header: a bearer
@@ -106,7 +113,12 @@ func (s *Service) authenticateToken(ctx context.Context, secret string) (Princip
 			s.opts.Logger.WarnContext(ctx, "record token use", "token_id", t.ID, "error", err)
 		}
 	}
-	return Principal{User: u.Name, Role: u.Role, TokenID: t.ID}, nil
+	p := Principal{User: u.Name, Role: u.Role, TokenID: t.ID, Scope: t.Scope}
+	if t.Scope != nil {
+		// A task writes as its user, never as more than an editor.
+		p.Role = u.Role.AtMost(RoleEdit)
+	}
+	return p, nil
 }
 
 func (s *Service) authenticatePassword(ctx context.Context, name, password string) (Principal, error) {

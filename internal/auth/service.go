@@ -44,6 +44,9 @@ type Options struct {
 	BcryptCost int
 	// Logger receives failures that do not fail a request. slog.Default when nil.
 	Logger *slog.Logger
+	// Resources finds the experiment a scoped token's write targets; without
+	// it, scoped tokens may not write runs or logged models.
+	Resources Resources
 }
 
 // DefaultOptions returns the options for a server.
@@ -307,6 +310,10 @@ func validateTokenName(name string) error {
 
 const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
+// NewSecret returns a fresh token secret: TokenPrefix and 40 random base62
+// characters (238 bits).
+func NewSecret() string { return newSecret() }
+
 // newSecret returns TokenPrefix and 40 random base62 characters (238 bits).
 func newSecret() string {
 	b := make([]byte, 0, TokenLen)
@@ -335,4 +342,72 @@ func mustRead(b []byte) {
 	if _, err := rand.Read(b); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
+}
+
+// taskTokenName names the token of a pipeline run's tasks.
+func taskTokenName(runID string) string { return "pipeline-run " + runID }
+
+// CreateTaskToken makes the credential of one pipeline run's tasks: a token
+// of user, confined to sc, that writes as user but never as more than an
+// editor. commands says whether the run has run: tasks, which need a user
+// whose role may run commands. A token made before for the same run is
+// replaced. The token works until RevokeTaskToken, or until the user is
+// deleted or loses the role it needs. Errors: Invalid (no user), NotFound
+// (user), PermissionDenied (the user's role).
+func (s *Service) CreateTaskToken(ctx context.Context, user string, sc Scope, commands bool) (string, error) {
+	if user == "" {
+		return "", errs.Invalidf("pipeline run %s has no submitting user to act for (it was submitted before users were recorded); submit it again", sc.PipelineRun)
+	}
+	u, err := s.store.FindUserByName(ctx, user)
+	if errs.Is(err, errs.NotFound) {
+		return "", errs.NotFoundf("user '%s', who submitted pipeline run %s, no longer exists", user, sc.PipelineRun)
+	}
+	if err != nil {
+		return "", fmt.Errorf("create task token: %w", err)
+	}
+	if !u.Role.Allows(Write) {
+		return "", errs.E(errs.PermissionDenied, "user '%s', who submitted pipeline run %s, has role '%s' and may no longer run pipelines", user, sc.PipelineRun, u.Role)
+	}
+	if commands && !u.Role.MayRunCommands() {
+		return "", errs.E(errs.PermissionDenied, "pipeline run %s has run: tasks, but user '%s', who submitted it, has role '%s': "+
+			"shell commands need role 'run' or 'admin'", sc.PipelineRun, user, u.Role)
+	}
+	if err := s.RevokeTaskToken(ctx, sc.PipelineRun); err != nil {
+		return "", err
+	}
+	secret := newSecret()
+	sum := sha256.Sum256([]byte(secret))
+	scope := sc
+	t := Token{ID: newID(), Name: taskTokenName(sc.PipelineRun), User: user, Prefix: secret[:displayPrefixLen],
+		Hash: sum[:], CreationTime: s.now(), Scope: &scope}
+	if err := s.store.CreateToken(ctx, &t); err != nil {
+		return "", fmt.Errorf("create task token: %w", err)
+	}
+	return secret, nil
+}
+
+// RevokeTaskToken deletes the token of pipeline run runID's tasks, if any.
+func (s *Service) RevokeTaskToken(ctx context.Context, runID string) error {
+	return s.pruneTaskTokens(ctx, func(sc *Scope) bool { return sc.PipelineRun == runID })
+}
+
+// PruneTaskTokens deletes every task token whose run active says has ended:
+// what a server does at start, for runs that ended while it was down.
+func (s *Service) PruneTaskTokens(ctx context.Context, ended func(runID string) bool) error {
+	return s.pruneTaskTokens(ctx, func(sc *Scope) bool { return ended(sc.PipelineRun) })
+}
+
+func (s *Service) pruneTaskTokens(ctx context.Context, drop func(*Scope) bool) error {
+	toks, err := s.store.FindTokens(ctx, "")
+	if err != nil {
+		return fmt.Errorf("find task tokens: %w", err)
+	}
+	for _, t := range toks {
+		if t.Scope != nil && drop(t.Scope) {
+			if err := s.store.DeleteToken(ctx, t.ID); err != nil && !errs.Is(err, errs.NotFound) {
+				return fmt.Errorf("revoke task token: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -45,7 +45,21 @@ type Options struct {
 	// its state changes, from the goroutine that made it; the CLI prints
 	// progress with it.
 	OnTask func(runID string, t TaskRun)
-	Logger *slog.Logger
+	// Credentials, when set, issues each run's tasks their own tracking
+	// credential (MLFLOW_TRACKING_TOKEN), acting for the submitting user.
+	Credentials Credentials
+	Logger      *slog.Logger
+}
+
+// Credentials issues the tracking credential of one run's tasks.
+type Credentials interface {
+	// Issue returns the secret run's tasks authenticate with, acting for
+	// run.SubmittedBy, confined to the run and its experiment; commands says
+	// whether the run has run: tasks. Errors: Invalid (no user recorded),
+	// NotFound (the user is gone), PermissionDenied (the user's role).
+	Issue(ctx context.Context, run *Run, commands bool) (string, error)
+	// Revoke ends the credential of run runID, if any.
+	Revoke(ctx context.Context, runID string) error
 }
 
 // DefaultOptions returns options with 1 CPU per task by default, a 1 s
@@ -118,6 +132,9 @@ type Submission struct {
 	WorkDir string // folder run: commands start in
 	Params  map[string]any
 	Trigger string // cli, api, schedule
+	// User is who submits it; with Options.Credentials, the run's tasks act
+	// for this user.
+	User string
 }
 
 // Register validates a spec and stores it as its pipeline's definition,
@@ -132,7 +149,7 @@ func (e *Engine) Register(ctx context.Context, s Submission) (*Plan, error) {
 	}
 	now := time.Now().UTC()
 	def := &Definition{Name: plan.Spec.Name, Source: string(s.Source), File: s.File, Schedule: plan.Spec.Schedule,
-		WorkDir: s.WorkDir, Created: now, Updated: now}
+		WorkDir: s.WorkDir, RegisteredBy: s.User, Created: now, Updated: now}
 	if err := e.store.SavePipeline(ctx, def); err != nil {
 		return nil, fmt.Errorf("register pipeline: %w", err)
 	}
@@ -156,7 +173,7 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Run, error) {
 	}
 	now := time.Now().UTC()
 	run := &Run{ID: tracking.NewID(), Pipeline: plan.Spec.Name, Source: string(s.Source), File: s.File, WorkDir: s.WorkDir,
-		Params: params, Phase: Pending, Trigger: s.Trigger, Created: now}
+		Params: params, Phase: Pending, Trigger: s.Trigger, SubmittedBy: s.User, Created: now}
 	for _, pt := range plan.Order {
 		run.Tasks = append(run.Tasks, &TaskRun{Node: pt.Name, Task: pt.Name, Item: -1, Phase: Pending})
 	}
@@ -243,10 +260,11 @@ func (e *Engine) Execute(ctx context.Context, id string) (*Run, error) {
 	return x.execute(ctx)
 }
 
-// Retry re-runs a finished, failed run: its failed and omitted tasks go back
-// to Pending (with a fresh retry budget); what succeeded is kept. Execute
-// then runs it. Errors: NotFound, Conflict (the run has not failed).
-func (e *Engine) Retry(ctx context.Context, id string) (*Run, error) {
+// Retry re-runs a finished, failed run for user: its failed and omitted
+// tasks go back to Pending (with a fresh retry budget); what succeeded is
+// kept. Execute then runs it, its tasks acting for user. Errors: NotFound,
+// Conflict (the run has not failed).
+func (e *Engine) Retry(ctx context.Context, id, user string) (*Run, error) {
 	run, err := e.store.FindPipelineRunByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -262,7 +280,7 @@ func (e *Engine) Retry(ctx context.Context, id string) (*Run, error) {
 			reset = append(reset, t)
 		}
 	}
-	run.Phase, run.Message, run.Finished, run.Trigger = Pending, "", time.Time{}, "retry"
+	run.Phase, run.Message, run.Finished, run.Trigger, run.SubmittedBy = Pending, "", time.Time{}, "retry", user
 	if err := e.store.UpdatePipelineRun(ctx, run, reset...); err != nil {
 		return nil, fmt.Errorf("retry pipeline run: %w", err)
 	}

@@ -579,7 +579,7 @@ tasks:
 	require.Contains(t, string(log), "a said 1")
 
 	// Retry re-runs only what failed.
-	_, err = f.e.Retry(context.Background(), r.ID)
+	_, err = f.e.Retry(context.Background(), r.ID, "")
 	require.Equal(t, errs.Conflict, errs.KindOf(err))
 }
 
@@ -595,7 +595,7 @@ tasks:
 `, nil)
 	require.Equal(t, pipeline.Failed, r.Phase)
 	require.NoError(t, os.WriteFile(flag, nil, 0o644))
-	_, err := f.e.Retry(context.Background(), r.ID)
+	_, err := f.e.Retry(context.Background(), r.ID, "")
 	require.NoError(t, err)
 	got, err := f.e.Execute(context.Background(), r.ID)
 	require.NoError(t, err)

@@ -44,6 +44,7 @@ type execution struct {
 	events  chan jobEvent
 	retries chan string
 	done    chan struct{}
+	token   string // the tasks' tracking credential, when Options.Credentials issues one
 }
 
 type jobEvent struct {
@@ -122,6 +123,18 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 			return x.fail(parent, err)
 		}
 		run.TrackingRunID, run.ExperimentID = id, expID
+	}
+	if c := e.opts.Credentials; c != nil {
+		token, err := c.Issue(parent, run, len(x.plan.CommandTasks()) > 0)
+		if err != nil {
+			return x.fail(parent, fmt.Errorf("tasks' credential: %w", err))
+		}
+		x.token = token
+		defer func() {
+			if err := c.Revoke(bg, run.ID); err != nil {
+				e.opts.Logger.Warn("revoke the tasks' credential", "run", run.ID, "err", err)
+			}
+		}()
 	}
 	if run.Started.IsZero() {
 		run.Started = now

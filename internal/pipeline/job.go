@@ -235,6 +235,9 @@ func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
 	if x.e.opts.TrackingURI != "" {
 		set("MLFLOW_TRACKING_URI", x.e.opts.TrackingURI)
 	}
+	if x.token != "" {
+		set("MLFLOW_TRACKING_TOKEN", x.token)
+	}
 	set("MLFLOW_RUN_ID", row.TrackingRunID)
 	set("MLFLOW_EXPERIMENT_ID", x.run.ExperimentID)
 	set("CAIRN_PIPELINE", x.run.Pipeline)

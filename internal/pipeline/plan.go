@@ -84,3 +84,15 @@ func (p *Plan) String() string {
 	}
 	return b.String()
 }
+
+// CommandTasks names the tasks that run shell commands (run:), in plan
+// order: running them needs a user allowed to run commands on the server.
+func (p *Plan) CommandTasks() []string {
+	var out []string
+	for _, pt := range p.Order {
+		if pt.Step == nil {
+			out = append(out, pt.Name)
+		}
+	}
+	return out
+}

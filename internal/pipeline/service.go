@@ -106,8 +106,8 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (*Run, error) {
 }
 
 // Retry resets a failed run's failed tasks and starts it in the background.
-func (s *Service) Retry(ctx context.Context, id string) (*Run, error) {
-	r, err := s.e.Retry(ctx, id)
+func (s *Service) Retry(ctx context.Context, id, user string) (*Run, error) {
+	r, err := s.e.Retry(ctx, id, user)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,8 @@ func (s *Service) fire(d *Definition) {
 		s.log.Warn("scheduled pipeline skipped: a run is still going", "pipeline", d.Name, "run", active[0].ID)
 		return
 	}
-	r, err := s.e.Submit(ctx, Submission{File: d.File, Source: []byte(d.Source), WorkDir: d.WorkDir, Trigger: "schedule"})
+	r, err := s.e.Submit(ctx, Submission{File: d.File, Source: []byte(d.Source), WorkDir: d.WorkDir, Trigger: "schedule",
+		User: d.RegisteredBy})
 	if err != nil {
 		s.log.Error("scheduled pipeline", "pipeline", d.Name, "err", err)
 		return

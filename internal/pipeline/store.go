@@ -33,21 +33,26 @@ type Definition struct {
 	File     string
 	Schedule string
 	WorkDir  string // folder run: commands start in
-	Created  time.Time
-	Updated  time.Time
+	// RegisteredBy is the user who last stored the spec ("" without
+	// --auth); its scheduled runs act for them.
+	RegisteredBy string
+	Created      time.Time
+	Updated      time.Time
 }
 
 // Run is one run of a pipeline.
 type Run struct {
-	ID            string
-	Pipeline      string
-	Source        string // the spec as it ran
-	File          string
-	WorkDir       string
-	Params        Params
-	Phase         Phase
-	Message       string
-	Trigger       string // cli, api, schedule, retry
+	ID       string
+	Pipeline string
+	Source   string // the spec as it ran
+	File     string
+	WorkDir  string
+	Params   Params
+	Phase    Phase
+	Message  string
+	Trigger  string // cli, api, schedule, retry
+	// SubmittedBy is the user the run's tasks act for ("" without --auth).
+	SubmittedBy   string
 	ExperimentID  string
 	TrackingRunID string
 	// Owner is the process executing the run ("host:pid"), empty when none;

@@ -34,9 +34,10 @@ type Mounter interface {
 // Authenticator decides who a request comes from and whether they may make it.
 // A nil Authenticator means the server is open (the loopback default).
 type Authenticator interface {
-	// Authorize returns nil when the request may proceed. Errors:
+	// Authorize returns the context the request proceeds with (it may carry
+	// who sent it, for the handlers) when the request may proceed. Errors:
 	// Unauthenticated (no or bad credentials), PermissionDenied (role too low).
-	Authorize(r *http.Request, access Access) error
+	Authorize(r *http.Request, access Access) (context.Context, error)
 }
 
 // Access is what a request needs.
@@ -243,14 +244,15 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.opts.Auth.Authorize(r, s.access(r)); err != nil {
+		ctx, err := s.opts.Auth.Authorize(r, s.access(r))
+		if err != nil {
 			if errs.KindOf(err) == errs.Unauthenticated {
 				w.Header().Set("WWW-Authenticate", `Basic realm="cairn", Bearer`)
 			}
 			respond.Error(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

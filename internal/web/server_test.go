@@ -19,8 +19,9 @@ import (
 
 type authAdapter struct{ s *auth.Service }
 
-func (a *authAdapter) Authorize(r *http.Request, need web.Access) error {
-	return a.s.Authorize(r, auth.Level(need))
+func (a *authAdapter) Authorize(r *http.Request, need web.Access) (context.Context, error) {
+	p, err := a.s.Authorize(r, auth.Level(need))
+	return auth.WithPrincipal(r.Context(), p), err
 }
 
 func TestAccessFor(t *testing.T) {

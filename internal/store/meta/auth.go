@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,9 +170,13 @@ func (db *DB) CreateToken(ctx context.Context, t *auth.Token) error {
 		if n == 0 {
 			return errNoSuchUser(t.User)
 		}
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tokens (token_id, user_name, name, prefix, token_hash, creation_time, expiry_time, last_used_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-			t.ID, t.User, t.Name, t.Prefix, hex.EncodeToString(t.Hash), t.CreationTime.UnixMilli(), nullableMillis(t.ExpiryTime), nullableMillis(t.LastUsedTime))
+		scope := ""
+		if t.Scope != nil {
+			scope = t.Scope.String()
+		}
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO tokens (token_id, user_name, name, prefix, token_hash, creation_time, expiry_time, last_used_time, scope)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			t.ID, t.User, t.Name, t.Prefix, hex.EncodeToString(t.Hash), t.CreationTime.UnixMilli(), nullableMillis(t.ExpiryTime), nullableMillis(t.LastUsedTime), scope)
 		if isUnique(err) {
 			return errs.Conflictf("user '%s' already has a token named '%s'", t.User, t.Name)
 		}
@@ -183,16 +188,22 @@ func (db *DB) CreateToken(ctx context.Context, t *auth.Token) error {
 	return nil
 }
 
-const tokenCols = `token_id, user_name, name, prefix, token_hash, creation_time, expiry_time, last_used_time`
+const tokenCols = `token_id, user_name, name, prefix, token_hash, creation_time, expiry_time, last_used_time, scope`
 
 func scanToken(sc interface{ Scan(...any) error }) (auth.Token, error) {
 	var t auth.Token
 	var hash string
 	var created int64
 	var expiry, used sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.User, &t.Name, &t.Prefix, &hash, &created, &expiry, &used); err != nil {
+	var scope string
+	if err := sc.Scan(&t.ID, &t.User, &t.Name, &t.Prefix, &hash, &created, &expiry, &used, &scope); err != nil {
 		return auth.Token{}, err
 	}
+	s, err := auth.ParseScope(scope)
+	if err != nil {
+		return auth.Token{}, fmt.Errorf("token %s: %w", t.ID, err)
+	}
+	t.Scope = s
 	h, err := hex.DecodeString(hash)
 	if err != nil {
 		return auth.Token{}, fmt.Errorf("token %s: corrupt hash: %w", t.ID, err)
@@ -268,4 +279,26 @@ func (db *DB) DeleteToken(ctx context.Context, id string) error {
 		return fmt.Errorf("delete token: %w", err)
 	}
 	return nil
+}
+
+// ExperimentOfRun implements auth.Resources.
+func (db *DB) ExperimentOfRun(ctx context.Context, runID string) (string, error) {
+	return db.experimentOf(ctx, `SELECT experiment_id FROM runs WHERE run_uuid = ?`, runID, "run")
+}
+
+// ExperimentOfLoggedModel implements auth.Resources.
+func (db *DB) ExperimentOfLoggedModel(ctx context.Context, modelID string) (string, error) {
+	return db.experimentOf(ctx, `SELECT experiment_id FROM logged_models WHERE model_id = ?`, modelID, "logged model")
+}
+
+func (db *DB) experimentOf(ctx context.Context, query, id, what string) (string, error) {
+	var exp int64
+	err := db.read.QueryRowContext(ctx, db.q(query), id).Scan(&exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", errs.NotFoundf("no %s with ID '%s'", what, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", what, db.mapErr(err))
+	}
+	return strconv.FormatInt(exp, 10), nil
 }

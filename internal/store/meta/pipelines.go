@@ -22,11 +22,11 @@ func errNoSuchPipelineRun(id string) error {
 // SavePipeline implements pipeline.Store.
 func (db *DB) SavePipeline(ctx context.Context, d *pipeline.Definition) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO pipelines (name, source, file, schedule, work_dir, creation_time, last_update_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO pipelines (name, source, file, schedule, work_dir, creation_time, last_update_time, registered_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET source = excluded.source, file = excluded.file, schedule = excluded.schedule,
-				work_dir = excluded.work_dir, last_update_time = excluded.last_update_time`),
-			d.Name, d.Source, d.File, d.Schedule, d.WorkDir, d.Created.UnixMilli(), d.Updated.UnixMilli())
+				work_dir = excluded.work_dir, last_update_time = excluded.last_update_time, registered_by = excluded.registered_by`),
+			d.Name, d.Source, d.File, d.Schedule, d.WorkDir, d.Created.UnixMilli(), d.Updated.UnixMilli(), d.RegisteredBy)
 		return err
 	})
 	if err != nil {
@@ -35,12 +35,12 @@ func (db *DB) SavePipeline(ctx context.Context, d *pipeline.Definition) error {
 	return nil
 }
 
-const pipelineCols = `name, source, file, schedule, work_dir, creation_time, last_update_time`
+const pipelineCols = `name, source, file, schedule, work_dir, creation_time, last_update_time, registered_by`
 
 func scanPipeline(sc interface{ Scan(...any) error }) (*pipeline.Definition, error) {
 	var d pipeline.Definition
 	var created, updated int64
-	if err := sc.Scan(&d.Name, &d.Source, &d.File, &d.Schedule, &d.WorkDir, &created, &updated); err != nil {
+	if err := sc.Scan(&d.Name, &d.Source, &d.File, &d.Schedule, &d.WorkDir, &created, &updated, &d.RegisteredBy); err != nil {
 		return nil, err
 	}
 	d.Created, d.Updated = utcMillis(created), utcMillis(updated)
@@ -90,11 +90,11 @@ func (db *DB) CreatePipelineRun(ctx context.Context, r *pipeline.Run) error {
 			return errs.NotFoundf("pipeline '%s' does not exist", r.Pipeline)
 		}
 		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO pipeline_runs (run_id, pipeline, source, file, work_dir, params, phase, message,
-			trigger_type, experiment_id, tracking_run_id, owner, heartbeat, cancel, creation_time, start_time, end_time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			trigger_type, experiment_id, tracking_run_id, owner, heartbeat, cancel, creation_time, start_time, end_time, submitted_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			r.ID, r.Pipeline, r.Source, r.File, r.WorkDir, string(params), string(r.Phase), r.Message, r.Trigger,
 			r.ExperimentID, r.TrackingRunID, r.Owner, nullableMillis(r.Heartbeat), r.Cancel, r.Created.UnixMilli(),
-			nullableMillis(r.Started), nullableMillis(r.Finished))
+			nullableMillis(r.Started), nullableMillis(r.Finished), r.SubmittedBy)
 		if isUnique(err) {
 			return errs.Conflictf("pipeline run '%s' already exists", r.ID)
 		}
@@ -148,7 +148,7 @@ func (db *DB) upsertTask(ctx context.Context, tx *sql.Tx, runID string, t *pipel
 }
 
 const pipelineRunCols = `run_id, pipeline, source, file, work_dir, params, phase, message, trigger_type, experiment_id,
-	tracking_run_id, owner, heartbeat, cancel, creation_time, start_time, end_time`
+	tracking_run_id, owner, heartbeat, cancel, creation_time, start_time, end_time, submitted_by`
 
 func scanPipelineRun(sc interface{ Scan(...any) error }) (*pipeline.Run, error) {
 	var r pipeline.Run
@@ -156,7 +156,7 @@ func scanPipelineRun(sc interface{ Scan(...any) error }) (*pipeline.Run, error) 
 	var heartbeat, started, finished sql.NullInt64
 	var created int64
 	if err := sc.Scan(&r.ID, &r.Pipeline, &r.Source, &r.File, &r.WorkDir, &params, &phase, &r.Message, &r.Trigger,
-		&r.ExperimentID, &r.TrackingRunID, &r.Owner, &heartbeat, &r.Cancel, &created, &started, &finished); err != nil {
+		&r.ExperimentID, &r.TrackingRunID, &r.Owner, &heartbeat, &r.Cancel, &created, &started, &finished, &r.SubmittedBy); err != nil {
 		return nil, err
 	}
 	r.Phase = pipeline.Phase(phase)
@@ -253,9 +253,9 @@ func (db *DB) FindPipelineRuns(ctx context.Context, f pipeline.RunFilter) ([]*pi
 func (db *DB) UpdatePipelineRun(ctx context.Context, r *pipeline.Run, tasks ...*pipeline.TaskRun) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE pipeline_runs SET phase = ?, message = ?, trigger_type = ?, experiment_id = ?,
-			tracking_run_id = ?, owner = ?, heartbeat = ?, start_time = ?, end_time = ? WHERE run_id = ?`),
+			tracking_run_id = ?, owner = ?, heartbeat = ?, start_time = ?, end_time = ?, submitted_by = ? WHERE run_id = ?`),
 			string(r.Phase), r.Message, r.Trigger, r.ExperimentID, r.TrackingRunID, r.Owner, nullableMillis(r.Heartbeat),
-			nullableMillis(r.Started), nullableMillis(r.Finished), r.ID)
+			nullableMillis(r.Started), nullableMillis(r.Finished), r.SubmittedBy, r.ID)
 		if err != nil {
 			return err
 		}

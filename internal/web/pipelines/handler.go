@@ -3,8 +3,10 @@ package pipelines
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/web/respond"
@@ -159,8 +161,34 @@ type specRequest struct {
 	Params   map[string]any `json:"params"`
 }
 
+// mayRun refuses a spec with run: tasks, which execute shell commands as the
+// server's user, to a caller whose role may not run commands. On a server
+// without --auth everyone may. Errors: Invalid (the spec), PermissionDenied.
+func (h *Handler) mayRun(ctx context.Context, file string, src []byte) error {
+	p, ok := auth.PrincipalFrom(ctx)
+	if !ok || p.Role.MayRunCommands() {
+		return nil
+	}
+	plan, err := pipeline.Load(file, src, h.svc.Engine().Catalog())
+	if err != nil {
+		return err
+	}
+	if tasks := plan.CommandTasks(); len(tasks) > 0 {
+		return errs.E(errs.PermissionDenied, "pipeline '%s' has run: tasks (%s), which execute shell commands as the server's user: "+
+			"that needs role 'run' or 'admin', and user '%s' has role '%s'", plan.Spec.Name, strings.Join(tasks, ", "), p.User, p.Role)
+	}
+	return nil
+}
+
+// userOf names who makes a request; "" on a server without --auth.
+func userOf(ctx context.Context) string {
+	p, _ := auth.PrincipalFrom(ctx)
+	return p.User
+}
+
 func (h *Handler) submission(ctx context.Context, req specRequest) (pipeline.Submission, error) {
-	sub := pipeline.Submission{File: req.File, Source: []byte(req.Spec), WorkDir: h.WorkDir, Params: req.Params, Trigger: "api"}
+	sub := pipeline.Submission{File: req.File, Source: []byte(req.Spec), WorkDir: h.WorkDir, Params: req.Params, Trigger: "api",
+		User: userOf(ctx)}
 	if req.Spec == "" {
 		if req.Pipeline == "" {
 			return sub, errs.Invalidf("give either 'spec' (the YAML) or 'pipeline' (the name of a stored pipeline)")
@@ -170,6 +198,9 @@ func (h *Handler) submission(ctx context.Context, req specRequest) (pipeline.Sub
 			return sub, err
 		}
 		sub.File, sub.Source, sub.WorkDir = d.File, []byte(d.Source), d.WorkDir
+	}
+	if err := h.mayRun(ctx, sub.File, sub.Source); err != nil {
+		return sub, err
 	}
 	if sub.Params == nil {
 		sub.Params = map[string]any{}
@@ -318,7 +349,14 @@ func (h *Handler) retry(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	run, err := h.svc.Retry(r.Context(), id)
+	prev, err := h.store().FindPipelineRunByID(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.mayRun(r.Context(), prev.File, []byte(prev.Source)); err != nil {
+		return nil, err
+	}
+	run, err := h.svc.Retry(r.Context(), id, userOf(r.Context()))
 	if err != nil {
 		return nil, err
 	}
