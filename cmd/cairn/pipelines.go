@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -53,11 +54,18 @@ func machineCapacity(gpus int) pipeline.Resources {
 // pipelineFlags adds what every command that executes pipelines needs.
 func pipelineFlags(cmd *cobra.Command) {
 	cmd.Flags().Int("gpus", 0, "GPUs tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
+	taskEnvFlag(cmd.Flags(), new([]string))
+}
+
+// taskEnvFlag adds --task-env: the variables tasks inherit besides the usual ones.
+func taskEnvFlag(f *pflag.FlagSet, names *[]string) {
+	f.StringSliceVar(names, "task-env", nil, "more environment variables tasks inherit from this process, by name or PREFIX* "+
+		"(besides PATH, HOME, the locale, proxies and library paths; comma-separated or repeated)")
 }
 
 // newEngine builds a pipeline engine over db, keeping task folders under
 // DATA/pipelines; tasks log to trackingURI.
-func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger, onTask func(string, pipeline.TaskRun), creds pipeline.Credentials) (*pipeline.Engine, error) {
+func newEngine(db *meta.DB, data, trackingURI string, gpus int, taskEnv []string, log *slog.Logger, onTask func(string, pipeline.TaskRun), creds pipeline.Credentials) (*pipeline.Engine, error) {
 	root, err := filepath.Abs(filepath.Join(data, "pipelines"))
 	if err != nil {
 		return nil, err
@@ -71,8 +79,10 @@ func newEngine(db *meta.DB, data, trackingURI string, gpus int, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	// Built-in steps keep datasets and work folders under the data folder.
-	env := append(os.Environ(), "CAIRN_DATA_DIR="+absData)
+	// Tasks inherit only what programs need, not the server's settings and
+	// credentials; built-in steps keep datasets and work folders under the
+	// data folder.
+	env := append(pipeline.TaskEnviron(os.Environ(), taskEnv...), "CAIRN_DATA_DIR="+absData)
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), env, trackingURI
 	opts.Credentials = creds
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
@@ -207,7 +217,8 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			defer stop()
 			out := cmd.ErrOrStderr()
 			gpus, _ := cmd.Flags().GetInt("gpus")
-			e, err := newEngine(db, data, uri, gpus, log, progress(out), creds)
+			taskEnv, _ := cmd.Flags().GetStringSlice("task-env")
+			e, err := newEngine(db, data, uri, gpus, taskEnv, log, progress(out), creds)
 			if err != nil {
 				return err
 			}
@@ -308,7 +319,7 @@ func withEngine(run func(cmd *cobra.Command, e *pipeline.Engine, args []string) 
 		}
 		defer db.Close()
 		gpus, _ := cmd.Flags().GetInt("gpus")
-		e, err := newEngine(db, data, "", gpus, log, nil, nil)
+		e, err := newEngine(db, data, "", gpus, nil, log, nil, nil)
 		if err != nil {
 			return err
 		}
@@ -521,11 +532,11 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 }
 
 // newPipelineService wires the server's pipeline service and API.
-func newPipelineService(db *meta.DB, data, trackingURI string, creds pipeline.Credentials, gpus int, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
+func newPipelineService(db *meta.DB, data, trackingURI string, creds pipeline.Credentials, gpus int, taskEnv []string, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
 	if data == "" {
 		data = DefaultConfig().Data
 	}
-	e, err := newEngine(db, data, trackingURI, gpus, log, nil, creds)
+	e, err := newEngine(db, data, trackingURI, gpus, taskEnv, log, nil, creds)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	MaxArtifactBytes    int64
 	GPUs                int // GPUs pipeline tasks may request
 	Guard               guardConfig
+	TaskEnv             []string // more variables pipeline tasks inherit
 	S3                  artifacts.Options
 }
 
@@ -126,6 +127,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
 	f.IntVar(&cfg.GPUs, "gpus", 0, "GPUs pipeline tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
 	guardFlags(f, &cfg.Guard.Hosts, &cfg.Guard.Origins)
+	taskEnvFlag(f, &cfg.TaskEnv)
 	return cmd
 }
 
@@ -183,7 +185,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// Pipelines run inside the server; their tasks log to it.
-	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), creds, cfg.GPUs, log)
+	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), creds, cfg.GPUs, cfg.TaskEnv, log)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)

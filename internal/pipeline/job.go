@@ -28,6 +28,7 @@ type job struct {
 	scope    *scope
 	keyScope *scope
 	needs    map[string]*upstream
+	secrets  []string // values masked in the attempt's log and outputs
 }
 
 // resolved is what an attempt runs, with its templates substituted.
@@ -142,15 +143,19 @@ func (j *job) run(ctx context.Context) jobEvent {
 		}
 		args = append(append([]string{}, e.opts.StepCommand...), j.pt.Uses, "--inputs", inputsFile)
 	}
-	logf, err := os.OpenFile(row.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(row.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		j.end(bg, Failed, "open log: "+err.Error(), tracking.StatusFailed)
 		return ev
 	}
+	defer f.Close()
+	env := j.environ(res, in, out, outputsFile)
+	j.secrets = Secrets(env, x.token)
+	logf := NewMaskWriter(f, j.secrets)
 	defer logf.Close()
 	row.Attempts++
 	fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
-	jb := &Job{Args: args, Env: j.environ(res, in, out, outputsFile), Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
+	jb := &Job{Args: args, Env: env, Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
 		Started: func(pid int) {
 			row.Phase, row.PID, row.Message = Running, pid, ""
 			if row.Started.IsZero() {
@@ -281,6 +286,9 @@ func (j *job) collect(outputsFile, out string) error {
 	f.Close()
 	if err != nil {
 		return err
+	}
+	for k, v := range vals {
+		vals[k] = MaskString(v, j.secrets)
 	}
 	var missing []string
 	for _, o := range j.pt.valueOutputs() {

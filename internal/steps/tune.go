@@ -414,15 +414,17 @@ func (s *Sweep) runTrial(ctx context.Context, c *client.Client, exec *pipeline.L
 		end.res = pipeline.Result{ExitCode: -1, Err: err}
 		return end
 	}
-	logf, err := os.Create(logFile)
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		end.res = pipeline.Result{ExitCode: -1, Err: err}
 		return end
 	}
-	defer logf.Close()
+	defer f.Close()
 	environ := append(withoutKeys(env.Environ, "MLFLOW_RUN_ID", "CAIRN_OUTPUTS_DIR", "CAIRN_OUTPUTS", "MLFLOW_TRACKING_URI"),
 		"MLFLOW_TRACKING_URI="+env.TrackingURI, "MLFLOW_RUN_ID="+runID, "CAIRN_OUTPUTS_DIR="+out, "CAIRN_OUTPUTS="+outFile,
 		"CAIRN_TUNE_TRIAL="+t.ID)
+	logf := pipeline.NewMaskWriter(f, pipeline.Secrets(environ))
+	defer logf.Close()
 	done := make(chan struct{})
 	watched := make(chan struct{})
 	go func() {
