@@ -17,7 +17,8 @@ import (
 // TestMain lets this test binary stand in for cairn when the pipeline engine
 // runs a built-in step as a child process: "<exe> step exec ID --inputs F".
 func TestMain(m *testing.M) {
-	if (len(os.Args) > 2 && os.Args[1] == "step" && os.Args[2] == "exec") || os.Getenv("CAIRN_TEST_AS_CAIRN") == "1" {
+	if (len(os.Args) > 2 && os.Args[1] == "step" && os.Args[2] == "exec") || (len(os.Args) > 1 && os.Args[1] == "sandbox") ||
+		os.Getenv("CAIRN_TEST_AS_CAIRN") == "1" {
 		main()
 		os.Exit(0)
 	}

@@ -63,10 +63,25 @@ func taskEnvFlag(f *pflag.FlagSet, names *[]string) {
 		"(besides PATH, HOME, the locale, proxies and library paths; comma-separated or repeated)")
 }
 
-// newEngine builds a pipeline engine over db, keeping task folders under
-// DATA/pipelines; tasks log to trackingURI.
-func newEngine(db *meta.DB, data, trackingURI string, gpus int, taskEnv []string, log *slog.Logger, onTask func(string, pipeline.TaskRun), creds pipeline.Credentials) (*pipeline.Engine, error) {
-	root, err := filepath.Abs(filepath.Join(data, "pipelines"))
+// engineConfig is what an engine needs from the command that runs it.
+type engineConfig struct {
+	Data        string // the data folder: tasks keep their folders under DATA/pipelines
+	TrackingURI string // where tasks log
+	GPUs        int
+	TaskEnv     []string // more variables tasks inherit (--task-env)
+	// Unsandboxed turns the tasks' sandbox off (--task-sandbox=false).
+	Unsandboxed bool
+	// Hidden are more paths tasks may neither read nor write besides the
+	// data folder: a database or artifact folder kept elsewhere.
+	Hidden      []string
+	Log         *slog.Logger
+	OnTask      func(string, pipeline.TaskRun)
+	Credentials pipeline.Credentials
+}
+
+// newEngine builds a pipeline engine over db.
+func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
+	absData, err := filepath.Abs(c.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -75,19 +90,37 @@ func newEngine(db *meta.DB, data, trackingURI string, gpus int, taskEnv []string
 		return nil, fmt.Errorf("find the cairn executable: %w", err)
 	}
 	opts := pipeline.DefaultOptions()
-	absData, err := filepath.Abs(data)
-	if err != nil {
-		return nil, err
-	}
 	// Tasks inherit only what programs need, not the server's settings and
 	// credentials; built-in steps keep datasets and work folders under the
 	// data folder.
-	env := append(pipeline.TaskEnviron(os.Environ(), taskEnv...), "CAIRN_DATA_DIR="+absData)
-	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = root, machineCapacity(gpus), env, trackingURI
-	opts.Credentials = creds
-	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, log, onTask
+	env := append(pipeline.TaskEnviron(os.Environ(), c.TaskEnv...), "CAIRN_DATA_DIR="+absData)
+	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = filepath.Join(absData, "pipelines"), machineCapacity(c.GPUs), env, c.TrackingURI
+	opts.Credentials = c.Credentials
+	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, c.Log, c.OnTask
+	if !c.Unsandboxed {
+		// Tasks see neither the database nor the artifacts: they reach both
+		// through the tracking API, with their own credential.
+		opts.Sandbox = &pipeline.SandboxOptions{Command: []string{exe, "sandbox"}, Hidden: append([]string{absData}, c.Hidden...),
+			Shared: []string{filepath.Join(absData, "datasets")}, PerRun: []string{filepath.Join(absData, "tune")}}
+		for _, d := range append(opts.Sandbox.Shared, opts.Sandbox.PerRun...) {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
 		steps.Default(), opts)
+}
+
+// sandboxFlag adds --task-sandbox.
+func sandboxFlag(f *pflag.FlagSet, off *bool) {
+	f.BoolFunc("task-sandbox", "confine tasks to their own folders: they may not read or write the data folder, the database "+
+		"or local artifacts (default true; Linux Landlock)", func(v string) error {
+		on, err := strconv.ParseBool(v)
+		*off = !on
+		return err
+	})
+	f.Lookup("task-sandbox").NoOptDefVal = "true"
 }
 
 // openDB opens the database named by --db or --data.
@@ -181,6 +214,7 @@ func (c staticCredential) Revoke(context.Context, string) error { return nil }
 func newRunCmd() *cobra.Command {
 	var params []string
 	var resume string
+	var noSandbox bool
 	cmd := &cobra.Command{
 		Use:   "run [FILE]",
 		Short: "Run a pipeline from a YAML file, in this process, against the database in --data",
@@ -218,7 +252,8 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			out := cmd.ErrOrStderr()
 			gpus, _ := cmd.Flags().GetInt("gpus")
 			taskEnv, _ := cmd.Flags().GetStringSlice("task-env")
-			e, err := newEngine(db, data, uri, gpus, taskEnv, log, progress(out), creds)
+			e, err := newEngine(db, engineConfig{Data: data, TrackingURI: uri, GPUs: gpus, TaskEnv: taskEnv, Unsandboxed: noSandbox,
+				Log: log, OnTask: progress(out), Credentials: creds})
 			if err != nil {
 				return err
 			}
@@ -258,6 +293,7 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 	}
 	storeFlags(cmd)
 	pipelineFlags(cmd)
+	sandboxFlag(cmd.Flags(), &noSandbox)
 	cmd.Flags().StringArrayVarP(&params, "param", "p", nil, "pipeline parameter key=value (repeatable; lists as a,b,c or JSON)")
 	cmd.Flags().StringVar(&resume, "resume", "", "resume the run with this ID: what finished is kept, the rest runs")
 	return cmd
@@ -319,7 +355,7 @@ func withEngine(run func(cmd *cobra.Command, e *pipeline.Engine, args []string) 
 		}
 		defer db.Close()
 		gpus, _ := cmd.Flags().GetInt("gpus")
-		e, err := newEngine(db, data, "", gpus, nil, log, nil, nil)
+		e, err := newEngine(db, engineConfig{Data: data, GPUs: gpus, Log: log})
 		if err != nil {
 			return err
 		}
@@ -531,16 +567,34 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 	return cmd
 }
 
-// newPipelineService wires the server's pipeline service and API.
-func newPipelineService(db *meta.DB, data, trackingURI string, creds pipeline.Credentials, gpus int, taskEnv []string, log *slog.Logger) (*pipeline.Service, web.Mounter, error) {
-	if data == "" {
-		data = DefaultConfig().Data
+// newSandboxCmd is how the engine starts a task in its sandbox: it
+// confines itself as $CAIRN_SANDBOX says, then becomes the task.
+func newSandboxCmd() *cobra.Command {
+	return &cobra.Command{
+		Use: "sandbox -- COMMAND [ARG...]", Short: "Run a command confined to a task's sandbox (used by the pipeline engine)",
+		Hidden: true, DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] == "--" {
+				args = args[1:]
+			}
+			return pipeline.RunSandboxed(args)
+		},
 	}
-	e, err := newEngine(db, data, trackingURI, gpus, taskEnv, log, nil, creds)
+}
+
+// newPipelineService wires the server's pipeline service and API.
+func newPipelineService(db *meta.DB, c engineConfig) (*pipeline.Service, web.Mounter, error) {
+	if c.Data == "" {
+		c.Data = DefaultConfig().Data
+	}
+	e, err := newEngine(db, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	wd, _ := os.Getwd()
-	svc := pipeline.NewService(e, log)
+	if !c.Unsandboxed && pipeline.SandboxSupported() == 0 {
+		c.Log.Warn("this kernel cannot sandbox pipeline tasks (no Landlock): they can read and write everything this server's user can, the database included")
+	}
+	svc := pipeline.NewService(e, c.Log)
 	return svc, wp.NewHandler(svc, wd), nil
 }

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -19,6 +20,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
 // serverProcess is a `cairn server` child process.
@@ -39,7 +44,8 @@ func startServerProcess(t *testing.T, data string, args ...string) *serverProces
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	cmd := exec.Command(exe, append([]string{"server", "--addr", "127.0.0.1:0", "--data", data}, args...)...)
-	cmd.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
+	// A credential in the server's environment, which its tasks must not see.
+	cmd.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1", "AWS_SECRET_ACCESS_KEY=server-only-secret")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -162,4 +168,144 @@ func TestSecurityAllowedHostsAndOrigins(t *testing.T) {
 	_, err := run(t, "server", "--allowed-origins", "notebook.example.com", "--data", t.TempDir())
 	require.ErrorContains(t, err, "--allowed-origins: invalid origin 'notebook.example.com'")
 	require.Equal(t, 2, exitCode(err))
+}
+
+// addUser adds a user with role to the database in data and returns a
+// token of theirs.
+func addUser(t *testing.T, data, name, role string) string {
+	t.Helper()
+	cmd := newRootCmd()
+	cmd.SetIn(strings.NewReader(name + "-password\n"))
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs([]string{"users", "add", name, "--role", role, "--password-stdin", "--data", data})
+	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	out, err := run(t, "tokens", "create", name, "--name", "t", "--data", data)
+	require.NoError(t, err)
+	return strings.TrimSpace(strings.Split(out, "\n")[0])
+}
+
+// TestSecurityTasks reproduces an edit user turning a run: task into a
+// root shell: reading the task's secret from its environment, a read user
+// fetching it from the task log, the secret outliving its user, and a task
+// creating an admin by running the server's own binary on its database.
+func TestSecurityTasks(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	admin := addUser(t, data, "root", "admin")
+	eddie := addUser(t, data, "eddie", "edit")
+	rick := addUser(t, data, "rick", "run")
+	rita := addUser(t, data, "rita", "read")
+	p := startServerProcess(t, data, "--auth")
+	as := func(tok string) *client.Client {
+		c, err := client.New(p.URL, client.Options{Token: tok})
+		require.NoError(t, err)
+		return c
+	}
+	drop := t.TempDir() // where the task leaves its token: /tmp is writable
+	probe := `name: probe
+tasks:
+  probe:
+    run: |
+      echo "my token is $MLFLOW_TRACKING_TOKEN"
+      echo "token=$MLFLOW_TRACKING_TOKEN" >> "$CAIRN_OUTPUTS"
+      echo "$MLFLOW_TRACKING_TOKEN" > ` + drop + `/token
+      head -c 16 "$CAIRN_DATA_DIR/cairn.db" && echo READ-THE-DB
+      touch "$CAIRN_DATA_DIR/planted" && echo WROTE-THE-DATA-FOLDER
+      echo s3cret-pass1 | /proc/$PPID/exe users add evil --role admin --password-stdin --data "$CAIRN_DATA_DIR" && echo MADE-AN-ADMIN
+      env | grep -q AWS_SECRET_ACCESS_KEY && echo SAW-THE-SERVER-ENV
+      kill -0 $PPID && echo SIGNALLED-THE-SERVER
+      while [ ! -e ` + drop + `/done ]; do sleep 0.05; done
+    outputs: [token]
+`
+	submit := func(tok, spec string) (string, error) {
+		var out struct {
+			Run struct {
+				RunID string `json:"run_id"`
+			} `json:"run"`
+		}
+		err := as(tok).Do(ctx, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, &out)
+		return out.Run.RunID, err
+	}
+
+	// edit runs built-in steps only.
+	_, err := submit(eddie, probe)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), "role 'run' or 'admin'")
+	err = as(eddie).Do(ctx, "POST", "/api/2.0/cairn/pipelines/create", map[string]any{"spec": probe}, nil)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "nor store one to run later: %v", err)
+	_, err = submit(eddie, "name: w\ntasks:\n  synth:\n    uses: data.synth\n    with: {kind: titanic, n: 50}\n    writable: [/srv/out]\n")
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "asking to write outside the sandbox is as strong: %v", err)
+	builtin, err := submit(eddie, "name: builtin\ntasks:\n  synth:\n    uses: data.synth\n    with: {kind: titanic, n: 50, seed: 1}\n")
+	require.NoError(t, err)
+
+	// run may; the task runs sandboxed with a credential of its own.
+	id, err := submit(rick, probe)
+	require.NoError(t, err)
+	var token string
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(drop, "token"))
+		token = strings.TrimSpace(string(b))
+		return token != ""
+	}, 60*time.Second, 50*time.Millisecond)
+
+	var logs struct {
+		Data string `json:"data"`
+	}
+	require.Eventually(t, func() bool {
+		require.NoError(t, as(rita).Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task=probe", nil, &logs))
+		return strings.Contains(logs.Data, "my token is")
+	}, 30*time.Second, 50*time.Millisecond)
+	require.Contains(t, logs.Data, "my token is ***", "a read user sees the log masked")
+	require.NotContains(t, logs.Data, token)
+	for _, bad := range []string{"READ-THE-DB", "WROTE-THE-DATA-FOLDER", "MADE-AN-ADMIN", "SAW-THE-SERVER-ENV", "SIGNALLED-THE-SERVER"} {
+		require.NotContains(t, logs.Data, bad, logs.Data)
+	}
+
+	task := as(token)
+	err = task.Do(ctx, "GET", "/api/2.0/cairn/users/list", nil, nil)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	_, err = task.CreateExperiment(ctx, "elsewhere")
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	_, err = submit(token, probe)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "a task starts no pipelines: %v", err)
+
+	// Demoting the user demotes the task; deleting them ends it.
+	var got struct {
+		Run struct {
+			ExperimentID string `json:"experiment_id"`
+			Phase        string `json:"phase"`
+			Tasks        []struct {
+				Outputs map[string]string `json:"outputs"`
+			} `json:"tasks"`
+		} `json:"run"`
+	}
+	require.NoError(t, as(admin).Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, &got))
+	_, err = task.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: got.Run.ExperimentID})
+	require.NoError(t, err)
+	_, err = run(t, "users", "set-role", "rick", "read", "--data", data)
+	require.NoError(t, err)
+	_, err = task.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: got.Run.ExperimentID})
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	_, err = run(t, "users", "delete", "rick", "--data", data)
+	require.NoError(t, err)
+	_, err = task.GetExperiment(ctx, got.Run.ExperimentID)
+	require.Equal(t, errs.Unauthenticated, errs.KindOf(err), "%v", err)
+
+	require.NoError(t, os.WriteFile(filepath.Join(drop, "done"), nil, 0o600))
+	require.Eventually(t, func() bool {
+		require.NoError(t, as(admin).Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, &got))
+		return got.Run.Phase == "Succeeded" || got.Run.Phase == "Failed"
+	}, 60*time.Second, 100*time.Millisecond)
+	require.Equal(t, "***", got.Run.Tasks[0].Outputs["token"], "outputs are masked too")
+
+	users, err := run(t, "users", "list", "--data", data)
+	require.NoError(t, err)
+	require.NotContains(t, users, "evil")
+	_, err = os.Stat(filepath.Join(data, "planted"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	require.Eventually(t, func() bool {
+		require.NoError(t, as(admin).Do(ctx, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+builtin, nil, &got))
+		return got.Run.Phase == "Succeeded"
+	}, 60*time.Second, 100*time.Millisecond, "the edit user's built-in pipeline ran")
 }

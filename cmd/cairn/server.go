@@ -40,6 +40,7 @@ type Config struct {
 	GPUs                int // GPUs pipeline tasks may request
 	Guard               guardConfig
 	TaskEnv             []string // more variables pipeline tasks inherit
+	Unsandboxed         bool     // --task-sandbox=false
 	S3                  artifacts.Options
 }
 
@@ -73,6 +74,24 @@ func (c *Config) Validate() error {
 		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
 	}
 	return nil
+}
+
+// hiddenFromTasks lists what tasks may not touch besides the data folder: a
+// SQLite database and a local artifact folder kept elsewhere.
+func (c *Config) hiddenFromTasks() []string {
+	var out []string
+	db := strings.TrimPrefix(c.DB, "sqlite://")
+	if !strings.Contains(db, "://") {
+		if abs, err := filepath.Abs(db); err == nil {
+			out = append(out, abs, abs+"-wal", abs+"-shm", abs+"-journal")
+		}
+	}
+	if !strings.Contains(c.Artifacts, "://") || strings.HasPrefix(c.Artifacts, "file://") {
+		if abs, err := filepath.Abs(strings.TrimPrefix(c.Artifacts, "file://")); err == nil {
+			out = append(out, abs)
+		}
+	}
+	return out
 }
 
 // s3FromEnv fills S3 options from the variables MLflow and the AWS SDK use.
@@ -128,6 +147,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.IntVar(&cfg.GPUs, "gpus", 0, "GPUs pipeline tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
 	guardFlags(f, &cfg.Guard.Hosts, &cfg.Guard.Origins)
 	taskEnvFlag(f, &cfg.TaskEnv)
+	sandboxFlag(f, &cfg.Unsandboxed)
 	return cmd
 }
 
@@ -185,7 +205,8 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// Pipelines run inside the server; their tasks log to it.
-	pipes, pipesAPI, err := newPipelineService(db, cfg.Data, "http://"+l.Addr().String(), creds, cfg.GPUs, cfg.TaskEnv, log)
+	pipes, pipesAPI, err := newPipelineService(db, engineConfig{Data: cfg.Data, TrackingURI: "http://" + l.Addr().String(),
+		GPUs: cfg.GPUs, TaskEnv: cfg.TaskEnv, Unsandboxed: cfg.Unsandboxed, Hidden: cfg.hiddenFromTasks(), Log: log, Credentials: creds})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)

@@ -46,6 +46,7 @@ var homes = map[string][]string{
 	"github.com/prometheus/client_golang": {"internal/web", "internal/serve", "cmd/cairn"},
 	"github.com/robfig/cron":              {"internal/pipeline"},
 	"github.com/rs/cors":                  {"internal/web"},
+	"github.com/landlock-lsm/go-landlock": {"internal/pipeline"},
 	"go.yaml.in/yaml":                     {"internal/pipeline", "internal/train", "internal/tune"},
 	"github.com/gomlx":                    {"internal/train"},
 	"gonum.org/v1/plot":                   {"internal/train"},

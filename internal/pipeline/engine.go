@@ -45,6 +45,9 @@ type Options struct {
 	// its state changes, from the goroutine that made it; the CLI prints
 	// progress with it.
 	OnTask func(runID string, t TaskRun)
+	// Sandbox, when set, confines every task to what it may read and write
+	// (see Sandbox).
+	Sandbox *SandboxOptions
 	// Credentials, when set, issues each run's tasks their own tracking
 	// credential (MLFLOW_TRACKING_TOKEN), acting for the submitting user.
 	Credentials Credentials
@@ -102,6 +105,11 @@ func NewEngine(store Store, tracker Tracker, exec Executor, cat Catalog, opts Op
 			return nil, fmt.Errorf("pipeline engine: find executable: %w", err)
 		}
 		opts.StepCommand = []string{exe, "step", "exec"}
+	}
+	if opts.Sandbox != nil && len(opts.Sandbox.Command) == 0 {
+		sb := *opts.Sandbox
+		sb.Command = []string{opts.StepCommand[0], "sandbox"}
+		opts.Sandbox = &sb
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = def.Heartbeat

@@ -151,6 +151,15 @@ func (j *job) run(ctx context.Context) jobEvent {
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
 	j.secrets = Secrets(env, x.token)
+	if sbo := e.opts.Sandbox; sbo != nil {
+		sb, err := sbo.taskSandbox(e.opts.Root, x.run.ID, dir, x.run.WorkDir, j.pt.Step != nil, j.pt.Writable)
+		if err != nil {
+			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
+			return ev
+		}
+		args = append(append(append([]string{}, sbo.Command...), "--"), args...)
+		env = append(env, SandboxEnv+"="+sb.Encode())
+	}
 	logf := NewMaskWriter(f, j.secrets)
 	defer logf.Close()
 	row.Attempts++

@@ -85,12 +85,13 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-// CommandTasks names the tasks that run shell commands (run:), in plan
-// order: running them needs a user allowed to run commands on the server.
+// CommandTasks names the tasks that run shell commands (run:) or ask for
+// writable: paths, in plan order: running them needs a user allowed to run
+// commands on the server.
 func (p *Plan) CommandTasks() []string {
 	var out []string
 	for _, pt := range p.Order {
-		if pt.Step == nil {
+		if pt.Step == nil || len(pt.Writable) > 0 {
 			out = append(out, pt.Name)
 		}
 	}

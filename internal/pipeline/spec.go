@@ -64,9 +64,13 @@ type Task struct {
 	Env       map[string]string
 	Outputs   []string // small values the task writes to $CAIRN_OUTPUTS
 	Artifacts []string // files or folders the task writes to $CAIRN_OUTPUTS_DIR
-	Retries   Retry
-	Timeout   time.Duration // per attempt; 0 means none
-	When      string        // condition; empty means always
+	// Writable are more paths (absolute, or relative to the run's working
+	// folder) the task's sandbox lets it write; asking for any needs a role
+	// that may run commands.
+	Writable []string
+	Retries  Retry
+	Timeout  time.Duration // per attempt; 0 means none
+	When     string        // condition; empty means always
 	// ForEach is a list, a map of lists (their cartesian product, as maps),
 	// or a string holding one template that resolves to a list.
 	ForEach     any
@@ -417,7 +421,7 @@ func typeOf(v any) ParamType {
 }
 
 var taskFields = []string{"needs", "uses", "run", "with", "env", "outputs", "artifacts", "retries", "timeout",
-	"when", "for_each", "concurrency", "resources", "cache"}
+	"when", "for_each", "concurrency", "resources", "cache", "writable"}
 
 func (d *decoder) tasks(n *yaml.Node, s *Spec) {
 	if n.Kind != yaml.MappingNode {
@@ -477,6 +481,13 @@ func (d *decoder) task(n *yaml.Node, t *Task) {
 			t.Outputs = d.strList(v, w)
 		case "artifacts":
 			t.Artifacts = d.strList(v, w)
+		case "writable":
+			t.Writable = d.strList(v, w)
+			for _, p := range t.Writable {
+				if p == "" {
+					d.addf(v.Line, "%s: a path must not be empty", w)
+				}
+			}
 		case "retries":
 			d.retry(v, t, w)
 		case "timeout":
