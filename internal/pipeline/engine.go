@@ -277,12 +277,12 @@ func (e *Engine) Retry(ctx context.Context, id, user string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	if run.Phase != Failed {
-		return nil, errs.Conflictf("pipeline run %s is %s: only a failed run can be retried", id, run.Phase)
+	if run.Phase != Failed && run.Phase != Cancelled {
+		return nil, errs.Conflictf("pipeline run %s is %s: only a failed or cancelled run can be retried", id, run.Phase)
 	}
 	var reset []*TaskRun
 	for _, t := range run.Tasks {
-		if t.Phase == Failed || t.Phase == Omitted || (t.Item < 0 && t.Phase == Running) {
+		if t.Phase == Failed || t.Phase == Omitted || t.Phase == Cancelled || (t.Item < 0 && t.Phase == Running) {
 			t.Phase, t.Attempts, t.Message, t.TrackingRunID, t.PID = Pending, 0, "", "", 0
 			t.Started, t.Finished = time.Time{}, time.Time{}
 			reset = append(reset, t)
@@ -301,7 +301,7 @@ func (e *Engine) Retry(ctx context.Context, id, user string) (*Run, error) {
 }
 
 // Cancel asks a run to stop: its owner kills the running tasks within a
-// heartbeat and marks the run Failed. A run that no live process owns is
+// heartbeat and marks the run Cancelled. A run that no live process owns is
 // finished here. Errors: NotFound, Conflict (the run has already ended).
 func (e *Engine) Cancel(ctx context.Context, id string) error {
 	run, err := e.store.FindPipelineRunByID(ctx, id)

@@ -428,20 +428,38 @@ tasks:
 		done <- got
 	}()
 	waitPhase(t, f.db, r.ID, "long", pipeline.Running)
-	require.NoError(t, f.e.Cancel(context.Background(), r.ID))
+	// The task started runs of its own (as a sweep starts trials), which a
+	// killed process cannot end.
+	ctx := context.Background()
+	cur, err := f.db.FindPipelineRunByID(ctx, r.ID)
+	require.NoError(t, err)
+	svc := tracking.NewService(f.db)
+	trial, err := svc.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: cur.ExperimentID,
+		Tags: []tracking.Tag{{Key: "mlflow.parentRunId", Value: tasks(cur)["long"].TrackingRunID}}})
+	require.NoError(t, err)
+	grandchild, err := svc.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: cur.ExperimentID,
+		Tags: []tracking.Tag{{Key: "mlflow.parentRunId", Value: trial.Info.RunID}}})
+	require.NoError(t, err)
+	require.NoError(t, f.e.Cancel(ctx, r.ID))
 	var got *pipeline.Run
 	select {
 	case got = <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancel did not stop the run")
 	}
-	require.Equal(t, pipeline.Failed, got.Phase)
+	require.Equal(t, pipeline.Cancelled, got.Phase)
 	require.Equal(t, "cancelled", got.Message)
-	require.Equal(t, map[string]pipeline.Phase{"long": pipeline.Failed, "next": pipeline.Omitted}, phases(got))
-	tr, err := f.db.FindRunByID(context.Background(), got.TrackingRunID)
-	require.NoError(t, err)
-	require.Equal(t, tracking.StatusKilled, tr.Info.Status)
+	require.Equal(t, map[string]pipeline.Phase{"long": pipeline.Cancelled, "next": pipeline.Omitted}, phases(got))
+	for _, id := range []string{got.TrackingRunID, tasks(got)["long"].TrackingRunID, trial.Info.RunID, grandchild.Info.RunID} {
+		tr, err := f.db.FindRunByID(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, tracking.StatusKilled, tr.Info.Status, "every run the pipeline started ends KILLED")
+		require.NotZero(t, tr.Info.EndTime)
+	}
 	require.Equal(t, errs.Conflict, errs.KindOf(f.e.Cancel(context.Background(), r.ID)))
+	again, err := f.e.Retry(ctx, r.ID, "")
+	require.NoError(t, err, "a cancelled run can be retried")
+	require.Equal(t, pipeline.Pending, phases(again)["long"])
 }
 
 func waitPhase(t *testing.T, db *meta.DB, runID, node string, want pipeline.Phase) {

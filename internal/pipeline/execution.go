@@ -264,12 +264,12 @@ func (x *execution) finish(ctx context.Context, cancelled bool) (*Run, error) {
 	status := tracking.StatusFinished
 	switch {
 	case cancelled:
-		x.run.Phase, x.run.Message, status = Failed, "cancelled", tracking.StatusKilled
+		x.run.Phase, x.run.Message, status = Cancelled, "cancelled", tracking.StatusKilled
 	case len(failed) > 0:
 		x.run.Phase, x.run.Message, status = Failed, "failed: "+strings.Join(failed, ", "), tracking.StatusFailed
 	default:
 		for _, t := range x.run.Tasks {
-			if t.Phase == Omitted || t.Phase == Failed {
+			if t.Phase == Omitted || t.Phase == Failed || t.Phase == Cancelled {
 				x.run.Phase, status = Failed, tracking.StatusFailed
 			}
 		}
@@ -281,6 +281,11 @@ func (x *execution) finish(ctx context.Context, cancelled bool) (*Run, error) {
 		x.notify(t)
 	}
 	if x.run.TrackingRunID != "" {
+		// Runs the tasks started and could not end (a killed sweep's trials)
+		// end with the run: none stays RUNNING.
+		if err := x.e.tracker.EndDescendants(ctx, x.run.TrackingRunID, tracking.StatusKilled); err != nil {
+			x.e.opts.Logger.Warn("end the runs of a pipeline run's tasks", "run", x.run.ID, "err", err)
+		}
 		if err := x.e.tracker.SetStatus(ctx, x.run.TrackingRunID, status); err != nil {
 			return x.run, err
 		}
@@ -342,7 +347,7 @@ func (x *execution) advance(ctx context.Context) {
 			blocked, failed := false, ""
 			for _, n := range pt.Needs {
 				switch p := x.phase[n]; {
-				case p == Failed || p == Omitted:
+				case p == Failed || p == Omitted || p == Cancelled:
 					failed = n
 				case !p.satisfies():
 					blocked = true

@@ -193,7 +193,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	fmt.Fprintf(logf, "=== %s %s\n", j.node, msg)
 	switch {
 	case r.Canceled && errors.Is(context.Cause(ctx), errCancelled):
-		j.end(bg, Failed, "cancelled", tracking.StatusKilled)
+		j.end(bg, Cancelled, "cancelled", tracking.StatusKilled)
 	case r.Canceled:
 		row.Phase, row.Message = Pending, "interrupted"
 		x.save(bg, row)

@@ -16,6 +16,7 @@ const (
 	Running   Phase = "Running"
 	Succeeded Phase = "Succeeded"
 	Failed    Phase = "Failed"
+	Cancelled Phase = "Cancelled" // a cancel was requested
 	Skipped   Phase = "Skipped"
 	Omitted   Phase = "Omitted"
 )
@@ -143,6 +144,10 @@ type Tracker interface {
 	// SetStatus sets a run's status: FINISHED, FAILED or KILLED (which also
 	// set its end time), or RUNNING again for a retried run.
 	SetStatus(ctx context.Context, runID, status string) error
+	// EndDescendants ends with status every run below runID (children by
+	// mlflow.parentRunId, and theirs) that is still RUNNING: the trials a
+	// killed task's sweep could not end itself.
+	EndDescendants(ctx context.Context, runID, status string) error
 }
 
 // TrackedRun is a tracking run to create.

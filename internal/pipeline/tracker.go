@@ -76,6 +76,46 @@ func (t *ServiceTracker) SetStatus(ctx context.Context, runID, status string) er
 	return nil
 }
 
+// EndDescendants implements Tracker.
+func (t *ServiceTracker) EndDescendants(ctx context.Context, runID, status string) error {
+	root, err := t.svc.Store().FindRunByID(ctx, runID)
+	if err != nil {
+		return fmt.Errorf("end child runs: %w", err)
+	}
+	queue, seen := []string{runID}, map[string]bool{runID: true}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		page := ""
+		for {
+			runs, next, err := t.svc.SearchRuns(ctx, tracking.RunQuery{ExperimentIDs: []string{root.Info.ExperimentID},
+				Filter: "tags.mlflow.parentRunId = '" + parent + "'", ViewType: tracking.All,
+				Page: tracking.Page{MaxResults: tracking.MaxResultsSearchRuns, Token: page}})
+			if err != nil {
+				return fmt.Errorf("end child runs: %w", err)
+			}
+			for _, r := range runs {
+				id := r.Info.RunID
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				queue = append(queue, id)
+				if r.Info.Status == tracking.StatusRunning || r.Info.Status == "SCHEDULED" {
+					if err := t.SetStatus(ctx, id, status); err != nil && !errs.Is(err, errs.NotFound) {
+						return err
+					}
+				}
+			}
+			if next == "" {
+				break
+			}
+			page = next
+		}
+	}
+	return nil
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

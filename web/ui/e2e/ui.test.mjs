@@ -249,9 +249,19 @@ describe('pipelines', () => {
     await p2.waitForFunction(() => document.querySelector('[data-testid="logs"]')?.textContent.includes('train small epoch 3'));
     assert.equal(await p2.getByTestId('logs').getAttribute('data-done'), 'false');
     await shot(p2, '14-pipeline-running');
+    // Cancel asks first; declining changes nothing.
+    p2.once('dialog', (d) => d.dismiss());
     await p2.getByRole('button', { name: 'Cancel' }).click();
-    await p2.locator('.badge[data-status="Failed"]').first().waitFor({ timeout: 20000 });
-    assert.equal((await waitPipelineRun(server.url, run.run_id)).phase, 'Failed');
+    await p2.waitForTimeout(300);
+    assert.equal((await api(server.url).get(`/api/2.0/cairn/pipelines/runs/get?run_id=${run.run_id}`)).run.cancel_requested, undefined);
+    p2.once('dialog', (d) => d.accept());
+    await p2.getByRole('button', { name: 'Cancel' }).click();
+    await p2.locator('h1 .badge[data-status="Cancelled"]').waitFor({ timeout: 20000 });
+    const cancelled = await waitPipelineRun(server.url, run.run_id);
+    assert.equal(cancelled.phase, 'Cancelled');
+    // Every tracking run it started has ended.
+    const { runs } = await api(server.url).post('/api/2.0/mlflow/runs/search', { experiment_ids: [cancelled.experiment_id], max_results: 1000 });
+    assert.deepEqual(runs.filter((r) => r.info.status === 'RUNNING').map((r) => r.info.run_name), []);
     await p2.close();
     clean();
   });

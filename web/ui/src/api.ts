@@ -197,7 +197,7 @@ export function artifactURL(runId: string, path: string): string {
 
 const P = '/api/2.0/cairn/pipelines/';
 
-export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Omitted';
+export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Skipped' | 'Omitted';
 export const donePhase = (p: string) => p !== 'Pending' && p !== 'Running';
 
 export interface PipelineTask {

@@ -42,6 +42,7 @@ const statusClass: Record<string, string> = {
   READY: 'ok',
   FAILED: 'fail',
   Failed: 'fail',
+  Cancelled: 'warn',
   KILLED: 'fail',
   RUNNING: 'run',
   Running: 'run',

@@ -18,7 +18,7 @@ export function defaultTask(all: PipelineTask[]): string | undefined {
   // A for_each task's own row has no log: its items do.
   const fanned = new Set(all.filter((t) => t.item !== undefined && t.item !== null).map((t) => t.task));
   const tasks = all.filter((t) => (t.item !== undefined && t.item !== null) || !fanned.has(t.task));
-  return (tasks.find((t) => t.phase === 'Running') ?? tasks.find((t) => t.phase === 'Failed') ?? tasks.find((t) => t.attempts > 0) ?? tasks[0])?.node;
+  return (tasks.find((t) => t.phase === 'Running') ?? tasks.find((t) => t.phase === 'Failed' || t.phase === 'Cancelled') ?? tasks.find((t) => t.attempts > 0) ?? tasks[0])?.node;
 }
 
 export function PipelineRun({ id }: { id: string }) {
@@ -64,6 +64,7 @@ export function PipelineRun({ id }: { id: string }) {
   const running = !donePhase(run.phase);
 
   const act = async (what: 'cancel' | 'retry') => {
+    if (what === 'cancel' && !window.confirm(`Cancel run ${id.slice(0, 8)}? Its running tasks are killed and their work so far is lost.`)) return;
     setBusy(true);
     try {
       if (what === 'cancel') {
@@ -102,10 +103,10 @@ export function PipelineRun({ id }: { id: string }) {
           </div>
         </div>
         <div class="actions">
-          <button class="danger" disabled={!running || busy || run.cancel_requested} onClick={() => act('cancel')} title="Stop the running tasks and fail the run">
+          <button class="danger" disabled={!running || busy || run.cancel_requested} onClick={() => act('cancel')} title="Stop the running tasks; the run ends Cancelled">
             Cancel
           </button>
-          <button disabled={run.phase !== 'Failed' || busy} onClick={() => act('retry')} title="Run the failed and omitted tasks again; what succeeded is kept">
+          <button disabled={(run.phase !== 'Failed' && run.phase !== 'Cancelled') || busy} onClick={() => act('retry')} title="Run the failed, cancelled and omitted tasks again; what succeeded is kept">
             Retry
           </button>
           <Link class="button primary" href={path('pipelines', run.pipeline)} title="Run this pipeline again, with new params">
