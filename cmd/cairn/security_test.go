@@ -233,6 +233,8 @@ tasks:
 	require.Contains(t, err.Error(), "role 'run' or 'admin'")
 	err = as(eddie).Do(ctx, "POST", "/api/2.0/cairn/pipelines/create", map[string]any{"spec": probe}, nil)
 	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "nor store one to run later: %v", err)
+	_, err = submit(eddie, "name: s\ntasks:\n  sh:\n    uses: core.shell\n    with: {command: id}\n")
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "nor through the shell step: %v", err)
 	_, err = submit(eddie, "name: w\ntasks:\n  synth:\n    uses: data.synth\n    with: {kind: titanic, n: 50}\n    writable: [/srv/out]\n")
 	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "asking to write outside the sandbox is as strong: %v", err)
 	builtin, err := submit(eddie, "name: builtin\ntasks:\n  synth:\n    uses: data.synth\n    with: {kind: titanic, n: 50, seed: 1}\n")

@@ -152,7 +152,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	env := j.environ(res, in, out, outputsFile)
 	j.secrets = Secrets(env, x.token)
 	if sbo := e.opts.Sandbox; sbo != nil {
-		sb, err := sbo.taskSandbox(e.opts.Root, x.run.ID, dir, x.run.WorkDir, j.pt.Step != nil, j.pt.Writable)
+		sb, err := sbo.taskSandbox(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.runsCommands(), j.pt.Writable)
 		if err != nil {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
 			return ev

@@ -85,15 +85,18 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-// CommandTasks names the tasks that run shell commands (run:) or ask for
-// writable: paths, in plan order: running them needs a user allowed to run
-// commands on the server.
+// CommandTasks names the tasks that run shell commands (run:, or uses:
+// core.shell) or ask for writable: paths, in plan order: running them needs
+// a user allowed to run commands on the server.
 func (p *Plan) CommandTasks() []string {
 	var out []string
 	for _, pt := range p.Order {
-		if pt.Step == nil || len(pt.Writable) > 0 {
+		if pt.runsCommands() || len(pt.Writable) > 0 {
 			out = append(out, pt.Name)
 		}
 	}
 	return out
 }
+
+// runsCommands reports whether the task runs a shell command of the spec's.
+func (pt *PlanTask) runsCommands() bool { return pt.Step == nil || pt.Uses == ShellStep }
