@@ -102,6 +102,9 @@ func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
 		// through the tracking API, with their own credential.
 		opts.Sandbox = &pipeline.SandboxOptions{Command: []string{exe, "sandbox"}, Hidden: append([]string{absData}, c.Hidden...),
 			Shared: []string{filepath.Join(absData, "datasets")}, PerRun: []string{filepath.Join(absData, "tune")}}
+		if err := pipeline.HideFromTasks(); err != nil {
+			c.Log.Warn("tasks may read this process's memory and environment", "err", err)
+		}
 		for _, d := range append(opts.Sandbox.Shared, opts.Sandbox.PerRun...) {
 			if err := os.MkdirAll(d, 0o700); err != nil {
 				return nil, err

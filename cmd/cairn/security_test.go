@@ -214,6 +214,7 @@ tasks:
       echo s3cret-pass1 | /proc/$PPID/exe users add evil --role admin --password-stdin --data "$CAIRN_DATA_DIR" && echo MADE-AN-ADMIN
       env | grep -q AWS_SECRET_ACCESS_KEY && echo SAW-THE-SERVER-ENV
       kill -0 $PPID && echo SIGNALLED-THE-SERVER
+      tr '\0' '\n' < /proc/$PPID/environ | grep -q AWS_SECRET_ACCESS_KEY && echo READ-THE-SERVER-PROCESS
       while [ ! -e ` + drop + `/done ]; do sleep 0.05; done
     outputs: [token]
 `
@@ -259,7 +260,7 @@ tasks:
 	}, 30*time.Second, 50*time.Millisecond)
 	require.Contains(t, logs.Data, "my token is ***", "a read user sees the log masked")
 	require.NotContains(t, logs.Data, token)
-	for _, bad := range []string{"READ-THE-DB", "WROTE-THE-DATA-FOLDER", "MADE-AN-ADMIN", "SAW-THE-SERVER-ENV", "SIGNALLED-THE-SERVER"} {
+	for _, bad := range []string{"READ-THE-DB", "WROTE-THE-DATA-FOLDER", "MADE-AN-ADMIN", "SAW-THE-SERVER-ENV", "SIGNALLED-THE-SERVER", "READ-THE-SERVER-PROCESS"} {
 		require.NotContains(t, logs.Data, bad, logs.Data)
 	}
 

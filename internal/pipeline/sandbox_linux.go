@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -56,5 +59,41 @@ func RunSandboxed(argv []string) error {
 	if err := s.apply(); err != nil {
 		return err
 	}
+	// Capabilities are per thread: drop them on the one that execs.
+	runtime.LockOSThread()
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
 	return syscall.Exec(path, argv, os.Environ())
+}
+
+// dropCapabilities leaves this thread, and what it execs, without Linux
+// capabilities: a task of a server running as root is root without the
+// powers (reading other processes' memory, overriding file permissions,
+// loading modules) that would reach past its sandbox.
+func dropCapabilities() error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	for c := 0; c <= 63; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("sandbox: drop capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("sandbox: clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("sandbox: drop capabilities: %w", err)
+	}
+	return nil
+}
+
+// HideFromTasks makes this process undumpable, so that processes of the
+// same user without CAP_SYS_PTRACE (sandboxed tasks among them) cannot
+// read its memory, environment, open files or maps under /proc.
+func HideFromTasks() error {
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 }

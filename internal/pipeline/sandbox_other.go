@@ -12,6 +12,9 @@ import (
 // outside Linux.
 func SandboxSupported() int { return 0 }
 
+// HideFromTasks does nothing outside Linux.
+func HideFromTasks() error { return nil }
+
 // RunSandboxed runs argv unsandboxed: only Linux enforces a Sandbox.
 func RunSandboxed(argv []string) error {
 	if len(argv) == 0 {
