@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -538,8 +539,16 @@ func (x *execution) launch(ctx context.Context) {
 			j.needs[n] = j.scope.ups[n]
 		}
 		go func() {
-			ev := j.run(ctx)
-			x.events <- ev
+			ev := jobEvent{node: j.node}
+			defer func() { x.events <- ev }()
+			defer func() {
+				// A bug in one task's attempt fails that task, not the process.
+				if p := recover(); p != nil {
+					x.e.opts.Logger.Error("panic running a task", "run", x.run.ID, "task", j.node, "panic", p, "stack", string(debug.Stack()))
+					j.end(context.WithoutCancel(ctx), Failed, fmt.Sprintf("internal error: %v", p), tracking.StatusFailed)
+				}
+			}()
+			ev = j.run(ctx)
 		}()
 	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -83,6 +84,12 @@ func (s *Service) start(id string) bool {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer func() {
+			// A bug in the engine ends this run, never the server.
+			if p := recover(); p != nil {
+				s.log.Error("panic executing a pipeline run", "run", id, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		r, err := s.e.Execute(ctx, id)
 		switch {
 		case err != nil && ctx.Err() == nil:
