@@ -106,7 +106,7 @@ func TestPipelinesAPI(t *testing.T) {
 	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/cancel", map[string]any{"run_id": id}, 200)
 	require.Eventually(t, func() bool {
 		run = call(t, srv, "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, 200)["run"].(map[string]any)
-		return run["phase"] == "Failed" && run["message"] == "cancelled"
+		return run["phase"] == "Cancelled" && run["message"] == "cancelled"
 	}, 10*time.Second, 20*time.Millisecond)
 	call(t, srv, "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"pipeline": "ghost"}, 404)
 }
