@@ -2,7 +2,9 @@ package data
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	_ "image/jpeg" // register the JPEG decoder for image.Decode
 	_ "image/png"  // register the PNG decoder for image.Decode
@@ -18,8 +20,10 @@ import (
 // recorded in the manifest so a server can check it applies the same one.
 const ResizeKernel = "catmull-rom"
 
-// MaxImagePixels bounds the decoded size of one source image (64 megapixels),
-// so a hostile or broken file cannot make the decoder allocate gigabytes.
+// MaxImagePixels bounds the decoded size of one image (64 megapixels), so
+// a hostile or broken file cannot make the decoder allocate gigabytes. It
+// is the hard cap everywhere, dataset preparation included; a server sets
+// a tighter one in bytes (DecodeImageContext's maxBytes).
 const MaxImagePixels = 64 << 20
 
 // MaxImageFileBytes bounds the size of one source image file (256 MiB).
@@ -81,15 +85,56 @@ func ImageOptionsOf(m Manifest) (ImageOptions, error) {
 // function PrepareImages applies to every file, so a server calling it on a
 // request image feeds the model what it was trained on.
 func DecodeImage(b []byte, opt ImageOptions) ([]uint8, error) {
+	return DecodeImageContext(context.Background(), b, opt, 0)
+}
+
+// DecodeImageContext is DecodeImage for untrusted input. It reads the
+// header first and refuses, before decoding, an image of more than
+// MaxImagePixels or, when maxBytes > 0, one whose decoding and resizing
+// take more than maxBytes (opt.ImageBytes); it stops decoding with ctx's
+// error once ctx ends. Errors: Invalid (not an image, bad options),
+// TooLarge, ctx's.
+func DecodeImageContext(ctx context.Context, b []byte, opt ImageOptions, maxBytes int64) ([]uint8, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
 	dst := make([]uint8, opt.Len())
 	var d imageDecoder
-	if err := d.decode(b, opt, dst); err != nil {
+	if err := d.decodeContext(ctx, b, opt, dst, maxBytes); err != nil {
 		return nil, err
 	}
 	return dst, nil
+}
+
+// CheckImageSize refuses an image of more than MaxImagePixels or, when
+// maxBytes > 0, one whose decoding and resizing with opt take more than
+// maxBytes. Errors: TooLarge naming the size and the limit.
+func CheckImageSize(h ImageHeader, opt ImageOptions, maxBytes int64) error {
+	if h.Pixels() > MaxImagePixels {
+		return errs.E(errs.TooLarge, "%s has %d pixels; at most %d are allowed", h, h.Pixels(), MaxImagePixels)
+	}
+	if need := opt.ImageBytes(h); maxBytes > 0 && need > maxBytes {
+		return errs.E(errs.TooLarge, "%s takes %s (%d bytes) to decode and resize; the limit is %s (%d bytes)", h, byteSize(need), need, byteSize(maxBytes), maxBytes)
+	}
+	return nil
+}
+
+// byteSize writes n in binary units, e.g. "64 MiB" or "1.5 GiB".
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d %ciB", int64(v), "KMGTPE"[exp])
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
 // ConvertImage preprocesses an already decoded image like DecodeImage, into
@@ -116,18 +161,45 @@ type imageDecoder struct {
 }
 
 func (d *imageDecoder) decode(b []byte, opt ImageOptions, dst []uint8) error {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	return d.decodeContext(context.Background(), b, opt, dst, 0)
+}
+
+func (d *imageDecoder) decodeContext(ctx context.Context, b []byte, opt ImageOptions, dst []uint8, maxBytes int64) error {
+	h, err := ReadImageHeader(b)
 	if err != nil {
-		return errs.Invalidf("not a readable PNG or JPEG image: %v", err)
+		return err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
-		return errs.Invalidf("%s image of %dx%d pixels: expected a non-empty image of at most %d pixels", format, cfg.Width, cfg.Height, MaxImagePixels)
+	if err := CheckImageSize(h, opt, maxBytes); err != nil {
+		return err
 	}
-	img, _, err := image.Decode(bytes.NewReader(b))
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	img, _, err := image.Decode(&ctxReader{ctx: ctx, r: bytes.NewReader(b)})
 	if err != nil {
-		return errs.Invalidf("corrupt %s image: %v", format, err)
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return errs.Invalidf("corrupt %s image: %v", h.Format, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return d.convert(img, opt, dst)
+}
+
+// ctxReader fails its reads once ctx ends, so that a decoder reading from
+// it stops (the decoders read in blocks of a few kilobytes).
+type ctxReader struct {
+	ctx context.Context
+	r   *bytes.Reader
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }
 
 // convert crops, resizes and converts img into dst (opt.Len() values).
