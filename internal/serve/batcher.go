@@ -81,6 +81,9 @@ func (b *batcher) do(ctx context.Context, x []float32) ([]float32, error) {
 	}
 }
 
+// queueSize is the most examples the queue holds.
+func (b *batcher) queueSize() int { return cap(b.queue) }
+
 // stop ends the replicas after the queue drains; callers stop sending first.
 func (b *batcher) stop() {
 	close(b.quit)
@@ -181,7 +184,8 @@ func (b *batcher) compute(batch []*call) {
 }
 
 // doMany predicts several prepared examples, queued together so that they
-// share batches. Errors: as do.
+// share batches. Errors: as do, and TooLarge (more examples than the
+// queue holds).
 func (b *batcher) doMany(ctx context.Context, xs [][]float32) ([][]float32, error) {
 	if len(xs) == 1 {
 		out, err := b.do(ctx, xs[0])
@@ -189,6 +193,9 @@ func (b *batcher) doMany(ctx context.Context, xs [][]float32) ([][]float32, erro
 			return nil, err
 		}
 		return [][]float32{out}, nil
+	}
+	if len(xs) > cap(b.queue) {
+		return nil, tooManyExamples(len(xs), cap(b.queue))
 	}
 	calls := make([]*call, len(xs))
 	for i, x := range xs {

@@ -48,6 +48,9 @@ type Deployment struct {
 	loader  Loader
 	log     *slog.Logger
 	metrics *metrics
+	// decoders holds a slot per image being decoded, shared by the
+	// server's deployments.
+	decoders chan struct{}
 
 	mu       sync.RWMutex
 	cfg      Config
@@ -82,9 +85,9 @@ type served struct {
 	inflight sync.WaitGroup
 }
 
-func newDeployment(cfg Config, loader Loader, log *slog.Logger, m *metrics) *Deployment {
+func newDeployment(cfg Config, loader Loader, log *slog.Logger, m *metrics, decoders chan struct{}) *Deployment {
 	return &Deployment{
-		name: cfg.Name, cfg: cfg, loader: loader, log: log.With("deployment", cfg.Name), metrics: m,
+		name: cfg.Name, cfg: cfg, loader: loader, log: log.With("deployment", cfg.Name), metrics: m, decoders: decoders,
 		state: StateLoading, rejected: map[string]string{}, updated: time.Now(),
 		stopc: make(chan struct{}), done: make(chan struct{}),
 	}

@@ -231,11 +231,11 @@ func (d *Deployment) imageResult(ctx context.Context, s *served, obj map[string]
 	if err != nil {
 		return nil, err
 	}
-	x, err := s.model.PrepareImage(raw)
+	xs, err := d.prepareImages(ctx, s, []encodedImage{{`field "image"`, raw}})
 	if err != nil {
-		return nil, errs.Invalidf("field \"image\": %s", errs.MessageOf(err))
+		return nil, err
 	}
-	probs, err := d.predict(ctx, s, x)
+	probs, err := d.predict(ctx, s, xs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +285,9 @@ func (d *Deployment) predictHandler(ctx context.Context, s *served, r *http.Requ
 func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]any, many bool) ([]map[string]any, error) {
 	if len(recs) == 0 {
 		return nil, errs.Invalidf("no records to predict")
+	}
+	if err := checkBatch(s, len(recs)); err != nil {
+		return nil, err
 	}
 	xs := make([][]float32, len(recs))
 	for i, rec := range recs {

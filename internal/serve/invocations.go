@@ -49,11 +49,30 @@ func (d *Deployment) invocations(ctx context.Context, s *served, r *http.Request
 	if len(rows) == 0 {
 		return nil, errs.Invalidf("no rows to predict")
 	}
+	if err := checkBatch(s, len(rows)); err != nil {
+		return nil, err
+	}
 	xs := make([][]float32, len(rows))
 	recs := make([]map[string]any, len(rows))
+	var imgs []encodedImage
+	var imgRows []int
 	for i, row := range rows {
-		if xs[i], recs[i], err = exampleOfRow(s, row); err != nil {
+		var img []byte
+		if xs[i], img, recs[i], err = exampleOfRow(s, row); err != nil {
 			return nil, errs.Invalidf("row %d: %s", i, errs.MessageOf(err))
+		}
+		if img != nil {
+			imgs = append(imgs, encodedImage{fmt.Sprintf("row %d: image", i), img})
+			imgRows = append(imgRows, i)
+		}
+	}
+	if len(imgs) > 0 {
+		ixs, err := d.prepareImages(ctx, s, imgs)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range imgRows {
+			xs[i] = ixs[j]
 		}
 	}
 	probs, err := s.b.doMany(ctx, xs)
@@ -212,8 +231,9 @@ func csvRows(b []byte, fields []Field) ([]any, error) {
 }
 
 // exampleOfRow prepares one row and returns the record it came from (for
-// echoed IDs), if any.
-func exampleOfRow(s *served, row any) ([]float32, map[string]any, error) {
+// echoed IDs), if any; an image row it returns as the encoded image, for
+// the caller to prepare.
+func exampleOfRow(s *served, row any) ([]float32, []byte, map[string]any, error) {
 	switch v := row.(type) {
 	case map[string]any:
 		if s.info.Kind == KindImage {
@@ -222,19 +242,19 @@ func exampleOfRow(s *served, row any) ([]float32, map[string]any, error) {
 				img, ok = v["b64"]
 			}
 			if !ok {
-				return nil, nil, errs.Invalidf(`expected {"image": "<base64 PNG or JPEG>"}`)
+				return nil, nil, nil, errs.Invalidf(`expected {"image": "<base64 PNG or JPEG>"}`)
 			}
-			x, err := prepareImageValue(s, img)
-			return x, nil, err
+			raw, err := decodeImage("image", img)
+			return nil, raw, nil, err
 		}
 		x, err := s.model.PrepareRecord(v)
-		return x, v, err
+		return x, nil, v, err
 	case string:
 		if s.info.Kind != KindImage {
-			return nil, nil, errs.Invalidf("expected a record (an object of fields), got a string")
+			return nil, nil, nil, errs.Invalidf("expected a record (an object of fields), got a string")
 		}
-		x, err := prepareImageValue(s, v)
-		return x, nil, err
+		raw, err := decodeImage("image", v)
+		return nil, raw, nil, err
 	case []any:
 		x := make([]float32, 0, s.info.exampleSize())
 		var walk func(a any) error
@@ -258,24 +278,12 @@ func exampleOfRow(s *served, row any) ([]float32, map[string]any, error) {
 			return nil
 		}
 		if err := walk(v); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if len(x) != s.info.exampleSize() {
-			return nil, nil, errs.Invalidf("a prepared example has %d values; the model takes %d (shape %v)", len(x), s.info.exampleSize(), s.info.InputShape)
+			return nil, nil, nil, errs.Invalidf("a prepared example has %d values; the model takes %d (shape %v)", len(x), s.info.exampleSize(), s.info.InputShape)
 		}
-		return x, nil, nil
+		return x, nil, nil, nil
 	}
-	return nil, nil, errs.Invalidf("expected a record, an image or an array of numbers, got %s", kindOf(row))
-}
-
-func prepareImageValue(s *served, v any) ([]float32, error) {
-	raw, err := decodeImage("image", v)
-	if err != nil {
-		return nil, err
-	}
-	x, err := s.model.PrepareImage(raw)
-	if err != nil {
-		return nil, fmt.Errorf("image: %w", err)
-	}
-	return x, nil
+	return nil, nil, nil, errs.Invalidf("expected a record, an image or an array of numbers, got %s", kindOf(row))
 }

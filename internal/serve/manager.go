@@ -38,6 +38,10 @@ type Options struct {
 	Store Store
 	// CPUs sizes the default replicas per deployment.
 	CPUs int
+	// Decoders is how many images the server's deployments decode at
+	// once, together (0: CPUs); a request waits for one within its
+	// timeout.
+	Decoders int
 	// Wrap, when set, wraps the handler of a deployment served on its own
 	// address (the server's middleware: request IDs, logs).
 	Wrap func(http.Handler) http.Handler
@@ -50,10 +54,11 @@ func DefaultOptions() Options {
 
 // Manager runs the deployments of one server.
 type Manager struct {
-	opts    Options
-	metrics *metrics
-	ctx     context.Context // the manager's lifetime
-	cancel  context.CancelFunc
+	opts     Options
+	metrics  *metrics
+	decoders chan struct{}   // one slot per image being decoded
+	ctx      context.Context // the manager's lifetime
+	cancel   context.CancelFunc
 
 	mu    sync.RWMutex
 	deps  map[string]*Deployment
@@ -68,9 +73,12 @@ func NewManager(opts Options) *Manager {
 	if opts.CPUs <= 0 {
 		opts.CPUs = runtime.GOMAXPROCS(0)
 	}
+	if opts.Decoders <= 0 {
+		opts.Decoders = opts.CPUs
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		opts: opts, metrics: newMetrics(opts.Registerer), ctx: ctx, cancel: cancel,
+		opts: opts, metrics: newMetrics(opts.Registerer), decoders: make(chan struct{}, opts.Decoders), ctx: ctx, cancel: cancel,
 		deps: map[string]*Deployment{}, ports: map[string]*http.Server{},
 	}
 }
@@ -110,7 +118,7 @@ func (m *Manager) deploy(ctx context.Context, cfg Config, wait, save bool) (Stat
 	m.mu.Lock()
 	d, exists := m.deps[cfg.Name]
 	if !exists {
-		d = newDeployment(cfg, m.opts.Loader, m.opts.Logger, m.metrics)
+		d = newDeployment(cfg, m.opts.Loader, m.opts.Logger, m.metrics, m.decoders)
 		if m.opts.Store != nil {
 			d.onServed = m.saveLastGood
 		}

@@ -26,9 +26,16 @@ type Model interface {
 	// flat in x (n times the product of InputShape values). Errors:
 	// Invalid (wrong size), Internal.
 	Predict(x []float32, n int) ([][]float32, error)
+	// CheckImage reads an encoded image's header, without decoding it,
+	// and refuses an image that decoding and preprocessing would take
+	// more than maxBytes of memory for. Errors: Invalid (not an image, or
+	// not an image model), TooLarge naming the size and the limit.
+	CheckImage(b []byte, maxBytes int64) error
 	// PrepareImage decodes and preprocesses one encoded image as training
-	// did. Errors: Invalid (not an image, or not an image model).
-	PrepareImage(b []byte) ([]float32, error)
+	// did, refusing what CheckImage refuses; it stops with ctx's error
+	// once ctx ends. Errors: Invalid (not an image, or not an image
+	// model), TooLarge, ctx's.
+	PrepareImage(ctx context.Context, b []byte, maxBytes int64) ([]float32, error)
 	// PrepareRecord applies the saved preprocessing to one record; optional
 	// fields may be missing. Errors: Invalid naming the field.
 	PrepareRecord(rec map[string]any) ([]float32, error)
@@ -116,8 +123,9 @@ type Config struct {
 	// not at all: a batch is what queued while the replicas computed,
 	// which fills batches under load and adds no latency without it.
 	MaxWait Duration `json:"max_wait,omitempty"`
-	// QueueSize bounds the requests waiting for a replica; beyond it a
-	// request gets 503 at once.
+	// QueueSize bounds the examples waiting for a replica; beyond it a
+	// request gets 503 at once, and a request of more examples than it
+	// holds gets 413.
 	QueueSize int `json:"queue_size,omitempty"`
 	// Replicas is the number of batches computed at once.
 	Replicas int `json:"replicas,omitempty"`
@@ -125,6 +133,11 @@ type Config struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// MaxImageBytes bounds the memory decoding and preprocessing one
+	// image may take, read from its header before decoding: width x
+	// height x bytes per pixel of its colour model, with the decoder's
+	// and the resize's buffers. A larger image gets 413.
+	MaxImageBytes int64 `json:"max_image_bytes,omitempty"`
 	// Poll is how often the model URI is resolved again, so a moved alias
 	// is picked up (0: the default; negative: never).
 	Poll Duration `json:"poll,omitempty"`
@@ -138,11 +151,12 @@ type Config struct {
 
 // Defaults for Config fields left zero.
 const (
-	DefaultMaxBatchSize = 32
-	DefaultQueueSize    = 512
-	DefaultTimeout      = Duration(30 * time.Second)
-	DefaultMaxBodyBytes = 8 << 20
-	DefaultPoll         = Duration(5 * time.Second)
+	DefaultMaxBatchSize  = 32
+	DefaultQueueSize     = 512
+	DefaultTimeout       = Duration(30 * time.Second)
+	DefaultMaxBodyBytes  = 8 << 20
+	DefaultMaxImageBytes = 64 << 20
+	DefaultPoll          = Duration(5 * time.Second)
 )
 
 // withDefaults returns c with zero fields set; replicas defaults to cpus.
@@ -161,6 +175,9 @@ func (c Config) withDefaults(cpus int) Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxImageBytes == 0 {
+		c.MaxImageBytes = DefaultMaxImageBytes
 	}
 	if c.Poll == 0 {
 		c.Poll = DefaultPoll
@@ -188,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 0 {
 		problems = append(problems, fmt.Sprintf("max_body_bytes %d: expected a positive number", c.MaxBodyBytes))
+	}
+	if c.MaxImageBytes < 0 {
+		problems = append(problems, fmt.Sprintf("max_image_bytes %d: expected a positive number", c.MaxImageBytes))
 	}
 	if c.Timeout < 0 || c.MaxWait < 0 {
 		problems = append(problems, "timeout and max_wait must not be negative")

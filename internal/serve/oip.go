@@ -191,7 +191,7 @@ func (d *Deployment) oipInfer(ctx context.Context, s *served, r *http.Request) (
 	if len(req.Inputs) == 0 {
 		return nil, errs.Invalidf("inference request: \"inputs\" is required: at least one input tensor")
 	}
-	xs, err := examplesOf(s, req.Inputs)
+	xs, err := d.examplesOf(ctx, s, req.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func argmax(p []float32) int {
 // examplesOf turns input tensors into prepared examples: one numeric
 // "input" tensor of prepared features; for image models a BYTES tensor of
 // base64 images; for table models one tensor per field (a column).
-func examplesOf(s *served, inputs []oipTensor) ([][]float32, error) {
+func (d *Deployment) examplesOf(ctx context.Context, s *served, inputs []oipTensor) ([][]float32, error) {
 	seen := map[string]bool{}
 	for _, t := range inputs {
 		if seen[t.Name] {
@@ -262,21 +262,22 @@ func examplesOf(s *served, inputs []oipTensor) ([][]float32, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkBatch(s, n); err != nil {
+			return nil, err
+		}
 		vals, err := tensorData(t, n)
 		if err != nil {
 			return nil, err
 		}
-		xs := make([][]float32, n)
+		imgs := make([]encodedImage, n)
 		for i, v := range vals {
 			raw, err := decodeImage(fmt.Sprintf("%s[%d]", t.Name, i), v)
 			if err != nil {
 				return nil, err
 			}
-			if xs[i], err = s.model.PrepareImage(raw); err != nil {
-				return nil, errs.Invalidf("input %q element %d: %s", t.Name, i, errs.MessageOf(err))
-			}
+			imgs[i] = encodedImage{fmt.Sprintf("input %q element %d", t.Name, i), raw}
 		}
-		return xs, nil
+		return d.prepareImages(ctx, s, imgs)
 	}
 	return columnExamples(s, inputs)
 }
@@ -320,6 +321,9 @@ func preparedExamples(s *served, t oipTensor) ([][]float32, error) {
 	size := s.info.exampleSize()
 	n, err := batchDim(oipTensor{Name: t.Name, Shape: []int64{t.Shape[0], int64(size)}}, size)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkBatch(s, n); err != nil {
 		return nil, err
 	}
 	if !numericType(t.Datatype) {
@@ -375,6 +379,9 @@ func columnExamples(s *served, inputs []oipTensor) ([][]float32, error) {
 			return nil, errs.Invalidf("input %q has %d elements; the other inputs have %d", t.Name, k, n)
 		}
 		if n < 0 {
+			if err := checkBatch(s, k); err != nil {
+				return nil, err
+			}
 			n = k
 			recs = make([]map[string]any, n)
 			for i := range recs {

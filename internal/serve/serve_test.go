@@ -32,6 +32,13 @@ type testModel struct {
 	delay   time.Duration // per batch
 	batches atomic.Int64
 	maxSeen atomic.Int64
+	// decodeDelay is how long PrepareImage takes (it stops when its
+	// context ends); decoding and maxDecoding count the images being
+	// prepared now and at most at once, decodes those started.
+	decodeDelay time.Duration
+	decoding    atomic.Int64
+	maxDecoding atomic.Int64
+	decodes     atomic.Int64
 }
 
 func (m *testModel) Info() ModelInfo {
@@ -60,12 +67,52 @@ func (m *testModel) Predict(x []float32, n int) ([][]float32, error) {
 	return out, nil
 }
 
-func (m *testModel) PrepareImage(b []byte) ([]float32, error) {
+// testImage reads "IMG:<a>,<b>" or "IMG:<a>,<b>,<bytes>": an image whose
+// two features are a and b and whose decoding takes bytes (default 100).
+func testImage(b []byte) (x []float32, size int64, err error) {
 	var a, c float32
-	if _, err := fmt.Sscanf(string(b), "IMG:%g,%g", &a, &c); err != nil {
-		return nil, errs.Invalidf("not a PNG or JPEG image")
+	size = 100
+	if _, err := fmt.Sscanf(string(b), "IMG:%g,%g,%d", &a, &c, &size); err != nil {
+		if _, err := fmt.Sscanf(string(b), "IMG:%g,%g", &a, &c); err != nil {
+			return nil, 0, errs.Invalidf("not a PNG or JPEG image")
+		}
 	}
-	return []float32{a, c}, nil
+	return []float32{a, c}, size, nil
+}
+
+func (m *testModel) CheckImage(b []byte, maxBytes int64) error {
+	_, size, err := testImage(b)
+	if err != nil {
+		return err
+	}
+	if size > maxBytes {
+		return errs.E(errs.TooLarge, "image takes %d bytes to decode; the limit is %d bytes", size, maxBytes)
+	}
+	return nil
+}
+
+func (m *testModel) PrepareImage(ctx context.Context, b []byte, maxBytes int64) ([]float32, error) {
+	if err := m.CheckImage(b, maxBytes); err != nil {
+		return nil, err
+	}
+	m.decodes.Add(1)
+	n := m.decoding.Add(1)
+	defer m.decoding.Add(-1)
+	for {
+		cur := m.maxDecoding.Load()
+		if n <= cur || m.maxDecoding.CompareAndSwap(cur, n) {
+			break
+		}
+	}
+	if m.decodeDelay > 0 {
+		select {
+		case <-time.After(m.decodeDelay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	x, _, err := testImage(b)
+	return x, err
 }
 
 func (m *testModel) PrepareRecord(rec map[string]any) ([]float32, error) {
@@ -150,9 +197,10 @@ func do(t *testing.T, h http.Handler, method, path, body string, hdr ...string) 
 	return rec.Code, out, rec.Header()
 }
 
-func img(a, b float32) string {
-	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "IMG:%g,%g", a, b))
-}
+func img(a, b float32) string { return imgOf(fmt.Sprintf("IMG:%g,%g", a, b)) }
+
+// imgOf is s as a base64 image for the test model.
+func imgOf(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func TestImageEndpoints(t *testing.T) {
 	l := &testLoader{current: "1", versions: map[string]Model{"1": &testModel{kind: KindImage, w: 1}}}

@@ -78,6 +78,18 @@ func TestPackageRoundTrip(t *testing.T) {
 
 	_, err = p.PredictImage([]byte("not an image"))
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	// A server's limit refuses an image from its header, and a request's
+	// end stops its decoding.
+	require.NoError(t, p.CheckImage(buf.Bytes(), 1<<20))
+	err = p.CheckImage(buf.Bytes(), 100)
+	require.Equal(t, errs.TooLarge, errs.KindOf(err), "%v", err)
+	require.Contains(t, err.Error(), "16x16 PNG image (Gray, 1 bytes per pixel) takes")
+	_, err = p.PrepareImage(context.Background(), buf.Bytes(), 100)
+	require.Equal(t, errs.TooLarge, errs.KindOf(err), "%v", err)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = p.PrepareImage(canceled, buf.Bytes(), 1<<20)
+	require.ErrorIs(t, err, context.Canceled)
 	_, err = p.Predict(make([]float32, 3), 1)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 }

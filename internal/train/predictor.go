@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -97,18 +98,40 @@ func (p *Predictor) Predict(x []float32, n int) ([][]float32, error) {
 	return p.net.PredictBatch(x, n)
 }
 
-// PrepareImage decodes, resizes and normalises one image (PNG or JPEG
-// bytes) exactly as training did, returning ExampleSize values.
-func (p *Predictor) PrepareImage(b []byte) ([]float32, error) {
+// CheckImage reads an encoded image's header, without decoding it, and
+// refuses an image PrepareImage would refuse for its size: over
+// data.MaxImagePixels or, when maxBytes > 0, taking more than maxBytes to
+// decode and resize. Errors: Invalid (not a PNG or JPEG, or not an image
+// model), TooLarge.
+func (p *Predictor) CheckImage(b []byte, maxBytes int64) error {
 	if p.Package.Image == nil {
-		return nil, errs.Invalidf("model %s takes %s input, not images", p.Package.Architecture, p.Package.Kind)
+		return p.notImages()
 	}
-	px, err := data.DecodeImage(b, *p.Package.Image)
+	h, err := data.ReadImageHeader(b)
+	if err != nil {
+		return err
+	}
+	return data.CheckImageSize(h, *p.Package.Image, maxBytes)
+}
+
+// PrepareImage decodes, resizes and normalises one image (PNG or JPEG
+// bytes) exactly as training did, returning ExampleSize values. It
+// refuses what CheckImage refuses before decoding, and stops with ctx's
+// error once ctx ends. Errors: Invalid, TooLarge, ctx's.
+func (p *Predictor) PrepareImage(ctx context.Context, b []byte, maxBytes int64) ([]float32, error) {
+	if p.Package.Image == nil {
+		return nil, p.notImages()
+	}
+	px, err := data.DecodeImageContext(ctx, b, *p.Package.Image, maxBytes)
 	if err != nil {
 		return nil, err
 	}
 	ds := data.Dataset{Manifest: data.Manifest{Shape: p.Package.InputShape, DType: data.Uint8, Normalize: p.Package.Normalize}, U8: px}
 	return ds.Example(0, make([]float32, len(px))), nil
+}
+
+func (p *Predictor) notImages() error {
+	return errs.Invalidf("model %s takes %s input, not images", p.Package.Architecture, p.Package.Kind)
 }
 
 // PrepareRecord applies the saved table transform to one record (JSON
@@ -120,9 +143,10 @@ func (p *Predictor) PrepareRecord(rec map[string]any) ([]float32, error) {
 	return p.transform.ApplyRecord(rec)
 }
 
-// PredictImage is PrepareImage followed by Predict for one image.
+// PredictImage is PrepareImage followed by Predict for one image, with no
+// limit beyond data.MaxImagePixels (for local files).
 func (p *Predictor) PredictImage(b []byte) ([]float32, error) {
-	return p.predictOne(p.PrepareImage(b))
+	return p.predictOne(p.PrepareImage(context.Background(), b, 0))
 }
 
 // PredictRecord is PrepareRecord followed by Predict for one record.
