@@ -103,6 +103,7 @@ func newServeCmd() *cobra.Command {
 		modelFlags                                []string
 		maxBatch, queue, replicas                 int
 		guard                                     guardConfig
+		maxImageBytes                             int64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --model models:/NAME@ALIAS [--model NAME=URI ...]",
@@ -139,7 +140,7 @@ each is under /serve/<name>/ and the OIP under /v2/models/<name>/.`,
 				if !found {
 					uri, name = m, deploymentNameOf(m)
 				}
-				c := serve.Config{Name: name, ModelURI: uri, MaxBatchSize: maxBatch, QueueSize: queue, Replicas: replicas}
+				c := serve.Config{Name: name, ModelURI: uri, MaxBatchSize: maxBatch, QueueSize: queue, Replicas: replicas, MaxImageBytes: maxImageBytes}
 				for _, d := range []struct {
 					flag, v string
 					dst     *serve.Duration
@@ -175,7 +176,8 @@ each is under /serve/<name>/ and the OIP under /v2/models/<name>/.`,
 	f.IntVar(&queue, "queue", 0, fmt.Sprintf("requests that may wait; beyond it 503 (default %d)", serve.DefaultQueueSize))
 	f.IntVar(&replicas, "replicas", 0, "batches computed at once (default: the number of CPUs)")
 	guardFlags(f, &guard.Hosts, &guard.Origins)
-	f.StringVar(&timeout, "timeout", "", fmt.Sprintf("limit per request, queueing included (default %s)", time.Duration(serve.DefaultTimeout)))
+	f.StringVar(&timeout, "timeout", "", fmt.Sprintf("limit per request, queueing and image decoding included (default %s)", time.Duration(serve.DefaultTimeout)))
+	f.Int64Var(&maxImageBytes, "max-image-bytes", 0, fmt.Sprintf("memory one image may take to decode and resize, read from its header; beyond it 413 (default %d, 64 MiB)", serve.DefaultMaxImageBytes))
 	return cmd
 }
 

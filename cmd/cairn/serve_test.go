@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
+	imagepng "image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -109,7 +111,7 @@ func TestServeEndToEnd(t *testing.T) {
 	var log bytes.Buffer
 	env := steps.Env{TrackingURI: url, Stdout: &log, Stderr: &log}
 	for _, d := range []*steps.Deploy{
-		{Name: "fingers", Model: "models:/fingers@champion", MaxWait: "2ms"},
+		{Name: "fingers", Model: "models:/fingers@champion", MaxWait: "2ms", MaxImageBytes: 1 << 20},
 		{Name: "titanic", Model: "models:/titanic@champion"},
 	} {
 		require.NoError(t, d.Validate())
@@ -144,6 +146,14 @@ func TestServeEndToEnd(t *testing.T) {
 		require.Equal(t, 400, r.code, tc.name+": "+r.raw)
 		require.Contains(t, r.body["error"], tc.msg, tc.name)
 	}
+	// An image that decodes to more than the deployment's max_image_bytes
+	// is refused from its header.
+	var big bytes.Buffer
+	require.NoError(t, imagepng.Encode(&big, image.NewNRGBA(image.Rect(0, 0, 600, 600))))
+	r = post(t, url+"/serve/fingers/", `{"image": "`+base64.StdEncoding.EncodeToString(big.Bytes())+`"}`)
+	require.Equal(t, 413, r.code, r.raw)
+	require.Contains(t, r.body["error"], `field "image": 600x600 PNG image (NRGBA, 4 bytes per pixel) takes`)
+	require.Contains(t, r.body["error"], "the limit is 1 MiB (1048576 bytes), the deployment's max_image_bytes")
 	// The Open Inference Protocol with the image as BYTES.
 	r = post(t, url+"/v2/models/fingers/infer", `{"inputs": [{"name": "image", "shape": [2], "datatype": "BYTES", "data": ["`+b64+`", "`+b64+`"]}]}`)
 	require.Equal(t, 200, r.code, r.raw)
@@ -306,6 +316,21 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	cancel()
 	require.NoError(t, <-serveDone)
+}
+
+// TestServeFlags checks the limits cairn serve takes are validated.
+func TestServeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--max-image-bytes", "-5"}, "max_image_bytes -5: expected a positive number"},
+		{[]string{"--max-image-bytes", "1e3"}, `invalid argument "1e3" for "--max-image-bytes"`},
+		{[]string{"--queue", "-1"}, "queue_size -1"},
+	} {
+		_, err := run(t, append([]string{"serve", "--model", "models:/m@a"}, tc.args...)...)
+		require.ErrorContains(t, err, tc.msg)
+	}
 }
 
 // TestServeWithAuth deploys on a server with --auth: the model server

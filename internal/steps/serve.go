@@ -121,6 +121,8 @@ type Deploy struct {
 	QueueSize    int    `json:"queue_size"`
 	Replicas     int    `json:"replicas"`
 	Timeout      string `json:"timeout"`
+	// MaxImageBytes bounds the memory one image may take to decode.
+	MaxImageBytes int64 `json:"max_image_bytes"`
 	// Addr also serves the deployment alone on this address (host:port).
 	Addr string `json:"addr"`
 }
@@ -135,7 +137,8 @@ func (p *Deploy) Validate() error {
 }
 
 func (p *Deploy) config() (serve.Config, error) {
-	cfg := serve.Config{Name: p.Name, ModelURI: p.Model, MaxBatchSize: p.MaxBatchSize, QueueSize: p.QueueSize, Replicas: p.Replicas, Addr: p.Addr}
+	cfg := serve.Config{Name: p.Name, ModelURI: p.Model, MaxBatchSize: p.MaxBatchSize, QueueSize: p.QueueSize, Replicas: p.Replicas,
+		MaxImageBytes: p.MaxImageBytes, Addr: p.Addr}
 	for _, d := range []struct {
 		name, v string
 		dst     *serve.Duration
