@@ -23,12 +23,12 @@ func (s *Service) CreateLoggedModel(ctx context.Context, m LoggedModel) (*Logged
 		m.Name = RandomRunName()
 	}
 	for _, t := range m.Tags {
-		if err := validateTag(t, MaxTagValueLength); err != nil {
+		if _, err := validateTag(t, MaxTagValueLength); err != nil {
 			return nil, err
 		}
 	}
 	for _, p := range m.Params {
-		if err := validateParam(p); err != nil {
+		if _, err := validateParam(p); err != nil {
 			return nil, err
 		}
 	}
@@ -67,7 +67,7 @@ func (s *Service) FinalizeLoggedModel(ctx context.Context, id, status string) (*
 // SetLoggedModelTags validates and sets tags on a logged model.
 func (s *Service) SetLoggedModelTags(ctx context.Context, id string, tags []Tag) error {
 	for _, t := range tags {
-		if err := validateTag(t, MaxTagValueLength); err != nil {
+		if _, err := validateTag(t, MaxTagValueLength); err != nil {
 			return err
 		}
 	}

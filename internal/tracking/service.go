@@ -53,7 +53,7 @@ func (s *Service) CreateExperiment(ctx context.Context, name, artifactLocation s
 		return "", errs.Invalidf("experiment name had length %d, which exceeded length limit of 500", len(name))
 	}
 	for _, t := range tags {
-		if err := validateTag(t, MaxExperimentTagValue); err != nil {
+		if _, err := validateTag(t, MaxExperimentTagValue); err != nil {
 			return "", err
 		}
 	}
@@ -116,7 +116,7 @@ func (s *Service) RestoreExperiment(ctx context.Context, id string) error {
 
 // SetExperimentTag validates and sets an experiment tag.
 func (s *Service) SetExperimentTag(ctx context.Context, id string, t Tag) error {
-	if err := validateTag(t, MaxExperimentTagValue); err != nil {
+	if _, err := validateTag(t, MaxExperimentTagValue); err != nil {
 		return err
 	}
 	if err := s.activeExperiment(ctx, id); err != nil {
@@ -162,7 +162,7 @@ func (s *Service) CreateRun(ctx context.Context, in CreateRunInput) (*Run, error
 		in.ExperimentID = "0"
 	}
 	for _, t := range in.Tags {
-		if err := validateTag(t, MaxTagValueLength); err != nil {
+		if _, err := validateTag(t, MaxTagValueLength); err != nil {
 			return nil, err
 		}
 	}

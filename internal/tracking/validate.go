@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"fmt"
 	"path"
 	"regexp"
 
@@ -56,32 +57,47 @@ func ValidateRunID(id string) error {
 	return nil
 }
 
-func validateParam(p Param) error {
+// ValidateParam checks a param's key and value length. Errors: Invalid.
+func ValidateParam(p Param) error {
+	_, err := validateParam(p)
+	return err
+}
+
+// ValidateTag checks a run tag's key and value length. Errors: Invalid.
+func ValidateTag(t Tag) error {
+	_, err := validateTag(t, MaxTagValueLength)
+	return err
+}
+
+// ValidateMetric checks a metric's key; every value, NaN and ±Inf
+// included, is valid and stored as it is. Errors: Invalid.
+func ValidateMetric(m Metric) error { return ValidateKey("metric", m.Key) }
+
+// validateParam checks p and returns the field an error is about.
+func validateParam(p Param) (string, error) {
 	if err := ValidateKey("param", p.Key); err != nil {
-		return err
+		return "key", err
 	}
 	if len(p.Value) > MaxParamValueLength {
-		return errs.Invalidf("param '%s' had value length %d, which exceeded length limit of %d", p.Key, len(p.Value), MaxParamValueLength)
+		return "value", errs.Invalidf("param '%s' had value length %d, which exceeded length limit of %d", p.Key, len(p.Value), MaxParamValueLength)
 	}
-	return nil
+	return "", nil
 }
 
-func validateTag(t Tag, maxValue int) error {
+// validateTag checks t and returns the field an error is about.
+func validateTag(t Tag, maxValue int) (string, error) {
 	if err := ValidateKey("tag", t.Key); err != nil {
-		return err
+		return "key", err
 	}
 	if len(t.Value) > maxValue {
-		return errs.Invalidf("tag '%s' had value length %d, which exceeded length limit of %d", t.Key, len(t.Value), maxValue)
+		return "value", errs.Invalidf("tag '%s' had value length %d, which exceeded length limit of %d", t.Key, len(t.Value), maxValue)
 	}
-	return nil
+	return "", nil
 }
 
-// validateMetric checks a metric's key; every value, NaN and ±Inf included,
-// is valid and stored as it is.
-func validateMetric(m Metric) error { return ValidateKey("metric", m.Key) }
-
 // ValidateBatch checks a log-batch against MLflow's per-batch limits and each
-// entry's key and value.
+// entry's key and value; an entry's error names it by list, index and field,
+// e.g. metrics[3].key. Errors: Invalid.
 func ValidateBatch(metrics []Metric, params []Param, tags []Tag) error {
 	if len(metrics) > MaxMetricsPerBatch {
 		return errs.Invalidf("a batch logging request can contain at most %d metrics. Got %d metrics. Please split up metrics across multiple requests and try again", MaxMetricsPerBatch, len(metrics))
@@ -96,26 +112,37 @@ func ValidateBatch(metrics []Metric, params []Param, tags []Tag) error {
 		return errs.Invalidf("a batch logging request can contain at most %d metrics, params and tags in total. Got %d", MaxEntitiesPerBatch, n)
 	}
 	seen := make(map[string]string, len(params))
-	for _, p := range params {
-		if err := validateParam(p); err != nil {
-			return err
+	for i, p := range params {
+		if field, err := validateParam(p); err != nil {
+			return entryError("params", i, field, p.Key, err)
 		}
 		if v, ok := seen[p.Key]; ok && v != p.Value {
-			return errs.Invalidf("duplicate parameter keys with different values in the batch: '%s'", p.Key)
+			return errs.Invalidf("params[%d].value: duplicate parameter keys with different values in the batch: '%s'", i, p.Key)
 		}
 		seen[p.Key] = p.Value
 	}
-	for _, m := range metrics {
-		if err := validateMetric(m); err != nil {
-			return err
+	for i, m := range metrics {
+		if err := ValidateMetric(m); err != nil {
+			return entryError("metrics", i, "key", m.Key, err)
 		}
 	}
-	for _, t := range tags {
-		if err := validateTag(t, MaxTagValueLength); err != nil {
-			return err
+	for i, t := range tags {
+		if field, err := validateTag(t, MaxTagValueLength); err != nil {
+			return entryError("tags", i, field, t.Key, err)
 		}
 	}
 	return nil
+}
+
+// entryError names the entry of a batch an error is about: a missing key
+// in MLflow's words for a missing parameter, else the entry's path before
+// the message.
+func entryError(list string, i int, field, key string, err error) error {
+	path := fmt.Sprintf("%s[%d].%s", list, i, field)
+	if field == "key" && key == "" {
+		return errs.Missing(path)
+	}
+	return errs.Invalidf("%s: %s", path, errs.MessageOf(err))
 }
 
 // dedupParams drops repeated identical params so the store sees each key once.

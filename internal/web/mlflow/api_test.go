@@ -141,6 +141,53 @@ func TestMultipartUpload(t *testing.T) {
 	require.Equal(t, "part1;part2;", call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big.bin", nil).Raw)
 }
 
+// TestLogBatchNamesTheEntry rejects a log-batch naming the entry at fault
+// by list, index and field, in each list, whatever the entries before it.
+func TestLogBatchNamesTheEntry(t *testing.T) {
+	srv := newServer(t)
+	_, runID := setup(t, srv)
+	before := call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw
+	m := func(k string) string { return fmt.Sprintf(`{"key": %q, "value": 1, "timestamp": 1}`, k) }
+	kv := func(k, v string) string { return fmt.Sprintf(`{"key": %q, "value": %q}`, k, v) }
+	batch := func(list string, entries ...string) string {
+		return fmt.Sprintf(`{"run_id": %q, %q: [%s]}`, runID, list, strings.Join(entries, ", "))
+	}
+	for _, tc := range []struct{ name, body, msg string }{
+		{"metrics type", batch("metrics", m("a"), m("b"), m("c"), `{"key": "d", "value": "abc", "timestamp": 1}`),
+			"Invalid value abc for parameter 'metrics[3].value' supplied. Hint: Value was of type 'str'. Expected a number."},
+		{"metrics NaN before a bad value", batch("metrics", `{"key": "a", "value": "NaN", "timestamp": 1}`, `{"key": "b", "value": "abc", "timestamp": 1}`),
+			"Invalid value abc for parameter 'metrics[1].value' supplied"},
+		{"metrics key", batch("metrics", m("a"), m("b/../../c")), "metrics[1].key: invalid metric name: 'b/../../c'"},
+		{"metrics missing key", batch("metrics", m("a"), `{"value": 1, "timestamp": 1}`), "Missing value for required parameter 'metrics[1].key'"},
+		{"metrics empty key", batch("metrics", m("a"), m("b"), m("")), "Missing value for required parameter 'metrics[2].key'"},
+		{"metrics missing timestamp", batch("metrics", m("a"), `{"key": "b", "value": 1}`), "Missing value for required parameter 'metrics[1].timestamp'"},
+		{"params type", batch("params", kv("a", "1"), `{"key": 5, "value": "x"}`), "Invalid value 5 for parameter 'params[1].key' supplied. Hint: Value was of type 'int'. Expected a string."},
+		{"params key", batch("params", kv("a", "1"), kv("a;b", "1")), "params[1].key: invalid param name"},
+		{"params value", batch("params", kv("a", "1"), kv("b", "2"), kv("c", strings.Repeat("v", 6001))), "params[2].value: param 'c' had value length 6001, which exceeded length limit of 6000"},
+		{"params missing value", batch("params", `{"key": "a"}`), "Missing value for required parameter 'params[0].value'"},
+		{"params duplicate", batch("params", kv("a", "1"), kv("b", "1"), kv("a", "2")), "params[2].value: duplicate parameter keys with different values in the batch: 'a'"},
+		{"tags type", batch("tags", kv("a", "1"), kv("b", "1"), `{"key": "c", "value": true}`), "Invalid value True for parameter 'tags[2].value' supplied. Hint: Value was of type 'bool'. Expected a string."},
+		{"tags key", batch("tags", kv("a", "1"), kv("/b", "1")), "tags[1].key: invalid tag name: '/b'"},
+		{"tags value", batch("tags", kv("a", "1"), kv("b", strings.Repeat("v", 8001))), "tags[1].value: tag 'b' had value length 8001"},
+		{"tags missing key", batch("tags", kv("a", "1"), `{"value": "1"}`), "Missing value for required parameter 'tags[1].key'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, srv, "POST", "/api/2.0/mlflow/runs/log-batch", tc.body)
+			require.Equal(t, 400, r.Status, r.Raw)
+			require.Equal(t, "INVALID_PARAMETER_VALUE", r.Body["error_code"])
+			require.Contains(t, r.Body["message"], tc.msg)
+		})
+	}
+	// The single-entry endpoints name their own fields.
+	r := call(t, srv, "POST", "/api/2.0/mlflow/runs/log-parameter", map[string]any{"run_id": runID, "key": "big", "value": strings.Repeat("v", 6001)})
+	require.Equal(t, 400, r.Status)
+	require.Equal(t, "param 'big' had value length 6001, which exceeded length limit of 6000", r.Body["message"])
+	r = call(t, srv, "POST", "/api/2.0/mlflow/runs/set-tag", map[string]any{"run_id": runID, "key": "", "value": "1"})
+	require.Equal(t, 400, r.Status)
+	require.Contains(t, r.Body["message"], "'key'")
+	require.Equal(t, before, call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw, "rejected requests must not change the run")
+}
+
 // TestBadInput sends malformed and invalid requests: each gets MLflow's error
 // code, a message naming the problem, and changes nothing that was stored.
 func TestBadInput(t *testing.T) {
@@ -161,7 +208,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed json", "POST", "runs/log-batch", `{"run_id": `, 400, "INVALID_PARAMETER_VALUE", "malformed JSON"},
 		{"malformed json elsewhere", "POST", "experiments/create", `{"name": "x",}`, 400, "INVALID_PARAMETER_VALUE", "malformed JSON"},
 		{"wrong type", "POST", "experiments/create", map[string]any{"name": 12}, 400, "INVALID_PARAMETER_VALUE", "'name'"},
-		{"wrong type nested", "POST", "runs/log-batch", map[string]any{"run_id": runID, "metrics": []any{map[string]any{"key": "a", "value": "abc", "timestamp": 1}}}, 400, "INVALID_PARAMETER_VALUE", "metrics.value"},
+		{"wrong type nested", "POST", "runs/log-batch", map[string]any{"run_id": runID, "metrics": []any{map[string]any{"key": "a", "value": "abc", "timestamp": 1}}}, 400, "INVALID_PARAMETER_VALUE", "metrics[0].value"},
 		{"missing name", "POST", "experiments/create", map[string]any{}, 400, "INVALID_PARAMETER_VALUE", "'name'"},
 		{"unknown run", "GET", "runs/get?run_id=0123456789abcdef", nil, 404, "RESOURCE_DOES_NOT_EXIST", "0123456789abcdef"},
 		{"unknown experiment", "GET", "experiments/get?experiment_id=98765", nil, 404, "RESOURCE_DOES_NOT_EXIST", "98765"},

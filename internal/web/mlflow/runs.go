@@ -2,6 +2,7 @@ package mlflow
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -131,6 +132,11 @@ func (h *Handler) logMetric(r *http.Request) (any, error) {
 		return nil, errs.Missing("timestamp")
 	}
 	m := tracking.Metric{Key: req.Key, Value: float64(*req.Value), Timestamp: int64(*req.Timestamp), Step: int64(req.Step)}
+	// Checked alone first, so that an error names the request's own field
+	// ('key'), not metrics[0].key of the batch it is logged as.
+	if err := tracking.ValidateMetric(m); err != nil {
+		return nil, err
+	}
 	return nil, h.tracking.LogBatch(r.Context(), id, []tracking.Metric{m}, nil, nil)
 }
 
@@ -163,7 +169,11 @@ func (h *Handler) logParam(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.tracking.LogBatch(r.Context(), id, nil, []tracking.Param{{Key: key, Value: value}}, nil)
+	p := tracking.Param{Key: key, Value: value}
+	if err := tracking.ValidateParam(p); err != nil {
+		return nil, err
+	}
+	return nil, h.tracking.LogBatch(r.Context(), id, nil, []tracking.Param{p}, nil)
 }
 
 func (h *Handler) setTag(r *http.Request) (any, error) {
@@ -171,7 +181,11 @@ func (h *Handler) setTag(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, h.tracking.LogBatch(r.Context(), id, nil, nil, []tracking.Tag{{Key: key, Value: value}})
+	t := tracking.Tag{Key: key, Value: value}
+	if err := tracking.ValidateTag(t); err != nil {
+		return nil, err
+	}
+	return nil, h.tracking.LogBatch(r.Context(), id, nil, nil, []tracking.Tag{t})
 }
 
 func (h *Handler) deleteTag(r *http.Request) (any, error) {
@@ -229,22 +243,22 @@ func (h *Handler) logBatch(r *http.Request) (any, error) {
 	}
 	metrics := make([]tracking.Metric, len(req.Metrics))
 	for i, m := range req.Metrics {
-		if m.Key == nil || m.Value == nil || m.Timestamp == nil {
-			return nil, incompleteItems(body, "metrics", "key, value and timestamp")
+		if err := present("metrics", i, given{"key", m.Key != nil}, given{"value", m.Value != nil}, given{"timestamp", m.Timestamp != nil}); err != nil {
+			return nil, err
 		}
 		metrics[i] = tracking.Metric{Key: *m.Key, Value: float64(*m.Value), Timestamp: int64(*m.Timestamp), Step: int64(m.Step)}
 	}
 	params := make([]tracking.Param, len(req.Params))
 	for i, p := range req.Params {
-		if p.Key == nil || p.Value == nil {
-			return nil, incompleteItems(body, "params", "key and value")
+		if err := present("params", i, given{"key", p.Key != nil}, given{"value", p.Value != nil}); err != nil {
+			return nil, err
 		}
 		params[i] = tracking.Param{Key: *p.Key, Value: *p.Value}
 	}
 	tags := make([]tracking.Tag, len(req.Tags))
 	for i, t := range req.Tags {
-		if t.Key == nil || t.Value == nil {
-			return nil, incompleteItems(body, "tags", "key and value")
+		if err := present("tags", i, given{"key", t.Key != nil}, given{"value", t.Value != nil}); err != nil {
+			return nil, err
 		}
 		tags[i] = tracking.Tag{Key: *t.Key, Value: *t.Value}
 	}
@@ -377,11 +391,19 @@ func (h *Handler) getMetricHistory(r *http.Request) (any, error) {
 	return out, nil
 }
 
-// incompleteItems reports a list field with an item that lacks a required
-// key, quoting the whole list as MLflow does.
-func incompleteItems(body []byte, field, needs string) error {
-	var top map[string]json.RawMessage
-	_ = json.Unmarshal(body, &top)
-	repr, typ := respond.PyRepr(top[field])
-	return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Each item needs %s. See the API docs for more information about request parameters.", repr, field, typ, needs)
+// given says whether a request has a field.
+type given struct {
+	field string
+	ok    bool
+}
+
+// present reports the first required field that entry i of a log-batch
+// list lacks, by its path: metrics[3].timestamp.
+func present(list string, i int, fields ...given) error {
+	for _, f := range fields {
+		if !f.ok {
+			return errs.Missing(fmt.Sprintf("%s[%d].%s", list, i, f.field))
+		}
+	}
+	return nil
 }

@@ -162,17 +162,17 @@ func jsonError(err error, body []byte) error {
 		if field == "" {
 			return errs.Invalidf("invalid request body: expected a JSON object, got a JSON %s", te.Value)
 		}
-		val, typ := valueAt(body, field)
+		raw, path, found := valueAt(body, field, te.Type)
 		// encoding/json names an embedded struct's field after the Go type
 		// ("Config.max_wait"), but its JSON key is at the level above.
-		for f := field; typ == "" && strings.Contains(f, "."); {
+		for f := field; !found && strings.Contains(f, "."); {
 			_, f, _ = strings.Cut(f, ".")
-			if val, typ = valueAt(body, f); typ != "" {
-				field = f
-			}
+			raw, path, found = valueAt(body, f, te.Type)
 		}
-		if typ == "" {
-			val, typ = te.Value, te.Value
+		val, typ := te.Value, te.Value
+		if found {
+			val, typ = PyRepr(raw)
+			field = path
 		}
 		// MLflow's wording, which its clients and tests match on.
 		return errs.Invalidf("Invalid value %s for parameter '%s' supplied. Hint: Value was of type '%s'. Expected %s. See the API docs for more information about request parameters.",
@@ -185,29 +185,49 @@ func jsonError(err error, body []byte) error {
 	return errs.Invalidf("malformed JSON in request body: %v", err)
 }
 
-// valueAt finds the value at a dotted JSON path in body (descending into the
-// first list element that has the key) and renders it as MLflow's Python
-// server would: its repr and its Python type name.
-func valueAt(body []byte, path string) (string, string) {
-	raw := json.RawMessage(body)
-	for _, k := range strings.Split(path, ".") {
-		var list []json.RawMessage
-		if json.Unmarshal(raw, &list) == nil {
-			for _, e := range list {
-				var m map[string]json.RawMessage
-				if json.Unmarshal(e, &m) == nil && m[k] != nil {
-					raw = e
-					break
-				}
+// valueAt finds the value a type error at a dotted JSON path is about:
+// the first value at that path (through lists, element by element, in
+// order, as the decoder went) that does not decode as t. It returns the
+// value and its path with list indices, e.g. "metrics[3].value".
+func valueAt(body []byte, path string, t reflect.Type) (json.RawMessage, string, bool) {
+	return findBad(json.RawMessage(body), strings.Split(path, "."), "", t)
+}
+
+func findBad(raw json.RawMessage, keys []string, at string, t reflect.Type) (json.RawMessage, string, bool) {
+	bad := func(v json.RawMessage) bool { return json.Unmarshal(v, reflect.New(t).Interface()) != nil }
+	var list []json.RawMessage
+	isList := json.Unmarshal(raw, &list) == nil
+	if len(keys) == 0 {
+		if !isList || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			if bad(raw) {
+				return raw, at, true
+			}
+			return nil, "", false
+		}
+		// A list of values of type t: the error names an element's type.
+		for i, e := range list {
+			if bad(e) {
+				return e, fmt.Sprintf("%s[%d]", at, i), true
 			}
 		}
-		var m map[string]json.RawMessage
-		if json.Unmarshal(raw, &m) != nil || m[k] == nil {
-			return "", ""
-		}
-		raw = m[k]
+		return nil, "", false
 	}
-	return PyRepr(raw)
+	if isList {
+		for i, e := range list {
+			if v, p, ok := findBad(e, keys, fmt.Sprintf("%s[%d]", at, i), t); ok {
+				return v, p, true
+			}
+		}
+		return nil, "", false
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m[keys[0]] == nil {
+		return nil, "", false
+	}
+	if at != "" {
+		at += "."
+	}
+	return findBad(m[keys[0]], keys[1:], at+keys[0], t)
 }
 
 // PyRepr renders a JSON value as Python's repr of the decoded value (keys in

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -68,4 +69,53 @@ func TestDecodeQuery(t *testing.T) {
 	err := DecodeQuery(map[string][]string{"max": {"five"}}, &dst)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 	require.Contains(t, err.Error(), "'max'")
+}
+
+// fussy takes only "ok", like a custom proto-JSON type: the standard
+// library cannot tell which value it refused.
+type fussy string
+
+func (f *fussy) UnmarshalJSON(b []byte) error {
+	if string(b) != `"ok"` {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[fussy]()}
+	}
+	*f = "ok"
+	return nil
+}
+
+// TestDecodeErrorNamesTheValue names, in a type error, the value that was
+// refused with its path, list indices included, however many valid values
+// come before it at the same path.
+func TestDecodeErrorNamesTheValue(t *testing.T) {
+	type item struct {
+		N int64 `json:"n"`
+		F fussy `json:"f"`
+	}
+	type embedded struct {
+		Max int `json:"max"`
+	}
+	var dst struct {
+		embedded
+		Items  []item   `json:"items"`
+		Groups [][]item `json:"groups"`
+		Name   string   `json:"name"`
+	}
+	for _, tc := range []struct{ name, body, msg string }{
+		{"top level", `{"name": 5}`, "Invalid value 5 for parameter 'name' supplied. Hint: Value was of type 'int'. Expected a string."},
+		{"fourth item", `{"items": [{"n": 1}, {"n": 2}, {"n": 3}, {"n": "x"}]}`, "Invalid value x for parameter 'items[3].n' supplied. Hint: Value was of type 'str'. Expected an integer."},
+		{"out of range", `{"items": [{"n": 1}, {"n": 1180591620717411303424}]}`, "Invalid value 1180591620717411303424 for parameter 'items[1].n' supplied. Hint: Value was of type 'int'."},
+		{"exponent", `{"items": [{"n": 1e30}]}`, "Invalid value 1e30 for parameter 'items[0].n' supplied. Hint: Value was of type 'float'."},
+		{"custom type", `{"items": [{"f": "ok"}, {"f": "ok"}, {"f": "no"}]}`, "Invalid value no for parameter 'items[2].f' supplied."},
+		{"nested lists", `{"groups": [[{"n": 1}], [{"n": 1}, {"n": true}]]}`, "Invalid value True for parameter 'groups[1][1].n' supplied. Hint: Value was of type 'bool'."},
+		{"a list where an object goes", `{"items": [{"n": 1}, [2]]}`, "Invalid value [2] for parameter 'items[1]' supplied. Hint: Value was of type 'list'."},
+		{"embedded", `{"max": 1e30}`, "Invalid value 1e30 for parameter 'max' supplied."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := json.Unmarshal([]byte(tc.body), &dst)
+			require.Error(t, err)
+			err = DecodeBytesError(err, []byte(tc.body))
+			require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+			require.Contains(t, err.Error(), tc.msg)
+		})
+	}
 }

@@ -68,7 +68,7 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(strings.Trim(s, `"`), 64)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: s, Type: reflect.TypeOf(float64(0))}
+		return &json.UnmarshalTypeError{Value: s, Type: reflect.TypeFor[Float]()}
 	}
 	*f = Float(v)
 	return nil
