@@ -141,6 +141,69 @@ func TestMultipartUpload(t *testing.T) {
 	require.Equal(t, "part1;part2;", call(t, srv, "GET", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/big.bin", nil).Raw)
 }
 
+// TestIntegersOutOfRange sends every int64 field the API decodes a value
+// int64 cannot hold, as a number, an exponent and a string: each is
+// refused naming its field, and nothing is stored. The extremes int64 can
+// hold are stored exactly.
+func TestIntegersOutOfRange(t *testing.T) {
+	srv := newServer(t)
+	expID, runID := setup(t, srv)
+	before := call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw
+	metric := func(step, ts string) string {
+		return fmt.Sprintf(`{"run_id": %q, "key": "k", "value": 1, "timestamp": %s, "step": %s}`, runID, ts, step)
+	}
+	batch := func(step, ts string) string {
+		return fmt.Sprintf(`{"run_id": %q, "metrics": [{"key": "a", "value": 1, "timestamp": 1, "step": 1}, {"key": "b", "value": 1, "timestamp": %s, "step": %s}]}`, runID, ts, step)
+	}
+	const expected = "Expected an integer from -9223372036854775808 to 9223372036854775807"
+	for _, tc := range []struct {
+		name, method, path, body, field, value string
+	}{
+		{"log-metric step 2**70", "POST", "runs/log-metric", metric("1180591620717411303424", "1"), "step", "1180591620717411303424"},
+		{"log-metric step 2**63", "POST", "runs/log-metric", metric("9223372036854775808", "1"), "step", "9223372036854775808"},
+		{"log-metric step -2**63-1", "POST", "runs/log-metric", metric("-9223372036854775809", "1"), "step", "-9223372036854775809"},
+		{"log-metric step as a string", "POST", "runs/log-metric", metric(`"1180591620717411303424"`, "1"), "step", "1180591620717411303424"},
+		{"log-metric step 2**63 as a float", "POST", "runs/log-metric", metric("9.223372036854775808e18", "1"), "step", "9.223372036854775808e18"},
+		{"log-metric timestamp 1e30", "POST", "runs/log-metric", metric("0", "1e30"), "timestamp", "1e30"},
+		{"log-metric timestamp -1e30", "POST", "runs/log-metric", metric("0", "-1e30"), "timestamp", "-1e30"},
+		{"log-batch step", "POST", "runs/log-batch", batch("1180591620717411303424", "1"), "metrics[1].step", "1180591620717411303424"},
+		{"log-batch timestamp", "POST", "runs/log-batch", batch("0", "1e30"), "metrics[1].timestamp", "1e30"},
+		{"runs/create start_time", "POST", "runs/create", fmt.Sprintf(`{"experiment_id": %q, "start_time": 1e30}`, expID), "start_time", "1e30"},
+		{"runs/update end_time", "POST", "runs/update", fmt.Sprintf(`{"run_id": %q, "end_time": 1180591620717411303424}`, runID), "end_time", "1180591620717411303424"},
+		{"runs/search max_results", "POST", "runs/search", `{"experiment_ids": ["0"], "max_results": 1180591620717411303424}`, "max_results", "1180591620717411303424"},
+		{"experiments/search max_results", "POST", "experiments/search", `{"max_results": 1e30}`, "max_results", "1e30"},
+		{"registered-models/search max_results", "POST", "registered-models/search", `{"max_results": 1e30}`, "max_results", "1e30"},
+		{"logged-models/search max_results", "POST", "logged-models/search", `{"experiment_ids": ["0"], "max_results": 1e30}`, "max_results", "1e30"},
+		{"log-inputs model step", "POST", "runs/log-inputs", fmt.Sprintf(`{"run_id": %q, "models": [{"model_id": "m", "step": 1e30}]}`, runID), "models[0].step", "1e30"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(t, srv, tc.method, "/api/2.0/mlflow/"+tc.path, tc.body)
+			require.Equal(t, 400, r.Status, r.Raw)
+			require.Equal(t, "INVALID_PARAMETER_VALUE", r.Body["error_code"], r.Raw)
+			require.Contains(t, r.Body["message"], fmt.Sprintf("Invalid value %s for parameter '%s' supplied", tc.value, tc.field))
+			require.Contains(t, r.Body["message"], expected)
+		})
+	}
+	for _, q := range []string{"max_results=1180591620717411303424", "max_results=9223372036854775808"} {
+		r := call(t, srv, "GET", "/api/2.0/mlflow/metrics/get-history?run_id="+runID+"&metric_key=loss&"+q, nil)
+		require.Equal(t, 400, r.Status, r.Raw)
+		require.Contains(t, r.Body["message"], "'max_results'")
+	}
+	require.Equal(t, before, call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw, "rejected requests must not change the run")
+
+	// The extremes of int64, and a whole number in exponent form, are
+	// stored exactly.
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/runs/log-batch", fmt.Sprintf(`{"run_id": %q, "metrics": [
+		{"key": "x", "value": 1, "timestamp": 9223372036854775807, "step": -9223372036854775808},
+		{"key": "x", "value": 2, "timestamp": 1, "step": 9223372036854775807},
+		{"key": "x", "value": 3, "timestamp": 1, "step": 1e3}]}`, runID)))
+	hist := call(t, srv, "GET", "/api/2.0/mlflow/metrics/get-history?run_id="+runID+"&metric_key=x", nil)
+	require.Equal(t, 200, hist.Status, hist.Raw)
+	require.Contains(t, hist.Raw, `"timestamp":9223372036854775807,"step":-9223372036854775808`)
+	require.Contains(t, hist.Raw, `"step":9223372036854775807`)
+	require.Contains(t, hist.Raw, `"step":1000`)
+}
+
 // TestLogBatchNamesTheEntry rejects a log-batch naming the entry at fault
 // by list, index and field, in each list, whatever the entries before it.
 func TestLogBatchNamesTheEntry(t *testing.T) {

@@ -5,6 +5,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"reflect"
 	"strconv"
@@ -14,7 +15,9 @@ import (
 )
 
 // Int64 is a proto-JSON int64: it decodes from a number or a numeric string
-// and encodes as a number.
+// (a whole number in exponent form too, e.g. 1e3) and encodes as a number.
+// A value outside int64's range is a type error naming the field, never a
+// wrapped or saturated number.
 type Int64 int64
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -27,13 +30,19 @@ func (n *Int64) UnmarshalJSON(b []byte) error {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		f, ferr := strconv.ParseFloat(s, 64)
-		if ferr != nil || f != math.Trunc(f) {
-			return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeOf(int64(0))}
+		// float64(1<<63) is exact, and the first value int64 cannot hold.
+		if errors.Is(err, strconv.ErrRange) || ferr != nil || f != math.Trunc(f) || f < math.MinInt64 || f >= 1<<63 {
+			return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Int64]()}
 		}
 		v = int64(f)
 	}
 	*n = Int64(v)
 	return nil
+}
+
+// ExpectedJSON says what an Int64 is written as, for error messages.
+func (Int64) ExpectedJSON() string {
+	return "an integer from -9223372036854775808 to 9223372036854775807"
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler, for query strings.
