@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,4 +172,16 @@ func TestResolveParams(t *testing.T) {
 	require.ErrorContains(t, err, `parameter "label" is required`)
 	_, err = pipeline.ParseParamFlags([]string{"novalue"})
 	require.Error(t, err)
+
+	// Integers outside int64's range, as JSON floats or as text, are
+	// refused; the extremes are kept exactly.
+	for _, v := range []any{float64(1 << 63), 1e30, -1e30, math.Inf(1), 2.5, "9223372036854775808", "-9223372036854775809"} {
+		_, err = plan.ResolveParams(map[string]any{"label": "x", "epochs": v})
+		require.ErrorContains(t, err, `parameter "epochs" must be an integer`, "%v", v)
+	}
+	for v, want := range map[any]int64{float64(-1 << 63): math.MinInt64, int64(math.MaxInt64): math.MaxInt64, "9223372036854775807": math.MaxInt64, 3.0: 3} {
+		p, err = plan.ResolveParams(map[string]any{"label": "x", "epochs": v})
+		require.NoError(t, err, "%v", v)
+		require.Equal(t, want, p["epochs"], "%v", v)
+	}
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"sort"
@@ -573,7 +574,9 @@ func coerce(t ParamType, v any) (any, error) {
 		case int64:
 			return x, nil
 		case float64:
-			if x == float64(int64(x)) {
+			// A whole number int64 holds: float64(1<<63) is the first it
+			// does not (converting it is implementation-defined).
+			if x == math.Trunc(x) && x >= math.MinInt64 && x < 1<<63 {
 				return int64(x), nil
 			}
 		}

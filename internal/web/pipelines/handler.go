@@ -1,8 +1,12 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -155,10 +159,69 @@ func (h *Handler) get(r *http.Request) (any, error) {
 }
 
 type specRequest struct {
-	Spec     string         `json:"spec"`
-	File     string         `json:"file"`
-	Pipeline string         `json:"pipeline"`
-	Params   map[string]any `json:"params"`
+	Spec     string     `json:"spec"`
+	File     string     `json:"file"`
+	Pipeline string     `json:"pipeline"`
+	Params   jsonParams `json:"params"`
+}
+
+// jsonParams are parameter values as a request gives them. A whole number
+// int64 holds becomes an int64 with every digit (a float64 would round
+// one above 2^53); any other number a float64, which an int param then
+// refuses.
+type jsonParams map[string]any
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (p *jsonParams) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[jsonParams]()}
+	}
+	for k, v := range m {
+		n, err := paramNumbers(v)
+		if err != nil {
+			return errs.Invalidf("Invalid value %s for parameter 'params.%s' supplied: %v", v, k, err)
+		}
+		m[k] = n
+	}
+	*p = m
+	return nil
+}
+
+// ExpectedJSON says what params are written as, for error messages.
+func (jsonParams) ExpectedJSON() string { return "an object of parameter values" }
+
+// paramNumbers turns the json.Numbers in v (lists and objects included)
+// into int64 or float64.
+func paramNumbers(v any) (any, error) {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, errors.New("a number outside the range of float64")
+		}
+		return f, nil
+	case []any:
+		for i := range x {
+			var err error
+			if x[i], err = paramNumbers(x[i]); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for k := range x {
+			var err error
+			if x[k], err = paramNumbers(x[k]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
 }
 
 // mayRun refuses a spec with run: tasks, which execute shell commands as the

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,3 +113,65 @@ func TestPipelinesAPI(t *testing.T) {
 }
 
 func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
+
+// TestPipelineParamsIntegers submits int params as JSON numbers: one int64
+// holds keeps every digit, one it does not is refused naming the param.
+func TestPipelineParamsIntegers(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	opts := pipeline.DefaultOptions()
+	opts.Root, opts.Environ = filepath.Join(dir, "pipelines"), []string{"PATH=" + os.Getenv("PATH")}
+	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()), steps.Default(), opts)
+	require.NoError(t, err)
+	svc := pipeline.NewService(e, nil)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), pipelines.NewHandler(svc, dir)).Handler())
+	t.Cleanup(srv.Close)
+
+	spec := "name: ints\nparams:\n  n: {type: int, default: 1}\n  x: {type: float, default: 1}\ntasks:\n  a:\n    run: echo ${{ params.n }}\n"
+	submit := func(params string) (int, map[string]any) {
+		body := `{"spec": ` + jsonStr(spec) + `, "params": ` + params + `}`
+		resp, err := http.Post(srv.URL+"/api/2.0/cairn/pipelines/runs/submit", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		dec.UseNumber()
+		var out map[string]any
+		require.NoError(t, dec.Decode(&out))
+		return resp.StatusCode, out
+	}
+	for in, want := range map[string]string{
+		`9007199254740993`:     "9007199254740993",
+		`9223372036854775807`:  "9223372036854775807",
+		`-9223372036854775808`: "-9223372036854775808",
+		`1e3`:                  "1000",
+	} {
+		code, out := submit(`{"n": ` + in + `}`)
+		require.Equal(t, 200, code, "%s: %v", in, out)
+		require.Equal(t, json.Number(want), out["run"].(map[string]any)["params"].(map[string]any)["n"], in)
+	}
+	for in, msg := range map[string]string{
+		`{"n": 9223372036854775808}`:    `parameter "n" must be an integer`,
+		`{"n": 1180591620717411303424}`: `parameter "n" must be an integer`,
+		`{"n": 1e30}`:                   `parameter "n" must be an integer`,
+		`{"n": 1.5}`:                    `parameter "n" must be an integer`,
+		`{"x": 1e400}`:                  "Invalid value 1e400 for parameter 'params.x' supplied: a number outside the range of float64",
+		`[1]`:                           "Invalid value [1] for parameter 'params' supplied. Hint: Value was of type 'list'. Expected an object of parameter values.",
+	} {
+		code, out := submit(in)
+		require.Equal(t, 400, code, "%s: %v", in, out)
+		require.Equal(t, "INVALID_PARAMETER_VALUE", out["error_code"], in)
+		require.Contains(t, out["message"], msg, in)
+	}
+	// A float param takes a whole number beyond int64 as the float it is.
+	code, out := submit(`{"x": 1180591620717411303424}`)
+	require.Equal(t, 200, code, "%v", out)
+	require.Equal(t, json.Number("1.1805916207174113e+21"), out["run"].(map[string]any)["params"].(map[string]any)["x"])
+}
+
+func jsonStr(s string) string { b, _ := json.Marshal(s); return string(b) }

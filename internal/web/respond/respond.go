@@ -156,6 +156,10 @@ func Decode(r *http.Request, dst any) error {
 }
 
 func jsonError(err error, body []byte) error {
+	var e *errs.Error
+	if errors.As(err, &e) {
+		return err // a type's own UnmarshalJSON said what is wrong
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		field := te.Field
@@ -198,13 +202,16 @@ func findBad(raw json.RawMessage, keys []string, at string, t reflect.Type) (jso
 	var list []json.RawMessage
 	isList := json.Unmarshal(raw, &list) == nil
 	if len(keys) == 0 {
-		if !isList || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		whole := !isList || t.Kind() == reflect.Slice || t.Kind() == reflect.Array ||
+			reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]())
+		if whole {
 			if bad(raw) {
 				return raw, at, true
 			}
 			return nil, "", false
 		}
-		// A list of values of type t: the error names an element's type.
+		// A list where a value of type t goes: the decoder names the type
+		// of the element it refused.
 		for i, e := range list {
 			if bad(e) {
 				return e, fmt.Sprintf("%s[%d]", at, i), true
