@@ -161,3 +161,31 @@ func TestImageDecodeTimeout(t *testing.T) {
 	require.Equal(t, decodes, model.decodes.Load(), "the request decoded without a slot")
 	require.Equal(t, 503, <-done)
 }
+
+// TestManagementAPIRanges refuses numbers a deployment cannot take, naming
+// the field, before anything is allocated for them.
+func TestManagementAPIRanges(t *testing.T) {
+	l := &testLoader{current: "1", versions: map[string]Model{"1": &testModel{kind: KindTable, w: 1}}}
+	_, _, h := newTestManager(t, l)
+	for _, tc := range []struct{ field, value, msg string }{
+		{"queue_size", "1180591620717411303424", "Invalid value 1180591620717411303424 for parameter 'queue_size' supplied"},
+		{"queue_size", "1e30", "Invalid value 1e30 for parameter 'queue_size' supplied"},
+		{"queue_size", "4611686018427387904", "queue_size 4611686018427387904: expected 1 to 1048576"},
+		{"max_batch_size", "-9223372036854775809", "Invalid value -9223372036854775809 for parameter 'max_batch_size' supplied"},
+		{"max_body_bytes", "9223372036854775808", "Invalid value 9223372036854775808 for parameter 'max_body_bytes' supplied"},
+		{"max_image_bytes", "1e30", "Invalid value 1e30 for parameter 'max_image_bytes' supplied"},
+		{"replicas", "1180591620717411303424", "Invalid value 1180591620717411303424 for parameter 'replicas' supplied"},
+		{"timeout", `"1e30h"`, "Invalid value 1e30h for parameter 'timeout' supplied"},
+		{"timeout", `"3000000h"`, "Invalid value 3000000h for parameter 'timeout' supplied"},
+	} {
+		t.Run(tc.field+"="+tc.value, func(t *testing.T) {
+			code, out, _ := do(t, h, "POST", "/api/2.0/cairn/deployments/create", `{"name": "t", "model_uri": "x", "wait": true, "`+tc.field+`": `+tc.value+`}`)
+			require.Equal(t, 400, code, out)
+			require.Equal(t, "INVALID_PARAMETER_VALUE", out["error_code"])
+			require.Contains(t, out["message"], tc.msg)
+		})
+	}
+	code, out, _ := do(t, h, "GET", "/api/2.0/cairn/deployments/list", "")
+	require.Equal(t, 200, code)
+	require.Empty(t, out["deployments"])
+}

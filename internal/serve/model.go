@@ -157,6 +157,9 @@ const (
 	DefaultMaxBodyBytes  = 8 << 20
 	DefaultMaxImageBytes = 64 << 20
 	DefaultPoll          = Duration(5 * time.Second)
+	// MaxQueueSize bounds queue_size: each replica's queue is allocated
+	// when the version loads.
+	MaxQueueSize = 1 << 20
 )
 
 // withDefaults returns c with zero fields set; replicas defaults to cpus.
@@ -197,8 +200,8 @@ func (c Config) Validate() error {
 	if c.MaxBatchSize < 0 || c.MaxBatchSize > 1024 {
 		problems = append(problems, fmt.Sprintf("max_batch_size %d: expected 1 to 1024", c.MaxBatchSize))
 	}
-	if c.QueueSize < 0 {
-		problems = append(problems, fmt.Sprintf("queue_size %d: expected a positive number", c.QueueSize))
+	if c.QueueSize < 0 || c.QueueSize > MaxQueueSize {
+		problems = append(problems, fmt.Sprintf("queue_size %d: expected 1 to %d", c.QueueSize, MaxQueueSize))
 	}
 	if c.Replicas < 0 || c.Replicas > 256 {
 		problems = append(problems, fmt.Sprintf("replicas %d: expected 1 to 256", c.Replicas))
