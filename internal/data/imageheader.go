@@ -62,6 +62,10 @@ func ReadImageHeader(b []byte) (ImageHeader, error) {
 		ok = pngHeader(b, &h)
 	case "jpeg":
 		ok = jpegHeader(b, cfg.ColorModel, &h)
+	default:
+		// Other packages of the binary register more decoders (GIF, TIFF)
+		// whose allocations this reader does not count.
+		return h, errs.Invalidf("a %s image: expected PNG or JPEG", format)
 	}
 	if !ok {
 		// DecodeConfig read a header this reader does not understand:

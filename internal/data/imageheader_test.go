@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color/palette"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"runtime"
@@ -252,6 +253,14 @@ func colorName(img image.Image) string {
 	return "?"
 }
 
+// gifBytes is a small GIF; a decoder for it is registered in this test
+// binary, as other packages register one in Cairn's.
+func gifBytes(t *testing.T) []byte {
+	var buf bytes.Buffer
+	require.NoError(t, gif.Encode(&buf, image.NewPaletted(image.Rect(0, 0, 4, 4), palette.Plan9), nil))
+	return buf.Bytes()
+}
+
 func TestReadImageHeaderErrors(t *testing.T) {
 	good := encodePNG(t, image.NewGray(image.Rect(0, 0, 4, 4)))
 	for _, tt := range []struct {
@@ -265,6 +274,7 @@ func TestReadImageHeaderErrors(t *testing.T) {
 		{"truncated IHDR", good[:20], "not a readable PNG or JPEG image"},
 		{"jpeg SOI only", []byte{0xff, 0xd8}, "not a readable PNG or JPEG image"},
 		{"jpeg without a frame", []byte{0xff, 0xd8, 0xff, 0xd9}, "not a readable PNG or JPEG image"},
+		{"gif", gifBytes(t), "a gif image: expected PNG or JPEG"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ReadImageHeader(tt.b)
