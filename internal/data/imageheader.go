@@ -183,6 +183,13 @@ func jpegHeader(b []byte, cm color.Model, h *ImageHeader) bool {
 		h.DecodedBytes += h.Pixels() * 4
 	default:
 		h.Color, h.BytesPerPixel = "YCbCr", 3
+		// An Adobe marker after the first scan, which DecodeConfig does
+		// not read, can still make the decoder convert to RGBA. In scan
+		// data 0xff is followed only by 0x00 or a restart marker, so
+		// these two bytes are a marker wherever they are.
+		if bytes.Contains(b, []byte{0xff, 0xee}) {
+			h.DecodedBytes += h.Pixels() * 4
+		}
 	}
 	return true
 }

@@ -228,6 +228,24 @@ func TestReadImageHeader(t *testing.T) {
 	}
 }
 
+// TestReadImageHeaderLateAdobeMarker counts the RGBA conversion an Adobe
+// marker after the scan asks for, which DecodeConfig does not see.
+func TestReadImageHeaderLateAdobeMarker(t *testing.T) {
+	b := synthJPEG(640, 400, 3, 0x22, false, false)
+	adobe := append([]byte{0xff, 0xee, 0, 14}, append([]byte("Adobe"), 0, 100, 0, 0, 0, 0, 0)...)
+	b = append(append(b[:len(b)-2:len(b)-2], adobe...), 0xff, 0xd9)
+	hd, err := ReadImageHeader(b)
+	require.NoError(t, err)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	img, _, err := image.Decode(bytes.NewReader(b))
+	runtime.ReadMemStats(&after)
+	require.NoError(t, err)
+	require.Equal(t, "RGBA", colorName(img), "the marker made the decoder convert")
+	require.LessOrEqual(t, int64(after.TotalAlloc-before.TotalAlloc), hd.DecodedBytes+128<<10)
+}
+
 // colorName names the type a decoder returned, as ImageHeader.Color does.
 func colorName(img image.Image) string {
 	switch img.(type) {
