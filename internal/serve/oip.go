@@ -288,15 +288,17 @@ func batchDim(t oipTensor, size int) (int, error) {
 	if len(t.Shape) == 0 {
 		return 0, errs.Invalidf("input %q: \"shape\" is required, e.g. [1]", t.Name)
 	}
+	const maxElements = 1 << 24
 	prod := int64(1)
 	for _, d := range t.Shape {
 		if d < 0 {
 			return 0, errs.Invalidf("input %q: shape %v has a negative dimension", t.Name, t.Shape)
 		}
-		prod *= d
-		if prod > 1<<24 {
+		// Checked before multiplying: the product must not wrap around.
+		if d > 0 && prod > maxElements/d {
 			return 0, errs.Invalidf("input %q: shape %v is too large", t.Name, t.Shape)
 		}
+		prod *= d
 	}
 	if t.Shape[0] == 0 {
 		return 0, errs.Invalidf("input %q: shape %v has no examples", t.Name, t.Shape)

@@ -418,6 +418,8 @@ func TestOpenInferenceProtocol(t *testing.T) {
 		{"unknown field", `{"inputz": []}`, `unknown field "inputz"`},
 		{"unknown output", `{"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}], "outputs": [{"name": "logits"}]}`, `output "logits"`},
 		{"negative shape", `{"inputs": [{"name": "input", "shape": [-1, 2], "datatype": "FP32", "data": [1, 2]}]}`, "negative dimension"},
+		// 4 x (2^62+1) wraps to 4 in int64: not four images.
+		{"shape overflowing int64", `{"inputs": [{"name": "image", "shape": [4, 4611686018427387905], "datatype": "BYTES", "data": ["` + img(1, 1) + `", "` + img(1, 1) + `", "` + img(1, 1) + `", "` + img(1, 1) + `"]}]}`, "shape [4 4611686018427387905] is too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, _ := do(t, h, "POST", "/v2/models/fingers/infer", tc.body)
