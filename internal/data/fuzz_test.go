@@ -34,6 +34,11 @@ func imageSeeds(t testing.TB) [][]byte {
 		synthJPEG(w, h, 4, 0x11, false, false),
 		synthJPEG(w, h, 4, 0x22, true, false),
 	}
+	// A JPEG whose Adobe marker after the scan makes the decoder convert
+	// it to RGBA: the header must count that copy too.
+	late := synthJPEG(1400, 1000, 3, 0x22, false, false)
+	late = append(late[:len(late)-2:len(late)-2], 0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0, 0xff, 0xd9)
+	valid = append(valid, late)
 	seeds := append([][]byte{}, valid...)
 	for _, b := range valid {
 		seeds = append(seeds, b[:len(b)/2], b[:len(b)-3])
