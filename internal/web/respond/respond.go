@@ -410,13 +410,15 @@ func setScalar(fv reflect.Value, name, raw string) error {
 	case reflect.String:
 		fv.SetString(raw)
 	case reflect.Int, reflect.Int32, reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
+		// Parsed at the field's size: an int32 must not wrap around.
+		n, err := strconv.ParseInt(raw, 10, fv.Type().Bits())
 		if err != nil {
-			return errs.Invalidf("invalid value '%s' for parameter '%s': expected an integer", raw, name)
+			return errs.Invalidf("invalid value '%s' for parameter '%s': expected an integer from %d to %d", raw, name,
+				int64(-1)<<(fv.Type().Bits()-1), uint64(1)<<(fv.Type().Bits()-1)-1)
 		}
 		fv.SetInt(n)
 	case reflect.Float64, reflect.Float32:
-		n, err := strconv.ParseFloat(raw, 64)
+		n, err := strconv.ParseFloat(raw, fv.Type().Bits())
 		if err != nil {
 			return errs.Invalidf("invalid value '%s' for parameter '%s': expected a number", raw, name)
 		}

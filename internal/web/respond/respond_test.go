@@ -69,6 +69,27 @@ func TestDecodeQuery(t *testing.T) {
 	err := DecodeQuery(map[string][]string{"max": {"five"}}, &dst)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 	require.Contains(t, err.Error(), "'max'")
+
+	// Integers are parsed at their field's size: none wraps around.
+	var sized struct {
+		I32 int32   `json:"i32"`
+		I64 int64   `json:"i64"`
+		F32 float32 `json:"f32"`
+	}
+	for q, msg := range map[string]string{
+		"i32": "invalid value '2147483648' for parameter 'i32': expected an integer from -2147483648 to 2147483647",
+		"i64": "invalid value '9223372036854775808' for parameter 'i64': expected an integer from -9223372036854775808 to 9223372036854775807",
+	} {
+		v := map[string]string{"i32": "2147483648", "i64": "9223372036854775808"}[q]
+		err := DecodeQuery(map[string][]string{q: {v}}, &sized)
+		require.Equal(t, errs.Invalid, errs.KindOf(err), q)
+		require.Equal(t, msg, errs.MessageOf(err))
+	}
+	err = DecodeQuery(map[string][]string{"f32": {"1e39"}}, &sized)
+	require.ErrorContains(t, err, "'f32': expected a number")
+	require.NoError(t, DecodeQuery(map[string][]string{"i32": {"-2147483648"}, "i64": {"-9223372036854775808"}}, &sized))
+	require.Equal(t, int32(-2147483648), sized.I32)
+	require.Equal(t, int64(-9223372036854775808), sized.I64)
 }
 
 // fussy takes only "ok", like a custom proto-JSON type: the standard
