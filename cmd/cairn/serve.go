@@ -173,7 +173,7 @@ each is under /serve/<name>/ and the OIP under /v2/models/<name>/.`,
 	f.StringVar(&cacheDir, "cache", "", "folder for fetched model packages (default: the user cache folder)")
 	f.IntVar(&maxBatch, "max-batch", 0, fmt.Sprintf("largest dynamic batch (default %d; 1 turns batching off)", serve.DefaultMaxBatchSize))
 	f.StringVar(&maxWait, "max-wait", "", "how long a batch waits to fill once every replica is busy (default 0: a batch is what queued meanwhile)")
-	f.IntVar(&queue, "queue", 0, fmt.Sprintf("requests that may wait; beyond it 503 (default %d)", serve.DefaultQueueSize))
+	f.IntVar(&queue, "queue", 0, fmt.Sprintf("examples that may wait; beyond it 503, and 413 for a request of more (default %d, at most %d)", serve.DefaultQueueSize, serve.MaxQueueSize))
 	f.IntVar(&replicas, "replicas", 0, "batches computed at once (default: the number of CPUs)")
 	guardFlags(f, &guard.Hosts, &guard.Origins)
 	f.StringVar(&timeout, "timeout", "", fmt.Sprintf("limit per request, queueing and image decoding included (default %s)", time.Duration(serve.DefaultTimeout)))

@@ -4,7 +4,9 @@
 // speak: the Open Inference Protocol v2 (/v2/...), the workshop's image
 // endpoint (POST / with {"image": base64}), the table endpoint (POST
 // /predict with one record), and MLflow's scoring protocol (/invocations,
-// /ping).
+// /ping). Request images are checked from their headers against the
+// deployment's max_image_bytes and decoded on a fixed number of slots
+// shared by the server's deployments, within the request's timeout.
 //
 // It does not import train: a Loader (given by the caller) resolves a model
 // URI to a version and loads it as a Model. It imports errs and web/respond

@@ -129,7 +129,8 @@ type Config struct {
 	QueueSize int `json:"queue_size,omitempty"`
 	// Replicas is the number of batches computed at once.
 	Replicas int `json:"replicas,omitempty"`
-	// Timeout bounds one request, queueing included.
+	// Timeout bounds one request, waiting for a decoder and queueing
+	// included.
 	Timeout Duration `json:"timeout,omitempty"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
