@@ -93,8 +93,9 @@ func FuzzDecodeImage(f *testing.F) {
 	})
 }
 
-// FuzzReadImageHeader reads arbitrary headers: never a panic, and what it
-// accepts has a positive size and a byte count at least its pixels'.
+// FuzzReadImageHeader reads arbitrary headers: never a panic, every PNG
+// or JPEG header image.DecodeConfig reads, and what it accepts has a
+// positive size and a byte count at least its pixels'.
 func FuzzReadImageHeader(f *testing.F) {
 	for _, b := range imageSeeds(f) {
 		f.Add(b)
@@ -104,6 +105,11 @@ func FuzzReadImageHeader(f *testing.F) {
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
 				t.Fatalf("error of kind %s: %v", errs.KindOf(err), err)
+			}
+			// What the standard library reads, this reader reads too.
+			cfg, format, cerr := image.DecodeConfig(bytes.NewReader(b))
+			if cerr == nil && (format == "png" || format == "jpeg") && cfg.Width > 0 && cfg.Height > 0 {
+				t.Fatalf("refused a %s header DecodeConfig reads (%dx%d): %v", format, cfg.Width, cfg.Height, err)
 			}
 			return
 		}
