@@ -157,8 +157,20 @@ func (j *job) run(ctx context.Context) jobEvent {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
 			return ev
 		}
+		// The system's temporary folder may hold the data folder, so the
+		// sandbox grants only what is in it already: a task makes its
+		// temporary files in a folder of its own, removed after the attempt.
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.RemoveAll(tmp); err == nil {
+			err = os.Mkdir(tmp, 0o700)
+		}
+		if err != nil {
+			j.end(bg, Failed, "prepare task folder: "+err.Error(), tracking.StatusFailed)
+			return ev
+		}
+		defer os.RemoveAll(tmp)
 		args = append(append(append([]string{}, sbo.Command...), "--"), args...)
-		env = append(env, SandboxEnv+"="+sb.Encode())
+		env = append(env, SandboxEnv+"="+sb.Encode(), "TMPDIR="+tmp)
 	}
 	logf := NewMaskWriter(f, j.secrets)
 	defer logf.Close()

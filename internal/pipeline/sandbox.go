@@ -186,7 +186,7 @@ func expand(roots, hidden []string) (grants, error) {
 			}
 			entries, err := os.ReadDir(target)
 			if err != nil {
-				if errors.Is(err, os.ErrPermission) {
+				if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrNotExist) {
 					return nil
 				}
 				return err

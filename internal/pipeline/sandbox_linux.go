@@ -29,8 +29,11 @@ func (s *Sandbox) apply() error {
 	if err != nil {
 		return fmt.Errorf("sandbox: list what tasks may reach: %w", err)
 	}
-	rules := []landlock.Rule{landlock.RODirs(read.dirs...), landlock.ROFiles(read.files...), landlock.RWFiles(devices...).IgnoreIfMissing(),
-		landlock.RWDirs(write.dirs...).WithRefer(), landlock.RWFiles(write.files...)}
+	// Paths listed a moment ago may be gone (other programs' temporary
+	// files): a missing one has nothing to grant.
+	rules := []landlock.Rule{landlock.RODirs(read.dirs...).IgnoreIfMissing(), landlock.ROFiles(read.files...).IgnoreIfMissing(),
+		landlock.RWFiles(devices...).IgnoreIfMissing(), landlock.RWDirs(write.dirs...).WithRefer().IgnoreIfMissing(),
+		landlock.RWFiles(write.files...).IgnoreIfMissing()}
 	if err := landlock.V11.BestEffort().RestrictPaths(rules...); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
