@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
-	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -65,26 +63,22 @@ func open(ctx context.Context, uri string, opts Options) (Store, error) {
 	if uri == "" {
 		return nil, errs.Invalidf("artifact root is empty; expected a path, file:///abs/path or s3://bucket/prefix")
 	}
-	scheme, _, ok := strings.Cut(uri, "://")
-	if !ok {
+	if _, ok := uriScheme(uri); !ok {
 		dir, err := filepath.Abs(uri)
 		if err != nil {
 			return nil, fmt.Errorf("resolve %q: %w", uri, err)
 		}
 		return openLocal(dir)
 	}
-	u, err := url.Parse(uri)
+	loc, err := ParseLocation(uri)
 	if err != nil {
-		return nil, errs.Invalidf("artifact root %q is not a valid URI: %v", uri, err)
+		return nil, err
 	}
-	switch strings.ToLower(scheme) {
+	switch loc.Scheme {
 	case "file":
-		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return nil, errs.Invalidf("artifact root %q names no absolute local path; expected file:///abs/path", uri)
-		}
-		return openLocal(filepath.FromSlash(u.Path))
+		return openLocal(filepath.FromSlash(loc.Path))
 	case "s3":
-		return openS3(ctx, u, opts)
+		return openS3(ctx, loc, opts)
 	}
-	return nil, errs.Invalidf("artifact root %q has unsupported scheme %q; supported: a plain path, file:///abs/path, s3://bucket/prefix", uri, scheme)
+	return nil, errs.Invalidf("artifact root '%s' is served by a tracking server; expected a path, file:///abs/path or s3://bucket/prefix", uri)
 }

@@ -28,7 +28,7 @@ func TestOpen(t *testing.T) {
 		{uri: "s3://bucket/some/prefix/", opts: s3opts, wantURI: "s3://bucket/some/prefix"},
 		{uri: "S3://bucket/p", opts: s3opts, wantURI: "s3://bucket/p"},
 		{uri: "", problem: "is empty"},
-		{uri: "gs://bucket/p", problem: `unsupported scheme "gs"; supported: a plain path, file:///abs/path, s3://bucket/prefix`},
+		{uri: "gs://bucket/p", problem: "unsupported scheme 'gs'; supported: a plain path, file:///abs/path, s3://bucket/prefix"},
 		{uri: "file://host/x", problem: "expected file:///abs/path"},
 		{uri: "file://", problem: "expected file:///abs/path"},
 		{uri: "s3:///p", opts: s3opts, problem: "names no bucket"},

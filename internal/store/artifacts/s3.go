@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -43,12 +42,9 @@ type s3Store struct {
 
 var _ Multipart = (*s3Store)(nil)
 
-// openS3 makes the client for u, s3://bucket/prefix. It sends no request.
-func openS3(ctx context.Context, u *url.URL, opts Options) (*s3Store, error) {
-	if u.Host == "" {
-		return nil, errs.Invalidf("artifact root %q names no bucket; expected s3://bucket/prefix", u.String())
-	}
-	prefix, err := ValidatePath(strings.TrimPrefix(u.Path, "/"))
+// openS3 makes the client for loc, s3://bucket/prefix. It sends no request.
+func openS3(ctx context.Context, loc Location, opts Options) (*s3Store, error) {
+	prefix, err := ValidatePath(strings.TrimPrefix(loc.Path, "/"))
 	if err != nil {
 		return nil, err
 	}
@@ -90,12 +86,11 @@ func openS3(ctx context.Context, u *url.URL, opts Options) (*s3Store, error) {
 	})
 	s := &s3Store{
 		client:   client,
-		bucket:   u.Host,
+		bucket:   loc.Bucket,
 		prefix:   prefix,
 		partSize: int(partSize),
-		uri:      (&url.URL{Scheme: "s3", Host: u.Host, Path: "/" + prefix}).String(),
+		uri:      loc.String(),
 	}
-	s.uri = strings.TrimSuffix(s.uri, "/")
 	s.bufs.New = func() any {
 		b := make([]byte, s.partSize)
 		return &b
