@@ -76,7 +76,7 @@ func (s *localStore) Put(ctx context.Context, p string, r io.Reader) error {
 		err = s.commit(tmp, p)
 	}
 	if err != nil {
-		return fmt.Errorf("put artifact %q: %w", p, err)
+		return fmt.Errorf("put artifact %q: %w", p, rootErr(p, err))
 	}
 	return nil
 }
@@ -148,7 +148,7 @@ func (s *localStore) Get(ctx context.Context, p string) (io.ReadCloser, Info, er
 		if isNotExist(err) {
 			return nil, Info{}, fmt.Errorf("get artifact: %w", errs.NotFoundf("artifact %q not found", p))
 		}
-		return nil, Info{}, fmt.Errorf("get artifact %q: %w", p, err)
+		return nil, Info{}, fmt.Errorf("get artifact %q: %w", p, rootErr(p, err))
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *localStore) List(ctx context.Context, dir string) ([]Info, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list artifacts in %q: %w", dir, err)
+		return nil, fmt.Errorf("list artifacts in %q: %w", dir, rootErr(dir, err))
 	}
 	entries, err := f.ReadDir(-1)
 	f.Close()
@@ -218,7 +218,7 @@ func (s *localStore) Delete(ctx context.Context, p string) error {
 		return fmt.Errorf("delete artifact: %w", err)
 	}
 	if err := s.root.RemoveAll(p); err != nil && !isNotExist(err) {
-		return fmt.Errorf("delete artifact %q: %w", p, err)
+		return fmt.Errorf("delete artifact %q: %w", p, rootErr(p, err))
 	}
 	for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
 		fi, err := s.root.Lstat(dir)
@@ -321,7 +321,7 @@ func (s *localStore) CompleteMultipart(ctx context.Context, p, id string, parts 
 		err = s.commit(tmp, p)
 	}
 	if err != nil {
-		return fmt.Errorf("complete multipart upload to %q: %w", p, err)
+		return fmt.Errorf("complete multipart upload to %q: %w", p, rootErr(p, err))
 	}
 	if err := s.root.RemoveAll(dir); err != nil {
 		return fmt.Errorf("complete multipart upload to %q: remove parts: %w", p, err)
@@ -366,6 +366,23 @@ func (s *localStore) AbortMultipart(ctx context.Context, p, id string) error {
 		return fmt.Errorf("abort multipart upload: %w", err)
 	}
 	return nil
+}
+
+// rootErr gives err, from the os.Root, the kind Invalid when the client's
+// path p is at fault: it goes through a symbolic link that leads out of the
+// folder, or through a loop of them.
+func rootErr(p string, err error) error {
+	// os.Root's error for a path leading out of it is not exported; its text
+	// is pinned by TestLocalSymlinkOutOfRoot.
+	escapes := false
+	for e := err; e != nil && !escapes; e = errors.Unwrap(e) {
+		escapes = e.Error() == "path escapes from parent"
+	}
+	if escapes || errors.Is(err, syscall.ELOOP) {
+		return &errs.Error{Kind: errs.Invalid, Err: err,
+			Message: fmt.Sprintf("artifact path %q leads outside the artifact root through a symbolic link; expected a path inside it", p)}
+	}
+	return err
 }
 
 // isNotExist reports whether err says a path or one of its parents is missing

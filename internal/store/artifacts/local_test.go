@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -113,4 +114,43 @@ func BenchmarkLocal(b *testing.B) {
 			rc.Close()
 		}
 	})
+}
+
+// TestLocalSymlinkOutOfRoot checks a symbolic link inside the folder that
+// leads out of it is refused as an invalid path, not a server failure, on
+// every operation.
+func TestLocalSymlinkOutOfRoot(t *testing.T) {
+	s := newLocal(t)
+	ctx := t.Context()
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("s"), 0o600))
+	root := s.root.Name()
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "out")))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "secret"), filepath.Join(root, "secret")))
+
+	_, _, err := s.Get(ctx, "out/secret")
+	require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+	_, _, err = s.Get(ctx, "secret")
+	require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+	_, err = s.List(ctx, "out")
+	require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+	err = s.Put(ctx, "out/planted", strings.NewReader("x"))
+	require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+	id, err := s.CreateMultipart(ctx, "out/planted")
+	require.NoError(t, err, "the upload starts; completing it is refused")
+	etag, err := s.UploadPart(ctx, "out/planted", id, 1, strings.NewReader("x"))
+	require.NoError(t, err)
+	err = s.CompleteMultipart(ctx, "out/planted", id, []Part{{Number: 1, ETag: etag}})
+	require.True(t, errs.Is(err, errs.Invalid), "%v", err)
+	_, err = os.Stat(filepath.Join(outside, "planted"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	// The links themselves show in no listing, and deleting one removes
+	// the link, not what it points at.
+	infos, err := s.List(ctx, "")
+	require.NoError(t, err)
+	require.Empty(t, infos)
+	require.NoError(t, s.Delete(ctx, "out"))
+	_, err = os.Stat(filepath.Join(outside, "secret"))
+	require.NoError(t, err)
 }
