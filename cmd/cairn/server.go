@@ -35,13 +35,17 @@ type Config struct {
 	// DefaultArtifactRoot is where new experiments keep artifacts. Empty means
 	// "mlflow-artifacts:/", so clients upload through this server.
 	DefaultArtifactRoot string
-	Auth                bool
-	MaxArtifactBytes    int64
-	GPUs                int // GPUs pipeline tasks may request
-	Guard               guardConfig
-	TaskEnv             []string // more variables pipeline tasks inherit
-	Unsandboxed         bool     // --task-sandbox=false
-	S3                  artifacts.Options
+	// AllowedArtifactRoots are more roots, besides Artifacts and
+	// DefaultArtifactRoot, under which experiments may keep artifacts that
+	// the server reads and writes.
+	AllowedArtifactRoots []string
+	Auth                 bool
+	MaxArtifactBytes     int64
+	GPUs                 int // GPUs pipeline tasks may request
+	Guard                guardConfig
+	TaskEnv              []string // more variables pipeline tasks inherit
+	Unsandboxed          bool     // --task-sandbox=false
+	S3                   artifacts.Options
 }
 
 // DefaultConfig returns the zero-setup configuration: everything under ./cairn-data on loopback.
@@ -67,6 +71,9 @@ func (c *Config) Validate() error {
 		}
 		c.Artifacts = abs
 	}
+	if err := c.validateArtifactRoots(); err != nil {
+		return err
+	}
 	if err := c.Guard.Validate(); err != nil {
 		return err
 	}
@@ -74,6 +81,57 @@ func (c *Config) Validate() error {
 		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
 	}
 	return nil
+}
+
+// validateArtifactRoots checks the default and allowed artifact roots, and
+// makes a relative default root absolute, as MLflow does.
+func (c *Config) validateArtifactRoots() error {
+	if r := c.DefaultArtifactRoot; r != "" && artifacts.Scheme(r) == "" && !filepath.IsAbs(r) {
+		abs, err := filepath.Abs(r)
+		if err != nil {
+			return err
+		}
+		c.DefaultArtifactRoot = abs
+	}
+	if r := c.DefaultArtifactRoot; r != "" {
+		if _, err := artifacts.ParseLocation(r); err != nil {
+			return usageError{fmt.Errorf("--default-artifact-root: %s", errs.MessageOf(err))}
+		}
+	}
+	for _, r := range c.AllowedArtifactRoots {
+		loc, err := artifacts.ParseLocation(r)
+		if err == nil && loc.Scheme != "file" && loc.Scheme != "s3" {
+			err = errs.Invalidf("artifact root '%s' is not a file:// or s3:// URI", r)
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("--allowed-artifact-roots: %s", errs.MessageOf(err))}
+		}
+	}
+	return nil
+}
+
+// artifactRoots opens the stores the API serves besides art, the server's
+// own: the default artifact root, when it is not proxied, and the allowed
+// roots. A root inside one already served is served by that one's store.
+func (c *Config) artifactRoots(ctx context.Context, art artifacts.Store) (*artifacts.Roots, error) {
+	roots := artifacts.NewRoots(art)
+	uris := c.AllowedArtifactRoots
+	if s := artifacts.Scheme(c.DefaultArtifactRoot); s != "mlflow-artifacts" && c.DefaultArtifactRoot != "" {
+		uris = append([]string{c.DefaultArtifactRoot}, uris...)
+	}
+	for _, uri := range uris {
+		if _, _, err := roots.Resolve(uri); err == nil {
+			continue
+		}
+		st, err := artifacts.Open(ctx, uri, c.S3)
+		if err == nil {
+			err = roots.Add(st)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("artifact root %s: %w", uri, err)
+		}
+	}
+	return roots, nil
 }
 
 // hiddenFromTasks lists what tasks may not touch besides the data folder: a
@@ -142,6 +200,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	f.StringVar(&cfg.DB, "db", "", "metadata database URI (default: sqlite in --data; postgres://... for PostgreSQL)")
 	f.StringVar(&cfg.Artifacts, "artifacts", "", "artifact root URI (default: --data/artifacts; s3://bucket/prefix for S3)")
 	f.StringVar(&cfg.DefaultArtifactRoot, "default-artifact-root", "", "artifact location of new experiments (default mlflow-artifacts:/, proxied by this server; a file:// or s3:// URI makes clients write there directly)")
+	f.StringSliceVar(&cfg.AllowedArtifactRoots, "allowed-artifact-roots", nil, "more file:// or s3:// roots experiments may keep artifacts under, which the server then reads and writes for clients; --artifacts and --default-artifact-root are always allowed (comma-separated or repeated)")
 	f.BoolVar(&cfg.Auth, "auth", false, "require a token or user/password on every API call (see 'cairn users' and 'cairn tokens')")
 	f.Int64Var(&cfg.MaxArtifactBytes, "max-artifact-bytes", 0, "largest single artifact upload in bytes (0: no limit)")
 	f.IntVar(&cfg.GPUs, "gpus", 0, "GPUs pipeline tasks may request (CUDA_VISIBLE_DEVICES is set per task)")
@@ -168,23 +227,17 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	if err != nil {
 		return fmt.Errorf("artifact store: %w", err)
 	}
+	roots, err := cfg.artifactRoots(ctx, art)
+	if err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	trackingSvc := tracking.NewService(db)
 	registrySvc := registry.NewService(db, db)
 	api := mlflow.NewHandler(trackingSvc, registrySvc, art, mlflow.Options{
-		Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes,
-		OpenStore: func(ctx context.Context, uri string) (artifacts.Store, error) {
-			// Serve only locations under the configured root: an experiment's
-			// artifact_location is client input, and must not open the
-			// server's file system (file:///etc) to reads through the API.
-			root := strings.TrimSuffix(cfg.DefaultArtifactRoot, "/") + "/"
-			if cfg.DefaultArtifactRoot == "" || !strings.HasPrefix(uri, root) {
-				return nil, errs.Invalidf("artifact location '%s' is not served by this server; read it directly", uri)
-			}
-			return artifacts.Open(ctx, uri, cfg.S3)
-		},
+		Logger: log, MaxArtifactBytes: cfg.MaxArtifactBytes, Roots: roots,
 	})
 
 	opts := web.DefaultOptions()

@@ -106,6 +106,13 @@ func ParseLocation(uri string) (Location, error) {
 	return loc, nil
 }
 
+// Scheme returns the lowercased scheme of uri, or "" when it has none (a
+// plain path).
+func Scheme(uri string) string {
+	s, _ := uriScheme(uri)
+	return s
+}
+
 // uriScheme returns the lowercased scheme of uri, if it has one.
 func uriScheme(uri string) (string, bool) {
 	i := strings.IndexByte(uri, ':')

@@ -71,7 +71,7 @@ func (h *Handler) runArtifactPath(r *http.Request, runID, rel string) (artifacts
 	if err != nil {
 		return nil, "", err
 	}
-	store, root, err := h.storeFor(r.Context(), run.Info.ArtifactURI)
+	store, root, err := h.storeFor(run.Info.ArtifactURI)
 	if err != nil {
 		return nil, "", err
 	}

@@ -312,3 +312,30 @@ func TestBadInput(t *testing.T) {
 	}
 	require.Equal(t, before, call(t, srv, "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil).Raw, "rejected requests must not change the run")
 }
+
+// TestArtifactLocationsStayInTheRoots: an experiment's artifact_location and
+// a local model version source are client input; the server refuses to
+// record one it would not serve, and serves the ones under its store.
+func TestArtifactLocationsStayInTheRoots(t *testing.T) {
+	srv := newServer(t)
+	for _, loc := range []string{"file:///etc", "/etc", "mlflow-artifacts:/../..", "mlflow-artifacts:/%2e%2e/x",
+		"mlflow-artifacts:/0?x=1", "mlflow-artifacts:/0#f", "relative/path", "gs://b/p", "runs:/abc/model", "s3://b/p"} {
+		r := call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "e-" + loc, "artifact_location": loc})
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", loc, r.Raw)
+		require.Equal(t, "INVALID_PARAMETER_VALUE", r.Body["error_code"], loc)
+		require.Contains(t, r.Body["message"], "parameter 'artifact_location'", loc)
+	}
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "proxied", "artifact_location": "mlflow-artifacts:/team/x"}))
+
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": "m"}))
+	for _, src := range []string{"file:///etc/passwd", "/etc", "mlflow-artifacts:/0/../../x"} {
+		r := call(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "m", "source": src})
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", src, r.Raw)
+		require.Contains(t, r.Body["message"], "parameter 'source'", src)
+	}
+	// A remote source is a reference the client fetches itself; the server
+	// records it and never serves it.
+	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "m", "source": "s3://elsewhere/m"}))
+	r := call(t, srv, "GET", "/model-versions/get-artifact?name=m&version=1&path=MLmodel", nil)
+	require.Equal(t, http.StatusForbidden, r.Status, r.Raw)
+}

@@ -1,7 +1,6 @@
 package mlflow
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -286,28 +285,6 @@ func (h *Handler) abortMultipart(r *http.Request) (any, error) {
 	return nil, mp.AbortMultipart(r.Context(), p, req.UploadID)
 }
 
-// StorePath maps an artifact URI this server manages (mlflow-artifacts:/x,
-// mlflow-artifacts://host/x, or a URI under the store's own root) to a
-// store-relative path.
-func StorePath(store artifacts.Store, uri string) (string, error) {
-	switch {
-	case strings.HasPrefix(uri, ProxyScheme):
-		rest := strings.TrimPrefix(uri, ProxyScheme)
-		if strings.HasPrefix(rest, "//") {
-			rest = rest[2:]
-			if i := strings.IndexByte(rest, '/'); i >= 0 {
-				rest = rest[i:]
-			} else {
-				rest = ""
-			}
-		}
-		return artifacts.ValidatePath(strings.TrimPrefix(rest, "/"))
-	case strings.HasPrefix(uri, strings.TrimSuffix(store.URI(), "/")+"/"):
-		return artifacts.ValidatePath(strings.TrimPrefix(uri, strings.TrimSuffix(store.URI(), "/")+"/"))
-	}
-	return "", errs.Invalidf("artifact location '%s' is not managed by this server (expected %s/... or %s/...)", uri, ProxyScheme, store.URI())
-}
-
 func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 	var req struct {
 		RunID     string `json:"run_id"`
@@ -330,7 +307,7 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, root, err := h.storeFor(r.Context(), run.Info.ArtifactURI)
+	_, root, err := h.storeFor(run.Info.ArtifactURI)
 	if err != nil {
 		return nil, err
 	}
@@ -349,19 +326,19 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 }
 
 // storeFor returns the store holding an artifact URI and the URI's path in
-// it: the server's own store for mlflow-artifacts: URIs and URIs under its
-// root, else a store opened for that URI (an experiment created with its own
-// artifact_location, e.g. file:///shared/x or s3://other-bucket/x).
-func (h *Handler) storeFor(ctx context.Context, uri string) (artifacts.Store, string, error) {
-	if p, err := StorePath(h.artifacts, uri); err == nil {
-		return h.artifacts, p, nil
+// it. Every use goes through here, as rows stored before locations were
+// checked at creation may name anything. Errors: Invalid (not a clean
+// location), PermissionDenied (outside the roots the server serves).
+func (h *Handler) storeFor(uri string) (artifacts.Store, string, error) {
+	return h.opts.Roots.Resolve(uri)
+}
+
+// checkLocation checks that the location a client gives in param is one
+// the server serves, in the words of an invalid parameter.
+func (h *Handler) checkLocation(param, uri string) error {
+	if _, _, err := h.storeFor(uri); err != nil {
+		return &errs.Error{Kind: errs.Invalid, Err: err,
+			Message: fmt.Sprintf("Invalid value '%s' for parameter '%s': %s", uri, param, errs.MessageOf(err))}
 	}
-	if h.opts.OpenStore == nil {
-		return nil, "", errs.Invalidf("artifact location '%s' is not managed by this server", uri)
-	}
-	st, err := h.opts.OpenStore(ctx, uri)
-	if err != nil {
-		return nil, "", err
-	}
-	return st, "", nil
+	return nil
 }

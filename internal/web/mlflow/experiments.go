@@ -17,6 +17,11 @@ func (h *Handler) createExperiment(r *http.Request) (any, error) {
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
 	}
+	if req.ArtifactLocation != "" {
+		if err := h.checkLocation("artifact_location", req.ArtifactLocation); err != nil {
+			return nil, err
+		}
+	}
 	id, err := h.tracking.CreateExperiment(r.Context(), req.Name, req.ArtifactLocation, fromWireTags(req.Tags))
 	if err != nil {
 		return nil, err

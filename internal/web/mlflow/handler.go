@@ -1,7 +1,6 @@
 package mlflow
 
 import (
-	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http"
@@ -22,10 +21,10 @@ type Options struct {
 	// URLSigningKey signs multipart part-upload URLs; NewHandler makes a
 	// random one when it is empty.
 	URLSigningKey []byte
-	// OpenStore opens the artifact store for a URI outside the server's own
-	// store (experiments may name their own artifact_location); nil allows
-	// only the server's store.
-	OpenStore func(ctx context.Context, uri string) (artifacts.Store, error)
+	// Roots are the artifact locations the API serves, and so the ones an
+	// experiment's artifact_location may name; nil serves the handler's own
+	// store only (mlflow-artifacts: and the locations under its URI).
+	Roots *artifacts.Roots
 }
 
 // Handler serves the MLflow REST API.
@@ -40,6 +39,9 @@ type Handler struct {
 func NewHandler(t *tracking.Service, reg *registry.Service, art artifacts.Store, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Roots == nil {
+		opts.Roots = artifacts.NewRoots(art)
 	}
 	if len(opts.URLSigningKey) == 0 {
 		opts.URLSigningKey = make([]byte, 32)

@@ -337,6 +337,18 @@ func (h *Handler) createModelVersion(r *http.Request) (any, error) {
 	if err := respond.Decode(r, &req); err != nil {
 		return nil, err
 	}
+	// A source the server would read files from must lie in a root it
+	// serves; s3:// and other remote sources are references clients fetch
+	// themselves (get-download-uri), and are served only inside a root.
+	switch artifacts.Scheme(req.Source) {
+	case "", "file", "mlflow-artifacts":
+		if req.Source == "" {
+			break // the registry names the missing parameter
+		}
+		if err := h.checkLocation("source", req.Source); err != nil {
+			return nil, err
+		}
+	}
 	v, err := h.registry.CreateModelVersion(r.Context(), registry.CreateModelVersionInput{
 		Name: req.Name, Source: req.Source, RunID: req.RunID, RunLink: req.RunLink, Description: req.Description,
 		Tags: fromWireTags(req.Tags), ModelID: req.ModelID,
@@ -515,7 +527,7 @@ func (h *Handler) getModelVersionArtifact(w http.ResponseWriter, r *http.Request
 		respond.Error(w, r, err)
 		return
 	}
-	store, root, err := h.storeFor(r.Context(), uri)
+	store, root, err := h.storeFor(uri)
 	if err != nil {
 		respond.Error(w, r, err)
 		return
