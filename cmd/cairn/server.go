@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -231,6 +232,8 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	if err != nil {
 		return err
 	}
+	// What a crash left behind goes before the first new upload arrives.
+	sweepOnce(ctx, log, roots.Stores(), uploadMaxAge)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -276,6 +279,9 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	pipesDone := make(chan error, 1)
 	go func() { pipesDone <- pipes.Run(ctx) }()
 	defer func() { <-pipesDone }()
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); sweepArtifacts(ctx, log, roots.Stores(), sweepEvery, uploadMaxAge) }()
+	defer func() { <-sweepDone }()
 	host, _, _ := net.SplitHostPort(l.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.Auth {
 		log.Warn("listening beyond loopback without --auth: anyone who can reach this address can read and change everything", "addr", l.Addr().String())
@@ -290,6 +296,45 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	err = srv.Serve(ctx, l)
 	log.Info("cairn server stopped")
 	return err
+}
+
+// Unfinished uploads older than uploadMaxAge are removed at start and every
+// sweepEvery: long enough for any upload still going, short enough that a
+// crash loop cannot fill the disk.
+const (
+	uploadMaxAge = 24 * time.Hour
+	sweepEvery   = time.Hour
+)
+
+// sweepArtifacts removes the stores' stale upload files every interval
+// until ctx ends.
+func sweepArtifacts(ctx context.Context, log *slog.Logger, stores []artifacts.Store, every, maxAge time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sweepOnce(ctx, log, stores, maxAge)
+		}
+	}
+}
+
+func sweepOnce(ctx context.Context, log *slog.Logger, stores []artifacts.Store, maxAge time.Duration) {
+	for _, st := range stores {
+		sw, ok := st.(artifacts.Sweeper)
+		if !ok {
+			continue
+		}
+		n, err := sw.Sweep(ctx, maxAge)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("unfinished uploads not removed", "artifacts", st.URI(), "err", err)
+		}
+		if n > 0 {
+			log.Info("removed unfinished uploads", "artifacts", st.URI(), "count", n, "older_than", maxAge)
+		}
+	}
 }
 
 // guardConfig widens what a server's browser guard accepts.

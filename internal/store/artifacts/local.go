@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -40,7 +41,10 @@ type localStore struct {
 	uri  string
 }
 
-var _ Multipart = (*localStore)(nil)
+var (
+	_ Multipart = (*localStore)(nil)
+	_ Sweeper   = (*localStore)(nil)
+)
 
 // openLocal opens the folder dir, an absolute path, creating it if missing.
 func openLocal(dir string) (*localStore, error) {
@@ -383,6 +387,42 @@ func rootErr(p string, err error) error {
 			Message: fmt.Sprintf("artifact path %q leads outside the artifact root through a symbolic link; expected a path inside it", p)}
 	}
 	return err
+}
+
+// Sweep implements Sweeper. A temporary file being written, and an upload
+// receiving parts, stay: writing a file, or renaming a part into a staging
+// folder, touches it.
+func (s *localStore) Sweep(ctx context.Context, maxAge time.Duration) (int, error) {
+	cutoff := time.Now().Add(-maxAge)
+	n := 0
+	for _, dir := range []string{tmpDir, stagingDir} {
+		f, err := s.root.Open(dir)
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("sweep %s: %w", dir, err)
+		}
+		entries, err := f.ReadDir(-1)
+		f.Close()
+		if err != nil {
+			return n, fmt.Errorf("sweep %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			fi, err := e.Info()
+			if err != nil || !fi.ModTime().Before(cutoff) {
+				continue // gone meanwhile, or in use
+			}
+			if err := s.root.RemoveAll(dir + "/" + e.Name()); err != nil && !isNotExist(err) {
+				return n, fmt.Errorf("sweep %s: %w", dir, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // isNotExist reports whether err says a path or one of its parents is missing

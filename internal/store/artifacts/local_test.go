@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -153,4 +154,46 @@ func TestLocalSymlinkOutOfRoot(t *testing.T) {
 	require.NoError(t, s.Delete(ctx, "out"))
 	_, err = os.Stat(filepath.Join(outside, "secret"))
 	require.NoError(t, err)
+}
+
+// TestLocalSweep checks Sweep removes the temporary files and multipart
+// uploads a crash left behind once they are old, and nothing in use.
+func TestLocalSweep(t *testing.T) {
+	s := newLocal(t)
+	ctx := t.Context()
+	private := filepath.Join(s.root.Name(), filepath.FromSlash(reserved))
+	old := time.Now().Add(-48 * time.Hour)
+	age := func(p string) { require.NoError(t, os.Chtimes(p, old, old)) }
+
+	stale := filepath.Join(private, "tmp", "crashed-put")
+	require.NoError(t, os.WriteFile(stale, []byte("partial"), 0o600))
+	age(stale)
+	fresh := filepath.Join(private, "tmp", "being-written")
+	require.NoError(t, os.WriteFile(fresh, []byte("partial"), 0o600))
+	abandoned, err := s.CreateMultipart(ctx, "abandoned.bin")
+	require.NoError(t, err)
+	age(filepath.Join(private, "multipart", abandoned))
+	active, err := s.CreateMultipart(ctx, "active.bin")
+	require.NoError(t, err)
+	require.NoError(t, s.Put(ctx, "kept.txt", strings.NewReader("artifact")))
+	age(filepath.Join(s.root.Name(), "kept.txt"))
+
+	n, err := s.Sweep(ctx, 24*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	_, err = os.Stat(stale)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	_, err = os.Stat(fresh)
+	require.NoError(t, err)
+	_, err = s.UploadPart(ctx, "abandoned.bin", abandoned, 1, strings.NewReader("x"))
+	require.True(t, errs.Is(err, errs.NotFound), "%v", err)
+	etag, err := s.UploadPart(ctx, "active.bin", active, 1, strings.NewReader("x"))
+	require.NoError(t, err)
+	require.NoError(t, s.CompleteMultipart(ctx, "active.bin", active, []Part{{Number: 1, ETag: etag}}))
+	_, _, err = s.Get(ctx, "kept.txt")
+	require.NoError(t, err, "artifacts are never swept, however old")
+
+	n, err = s.Sweep(ctx, 24*time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, n)
 }

@@ -59,3 +59,12 @@ type Multipart interface {
 	// NotFound (unknown upload), Unavailable.
 	AbortMultipart(ctx context.Context, path, uploadID string) error
 }
+
+// Sweeper is implemented by stores that keep private temporary files: the
+// local backend's partial uploads and multipart staging folders, which a
+// crash or a client that never completes leaves behind.
+type Sweeper interface {
+	// Sweep removes the temporary files and uploads untouched for longer
+	// than maxAge and returns how many it removed. Errors: Unavailable.
+	Sweep(ctx context.Context, maxAge time.Duration) (int, error)
+}
