@@ -102,7 +102,7 @@ func Open(ctx context.Context, uri string, opts Options) (*DB, error) {
 			return nil, err
 		}
 		if path != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			if err := createPrivate(path, opts.Logger); err != nil {
 				return nil, fmt.Errorf("open database: %w", err)
 			}
 		}
@@ -141,6 +141,40 @@ func Open(ctx context.Context, uri string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// createPrivate makes the SQLite file at path readable by its owner only,
+// as it holds password and token hashes: a missing file (and folder) is
+// created so, and a looser existing file, or its -wal, -shm or -journal, is
+// tightened with a warning. SQLite gives the files it adds the database
+// file's mode.
+func createPrivate(path string, log *slog.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			if err := os.Chmod(p, mode&0o700); err != nil {
+				return fmt.Errorf("restrict %s to its owner: %w", p, err)
+			}
+			log.Warn("database file was readable by others; restricted it to its owner", "path", p, "was", mode.String(), "now", (mode & 0o700).String())
+		}
+	}
+	return nil
 }
 
 func sqlitePath(uri string) (string, error) {
