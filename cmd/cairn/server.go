@@ -214,6 +214,11 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 // runServer opens the stores and serves until ctx ends. ready, when not nil,
 // receives the bound address once the server accepts connections.
 func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- string) error {
+	if cfg.Data != "" {
+		if err := privateDir(cfg.Data, log); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+	}
 	dbOpts := meta.DefaultOptions()
 	dbOpts.Logger = log
 	if cfg.DefaultArtifactRoot != "" {
@@ -335,6 +340,26 @@ func sweepOnce(ctx context.Context, log *slog.Logger, stores []artifacts.Store, 
 			log.Info("removed unfinished uploads", "artifacts", st.URI(), "count", n, "older_than", maxAge)
 		}
 	}
+}
+
+// privateDir creates the data folder for its owner only, and tightens one
+// that others may enter, with a warning: it holds the database, with its
+// password hashes, and the artifacts.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+		if err := os.Chmod(dir, mode&0o700); err != nil {
+			return fmt.Errorf("restrict %s to its owner: %w", dir, err)
+		}
+		log.Warn("data folder was open to others; restricted it to its owner", "path", dir, "was", mode.String(), "now", (mode & 0o700).String())
+	}
+	return nil
 }
 
 // guardConfig widens what a server's browser guard accepts.
