@@ -283,7 +283,7 @@ func (e *Engine) Retry(ctx context.Context, id, user string) (*Run, error) {
 	var reset []*TaskRun
 	for _, t := range run.Tasks {
 		if t.Phase == Failed || t.Phase == Omitted || t.Phase == Cancelled || (t.Item < 0 && t.Phase == Running) {
-			t.Phase, t.Attempts, t.Message, t.TrackingRunID, t.PID = Pending, 0, "", "", 0
+			t.Phase, t.Attempts, t.Message, t.TrackingRunID, t.PID, t.PIDStart = Pending, 0, "", "", 0, ""
 			t.Started, t.Finished = time.Time{}, time.Time{}
 			reset = append(reset, t)
 		}

@@ -622,3 +622,62 @@ tasks:
 	require.Equal(t, 1, ts["a"].Attempts)
 	require.Equal(t, 1, ts["b"].Attempts, "a retry starts a fresh budget")
 }
+
+// TestResumeKillsOnlyItsOwnProcesses reproduces a restart after a crash
+// where the PIDs stored for running tasks may since have been reused: the
+// task whose process still runs has its group killed, while a PID that now
+// names an unrelated process, or one stored without its start (by an older
+// version), is left alone.
+func TestResumeKillsOnlyItsOwnProcesses(t *testing.T) {
+	self := pipeline.ProcStart(os.Getpid())
+	if self == "" {
+		t.Skip("no /proc to tell processes apart")
+	}
+	boot, _, _ := strings.Cut(self, "/")
+	ctx := context.Background()
+	start := func() (*exec.Cmd, chan error) {
+		cmd := exec.Command("sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		require.NoError(t, cmd.Start())
+		done, exited := make(chan error, 1), make(chan struct{})
+		go func() { done <- cmd.Wait(); close(exited) }()
+		t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+		return cmd, done
+	}
+	ours, oursDone := start()
+	reused, reusedDone := start()
+	legacy, legacyDone := start()
+
+	f := setup(t, nil)
+	r := f.submit("name: resumed\ntasks:\n  a: {run: \"true\"}\n  b: {run: \"true\"}\n  c: {run: \"true\"}\n", nil)
+	run, err := f.db.FindPipelineRunByID(ctx, r.ID)
+	require.NoError(t, err)
+	ts := tasks(run)
+	for node, pid := range map[string]int{"a": ours.Process.Pid, "b": reused.Process.Pid, "c": legacy.Process.Pid} {
+		ts[node].Phase, ts[node].PID = pipeline.Running, pid
+	}
+	ts["a"].PIDStart = pipeline.ProcStart(ours.Process.Pid)
+	ts["b"].PIDStart = boot + "/1" // b's process started at tick 1 and is long gone
+	require.NoError(t, f.db.UpdatePipelineRun(ctx, run, ts["a"], ts["b"], ts["c"]))
+	stored, err := f.db.FindPipelineRunByID(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, ts["a"].PIDStart, tasks(stored)["a"].PIDStart, "the store keeps the start")
+
+	got, err := f.e.Execute(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message)
+	select {
+	case err := <-oursDone:
+		require.ErrorContains(t, err, "killed")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task's own process survived the resume")
+	}
+	select {
+	case <-reusedDone:
+		t.Fatal("the resume killed a process that reused a task's PID")
+	case <-legacyDone:
+		t.Fatal("the resume killed a PID stored without its start")
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.Empty(t, pipeline.ProcStart(-1))
+}

@@ -126,12 +126,18 @@ func (l *Local) Execute(ctx context.Context, job *Job) Result {
 	return res
 }
 
-// KillGroup kills a process group left behind by a process that died
-// without cleaning up (used when resuming a run after a crash).
-func KillGroup(pid int) {
-	if pid > 1 {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+// KillGroup kills the process group that pid leads, left behind by a
+// process that died without cleaning up (used when resuming a run after a
+// crash), and reports whether it did. It kills only while pid is still the
+// process ProcStart identified as start: after a reboot, or once the task's
+// process has ended and the ID has been reused, the group is someone
+// else's. A group whose leader has ended is not killed either, as nothing
+// then tells its members from those of a group that reused the ID.
+func KillGroup(pid int, start string) bool {
+	if pid <= 1 || start == "" || ProcStart(pid) != start {
+		return false
 	}
+	return syscall.Kill(-pid, syscall.SIGKILL) == nil
 }
 
 // processAlive reports whether a process with this ID exists.

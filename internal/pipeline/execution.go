@@ -149,8 +149,11 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 			continue // a for_each task whose items are tracked one by one
 		}
 		if t.Phase == Running {
-			KillGroup(t.PID)
-			t.Phase, t.PID, t.Message = Pending, 0, "interrupted; running again"
+			if t.PID > 0 && !KillGroup(t.PID, t.PIDStart) {
+				e.opts.Logger.Info("interrupted task's process is gone or no longer its own; nothing killed",
+					"run", run.ID, "task", t.Node, "pid", t.PID)
+			}
+			t.Phase, t.PID, t.PIDStart, t.Message = Pending, 0, "", "interrupted; running again"
 			x.phase[t.Node] = Pending
 			resumed = append(resumed, t)
 		}
@@ -243,7 +246,7 @@ func (x *execution) finish(ctx context.Context, cancelled bool) (*Run, error) {
 		if t.Item < 0 && x.items[t.Task] != nil && !cancelled {
 			continue // aggregated below
 		}
-		t.Phase, t.Finished, t.PID = Omitted, now, 0
+		t.Phase, t.Finished, t.PID, t.PIDStart = Omitted, now, 0, ""
 		if cancelled {
 			t.Message = "cancelled"
 		}

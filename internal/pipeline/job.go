@@ -178,7 +178,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
 	jb := &Job{Args: args, Env: env, Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
 		Started: func(pid int) {
-			row.Phase, row.PID, row.Message = Running, pid, ""
+			row.Phase, row.PID, row.PIDStart, row.Message = Running, pid, ProcStart(pid), ""
 			if row.Started.IsZero() {
 				row.Started = time.Now().UTC()
 			}
@@ -188,7 +188,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 		jb.Dir = out
 	}
 	r := e.exec.Execute(ctx, jb)
-	row.ExitCode, row.PID = r.ExitCode, 0
+	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
 	if r.Err == nil {
 		err = j.collect(outputsFile, out)
 		if err == nil {
@@ -386,7 +386,7 @@ func (j *job) track(ctx context.Context, res *resolved, tags map[string]string) 
 // end records a final phase and ends the task's tracking run.
 func (j *job) end(ctx context.Context, p Phase, msg, status string) {
 	row := j.row
-	row.Phase, row.Message, row.Finished, row.PID = p, msg, time.Now().UTC(), 0
+	row.Phase, row.Message, row.Finished, row.PID, row.PIDStart = p, msg, time.Now().UTC(), 0, ""
 	j.x.save(ctx, row)
 	if status != "" && row.TrackingRunID != "" {
 		if err := j.x.e.tracker.SetStatus(ctx, row.TrackingRunID, status); err != nil {

@@ -85,7 +85,8 @@ type TaskRun struct {
 	LogPath       string
 	Message       string
 	ExitCode      int
-	PID           int // process group of the running attempt, 0 when none
+	PID           int    // process group of the running attempt, 0 when none
+	PIDStart      string // which process PID named, see ProcStart; "" when unknown
 	Started       time.Time
 	Finished      time.Time
 }

@@ -132,15 +132,15 @@ func (db *DB) upsertTask(ctx context.Context, tx *sql.Tx, runID string, t *pipel
 		seq = int(s.Int64)
 	}
 	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO task_runs (run_id, node, task, item, item_value, seq, phase, attempts,
-		tracking_run_id, cache_key, cached_from, outputs, output_dir, digest, log_path, message, exit_code, pid, start_time, end_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		tracking_run_id, cache_key, cached_from, outputs, output_dir, digest, log_path, message, exit_code, pid, pid_start, start_time, end_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, node) DO UPDATE SET phase = excluded.phase, attempts = excluded.attempts,
 			tracking_run_id = excluded.tracking_run_id, cache_key = excluded.cache_key, cached_from = excluded.cached_from,
 			outputs = excluded.outputs, output_dir = excluded.output_dir, digest = excluded.digest, log_path = excluded.log_path,
-			message = excluded.message, exit_code = excluded.exit_code, pid = excluded.pid,
+			message = excluded.message, exit_code = excluded.exit_code, pid = excluded.pid, pid_start = excluded.pid_start,
 			start_time = excluded.start_time, end_time = excluded.end_time`),
 		runID, t.Node, t.Task, t.Item, t.ItemValue, seq, string(t.Phase), t.Attempts, t.TrackingRunID, t.CacheKey, t.CachedFrom,
-		string(outputs), t.OutputDir, t.Digest, t.LogPath, t.Message, t.ExitCode, t.PID, nullableMillis(t.Started), nullableMillis(t.Finished))
+		string(outputs), t.OutputDir, t.Digest, t.LogPath, t.Message, t.ExitCode, t.PID, t.PIDStart, nullableMillis(t.Started), nullableMillis(t.Finished))
 	if err != nil && strings.Contains(strings.ToLower(err.Error()), "foreign key") {
 		return errNoSuchPipelineRun(runID)
 	}
@@ -191,14 +191,14 @@ func (db *DB) FindPipelineRunByID(ctx context.Context, id string) (*pipeline.Run
 }
 
 const taskRunCols = `node, task, item, item_value, phase, attempts, tracking_run_id, cache_key, cached_from, outputs,
-	output_dir, digest, log_path, message, exit_code, pid, start_time, end_time`
+	output_dir, digest, log_path, message, exit_code, pid, pid_start, start_time, end_time`
 
 func scanTaskRun(sc interface{ Scan(...any) error }) (*pipeline.TaskRun, error) {
 	var t pipeline.TaskRun
 	var phase, outputs string
 	var started, finished sql.NullInt64
 	if err := sc.Scan(&t.Node, &t.Task, &t.Item, &t.ItemValue, &phase, &t.Attempts, &t.TrackingRunID, &t.CacheKey, &t.CachedFrom,
-		&outputs, &t.OutputDir, &t.Digest, &t.LogPath, &t.Message, &t.ExitCode, &t.PID, &started, &finished); err != nil {
+		&outputs, &t.OutputDir, &t.Digest, &t.LogPath, &t.Message, &t.ExitCode, &t.PID, &t.PIDStart, &started, &finished); err != nil {
 		return nil, err
 	}
 	t.Phase = pipeline.Phase(phase)

@@ -53,6 +53,7 @@ func TestPipelineRuns(t *testing.T) {
 		// Items are added later and sort with their task.
 		a := got.Tasks[0]
 		a.Phase, a.Outputs, a.CacheKey, a.Finished, a.Attempts = pipeline.Succeeded, map[string]string{"x": "1"}, "k1", now, 2
+		a.PID, a.PIDStart = 4242, "boot-id/123456"
 		items := []*pipeline.TaskRun{{Node: "a[1]", Task: "a", Item: 1, Phase: pipeline.Pending}, {Node: "a[0]", Task: "a", Item: 0, Phase: pipeline.Failed}}
 		require.NoError(t, db.SaveTaskRuns(ctx, "r1", append(items, a)))
 		got.Phase, got.Message, got.Finished = pipeline.Failed, "failed: a", now
@@ -67,6 +68,8 @@ func TestPipelineRuns(t *testing.T) {
 		require.Equal(t, pipeline.Failed, got.Phase)
 		require.True(t, got.Cancel)
 		require.Equal(t, 2, got.Tasks[0].Attempts)
+		require.Equal(t, 4242, got.Tasks[0].PID)
+		require.Equal(t, "boot-id/123456", got.Tasks[0].PIDStart)
 
 		from, hit, err := db.FindCachedTaskRun(ctx, "k1")
 		require.NoError(t, err)
