@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +32,15 @@ type serverProcess struct {
 	URL  string
 	Data string
 	cmd  *exec.Cmd
-	log  *strings.Builder
+	mu   sync.Mutex // guards log
+	log  strings.Builder
+}
+
+// Log returns what the server has written to stderr so far.
+func (p *serverProcess) Log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log.String()
 }
 
 var listeningURL = regexp.MustCompile(`cairn server listening"? url=(http://\S+)`)
@@ -49,13 +58,15 @@ func startServerProcess(t *testing.T, data string, args ...string) *serverProces
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &serverProcess{Data: data, cmd: cmd, log: &strings.Builder{}}
+	p := &serverProcess{Data: data, cmd: cmd}
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
+			p.mu.Lock()
 			p.log.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
 			if m := listeningURL.FindStringSubmatch(sc.Text()); m != nil {
 				urls <- m[1]
 			}
