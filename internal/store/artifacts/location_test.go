@@ -157,3 +157,26 @@ func TestRootsResolve(t *testing.T) {
 		require.Equal(t, tc.path, p, tc.uri)
 	}
 }
+
+// TestRootsResolveS3 checks an S3 root serves its own prefix of its own
+// bucket and nothing else.
+func TestRootsResolveS3(t *testing.T) {
+	opts := DefaultOptions()
+	opts.S3AccessKeyID, opts.S3SecretAccessKey = "id", "secret" // so no credential chain runs
+	own, err := openLocal(t.TempDir())
+	require.NoError(t, err)
+	bucket, err := Open(t.Context(), "s3://bucket/team/", opts)
+	require.NoError(t, err)
+	r := NewRoots(own)
+	require.NoError(t, r.Add(bucket))
+	s, p, err := r.Resolve("s3://bucket/team/1/run/artifacts")
+	require.NoError(t, err)
+	require.Same(t, bucket, s)
+	require.Equal(t, "1/run/artifacts", p)
+	for _, uri := range []string{"s3://bucket", "s3://bucket/teamevil/1", "s3://bucket/other", "s3://other/team/1"} {
+		_, _, err := r.Resolve(uri)
+		require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%s: %v", uri, err)
+	}
+	_, _, err = r.Resolve("s3://bucket/team/%2e%2e/other")
+	require.Equal(t, errs.Invalid, errs.KindOf(err), "%v", err)
+}
