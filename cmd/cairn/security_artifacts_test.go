@@ -146,7 +146,7 @@ func TestSecurityArtifactLocationEscapes(t *testing.T) {
 	for _, src := range []string{rootURI + "/..?", rootURI + "/%2e%2e/secret", "file://" + base + "/secret", "/etc/passwd"} {
 		status, body = p.postJSON(t, "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "legacy", "source": src}, nil)
 		require.Equal(t, 400, status, "%s: %s", src, body)
-		require.Contains(t, body, "parameter 'source'", src)
+		require.Contains(t, body, `"error_code":"INVALID_PARAMETER_VALUE"`, src)
 	}
 
 	// The proxy routes take paths, not locations; encoded escapes in them

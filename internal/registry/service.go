@@ -266,7 +266,7 @@ func (s *Service) CreateModelVersion(ctx context.Context, in CreateModelVersionI
 	if err := validateTags("Model version", in.Tags); err != nil {
 		return nil, err
 	}
-	if err := s.validateSource(ctx, in.Source, in.RunID); err != nil {
+	if err := s.ValidateSource(ctx, in.Source, in.RunID); err != nil {
 		return nil, err
 	}
 	loc, logged, err := s.resolveSource(ctx, in.Source)
@@ -505,11 +505,13 @@ func ParseModelURI(uri string) (ModelRef, error) {
 	return ref, nil
 }
 
-// validateSource rejects sources that would let a client point a version at
-// the server's own files, as MLflow does: a local path must lie inside the
-// local artifact folder of the run named by runID, and any other source must
-// have an absolute, normalised path (no ".." or "." even when %-encoded).
-func (s *Service) validateSource(ctx context.Context, source, runID string) error {
+// ValidateSource rejects, in MLflow's words, sources that would let a client
+// point a version at the server's own files, as MLflow does: a local path
+// must lie inside the local artifact folder of the run named by runID, and
+// any other source must have an absolute, normalised path (no ".." or "."
+// even when %-encoded). CreateModelVersion calls it. Errors: Invalid,
+// NotFound (no run runID).
+func (s *Service) ValidateSource(ctx context.Context, source, runID string) error {
 	scheme, host, p := splitURI(source)
 	remoteHost := host != "" && host != "." && !strings.HasPrefix(host, "localhost") && !strings.HasPrefix(host, "127.0.0.1")
 	if scheme == "file" && remoteHost {

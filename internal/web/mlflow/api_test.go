@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
 	"github.com/cairn-mlops/cairn/internal/web/webtest"
 )
@@ -317,7 +318,8 @@ func TestBadInput(t *testing.T) {
 // a local model version source are client input; the server refuses to
 // record one it would not serve, and serves the ones under its store.
 func TestArtifactLocationsStayInTheRoots(t *testing.T) {
-	srv := newServer(t)
+	ws := webtest.Start(t, web.Options{})
+	srv := ws.Server
 	for _, loc := range []string{"file:///etc", "/etc", "mlflow-artifacts:/../..", "mlflow-artifacts:/%2e%2e/x",
 		"mlflow-artifacts:/0?x=1", "mlflow-artifacts:/0#f", "relative/path", "gs://b/p", "runs:/abc/model", "s3://b/p"} {
 		r := call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "e-" + loc, "artifact_location": loc})
@@ -328,8 +330,20 @@ func TestArtifactLocationsStayInTheRoots(t *testing.T) {
 	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "proxied", "artifact_location": "mlflow-artifacts:/team/x"}))
 
 	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": "m"}))
-	for _, src := range []string{"file:///etc/passwd", "/etc", "mlflow-artifacts:/0/../../x"} {
+	// MLflow's own source checks answer first, in its words.
+	for src, words := range map[string]string{"file:///etc/passwd": "To use a local path", "/etc": "To use a local path",
+		"mlflow-artifacts:/0/../../x": "If supplying a source as an http, https"} {
 		r := call(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "m", "source": src})
+		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", src, r.Raw)
+		require.Contains(t, r.Body["message"], words, src)
+	}
+	// Then the roots: a source inside the artifact folder of a run whose
+	// stored location lies outside them, or in the server's private folder.
+	exp, err := tracking.NewService(ws.DB).CreateExperiment(t.Context(), "legacy", "/legacy", nil)
+	require.NoError(t, err)
+	run := ok(t, call(t, srv, "POST", "/api/2.0/mlflow/runs/create", map[string]any{"experiment_id": exp}))["run"].(map[string]any)["info"].(map[string]any)
+	for _, src := range []string{run["artifact_uri"].(string) + "/model", "mlflow-artifacts:/.cairn/tmp/x"} {
+		r := call(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "m", "source": src, "run_id": run["run_id"]})
 		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", src, r.Raw)
 		require.Contains(t, r.Body["message"], "parameter 'source'", src)
 	}

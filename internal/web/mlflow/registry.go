@@ -340,10 +340,14 @@ func (h *Handler) createModelVersion(r *http.Request) (any, error) {
 	// A source the server would read files from must lie in a root it
 	// serves; s3:// and other remote sources are references clients fetch
 	// themselves (get-download-uri), and are served only inside a root.
+	// MLflow's own checks answer first, in the words its clients expect.
 	switch artifacts.Scheme(req.Source) {
 	case "", "file", "mlflow-artifacts":
 		if req.Source == "" {
 			break // the registry names the missing parameter
+		}
+		if err := h.registry.ValidateSource(r.Context(), req.Source, req.RunID); err != nil {
+			return nil, err
 		}
 		if err := h.checkLocation("source", req.Source); err != nil {
 			return nil, err
