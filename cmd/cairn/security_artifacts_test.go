@@ -106,7 +106,7 @@ func TestSecurityArtifactLocationEscapes(t *testing.T) {
 		status, body := p.postJSON(t, "/api/2.0/mlflow/experiments/create", map[string]any{"name": "evil " + loc, "artifact_location": loc}, nil)
 		require.Equal(t, 400, status, "%s: %s", loc, body)
 		require.Contains(t, body, `"error_code":"INVALID_PARAMETER_VALUE"`, loc)
-		require.Contains(t, body, "parameter 'artifact_location'", loc)
+		require.Contains(t, body, "'artifact_location'", loc)
 	}
 	status, body := p.postJSON(t, "/api/2.0/mlflow/experiments/create", map[string]any{"name": "inside", "artifact_location": rootURI + "/team"}, nil)
 	require.Equal(t, 200, status, "a location inside the root is fine: %s", body)

@@ -325,8 +325,10 @@ func TestArtifactLocationsStayInTheRoots(t *testing.T) {
 		r := call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "e-" + loc, "artifact_location": loc})
 		require.Equal(t, http.StatusBadRequest, r.Status, "%s: %s", loc, r.Raw)
 		require.Equal(t, "INVALID_PARAMETER_VALUE", r.Body["error_code"], loc)
-		require.Contains(t, r.Body["message"], "parameter 'artifact_location'", loc)
+		require.Contains(t, r.Body["message"], "'artifact_location'", loc)
 	}
+	r := call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "frag", "artifact_location": "http://host#/abc/etc/"})
+	require.Equal(t, "'artifact_location' URL can't include fragments or params.", r.Body["message"], "in MLflow's words")
 	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "proxied", "artifact_location": "mlflow-artifacts:/team/x"}))
 
 	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": "m"}))
@@ -350,6 +352,6 @@ func TestArtifactLocationsStayInTheRoots(t *testing.T) {
 	// A remote source is a reference the client fetches itself; the server
 	// records it and never serves it.
 	ok(t, call(t, srv, "POST", "/api/2.0/mlflow/model-versions/create", map[string]any{"name": "m", "source": "s3://elsewhere/m"}))
-	r := call(t, srv, "GET", "/model-versions/get-artifact?name=m&version=1&path=MLmodel", nil)
+	r = call(t, srv, "GET", "/model-versions/get-artifact?name=m&version=1&path=MLmodel", nil)
 	require.Equal(t, http.StatusForbidden, r.Status, r.Raw)
 }

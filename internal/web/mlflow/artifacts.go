@@ -334,8 +334,12 @@ func (h *Handler) storeFor(uri string) (artifacts.Store, string, error) {
 }
 
 // checkLocation checks that the location a client gives in param is one
-// the server serves, in the words of an invalid parameter.
+// the server serves, in the words of an invalid parameter; a fragment or
+// params in MLflow's words, which scanners and clients look for.
 func (h *Handler) checkLocation(param, uri string) error {
+	if strings.ContainsAny(uri, "#;") {
+		return errs.Invalidf("'%s' URL can't include fragments or params.", param)
+	}
 	if _, _, err := h.storeFor(uri); err != nil {
 		return &errs.Error{Kind: errs.Invalid, Err: err,
 			Message: fmt.Sprintf("Invalid value '%s' for parameter '%s': %s", uri, param, errs.MessageOf(err))}
