@@ -284,9 +284,13 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	pipesDone := make(chan error, 1)
 	go func() { pipesDone <- pipes.Run(ctx) }()
 	defer func() { <-pipesDone }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
 	sweepDone := make(chan struct{})
-	go func() { defer close(sweepDone); sweepArtifacts(ctx, log, roots.Stores(), sweepEvery, uploadMaxAge) }()
-	defer func() { <-sweepDone }()
+	go func() {
+		defer close(sweepDone)
+		sweepArtifacts(sweepCtx, log, roots.Stores(), sweepEvery, uploadMaxAge)
+	}()
+	defer func() { stopSweep(); <-sweepDone }()
 	host, _, _ := net.SplitHostPort(l.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.Auth {
 		log.Warn("listening beyond loopback without --auth: anyone who can reach this address can read and change everything", "addr", l.Addr().String())
