@@ -18,9 +18,6 @@ import (
 	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
-// ProxyScheme is the URI scheme of artifacts served through this server.
-const ProxyScheme = "mlflow-artifacts:"
-
 // artifactRoutes mounts the mlflow-artifacts proxy under prefix.
 func (h *Handler) artifactRoutes(mux *http.ServeMux, prefix string) {
 	mux.Handle("GET "+prefix+"artifacts", api(h.listProxyArtifacts))
