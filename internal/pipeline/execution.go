@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -46,6 +47,7 @@ type execution struct {
 	retries chan string
 	done    chan struct{}
 	token   string // the tasks' tracking credential, when Options.Credentials issues one
+	revoke  func() // ends token; finish calls it before the run reads as ended
 }
 
 type jobEvent struct {
@@ -131,11 +133,15 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 			return x.fail(parent, fmt.Errorf("tasks' credential: %w", err))
 		}
 		x.token = token
-		defer func() {
-			if err := c.Revoke(bg, run.ID); err != nil {
-				e.opts.Logger.Warn("revoke the tasks' credential", "run", run.ID, "err", err)
-			}
-		}()
+		var once sync.Once
+		x.revoke = func() {
+			once.Do(func() {
+				if err := c.Revoke(bg, run.ID); err != nil {
+					e.opts.Logger.Warn("revoke the tasks' credential", "run", run.ID, "err", err)
+				}
+			})
+		}
+		defer x.revoke()
 	}
 	if run.Started.IsZero() {
 		run.Started = now
@@ -237,6 +243,9 @@ func (x *execution) heartbeat(ctx context.Context, cancel context.CancelCauseFun
 // finish marks what did not run, sets the run's final phase and ends its
 // tracking run, in one transaction.
 func (x *execution) finish(ctx context.Context, cancelled bool) (*Run, error) {
+	if x.revoke != nil {
+		x.revoke() // whoever sees the run ended may rely on its tasks' token being dead
+	}
 	now := time.Now().UTC()
 	var changed []*TaskRun
 	for _, t := range x.run.Tasks {
