@@ -51,7 +51,10 @@ type Options struct {
 	// Credentials, when set, issues each run's tasks their own tracking
 	// credential (MLFLOW_TRACKING_TOKEN), acting for the submitting user.
 	Credentials Credentials
-	Logger      *slog.Logger
+	// Limits bound what one spec may ask for: tasks, and for_each items per
+	// task and per run (zero fields take DefaultLimits).
+	Limits Limits
+	Logger *slog.Logger
 }
 
 // Credentials issues the tracking credential of one run's tasks.
@@ -120,6 +123,7 @@ func NewEngine(store Store, tracker Tracker, exec Executor, cat Catalog, opts Op
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	opts.Limits = opts.Limits.withDefaults()
 	host, _ := os.Hostname()
 	if opts.Owner == "" {
 		opts.Owner = host + ":" + strconv.Itoa(os.Getpid())
@@ -132,6 +136,12 @@ func (e *Engine) Store() Store { return e.store }
 
 // Catalog returns the engine's step catalog.
 func (e *Engine) Catalog() Catalog { return e.cat }
+
+// Load parses and compiles a spec file's contents against the engine's
+// catalog, within its Limits. Errors: Invalid (every problem of the spec).
+func (e *Engine) Load(file string, src []byte) (*Plan, error) {
+	return load(file, src, e.cat, e.opts.Limits)
+}
 
 // Submission is a request to run a pipeline.
 type Submission struct {
@@ -148,7 +158,7 @@ type Submission struct {
 // Register validates a spec and stores it as its pipeline's definition,
 // without running it. Errors: Invalid (every problem of the spec).
 func (e *Engine) Register(ctx context.Context, s Submission) (*Plan, error) {
-	plan, err := Load(s.File, s.Source, e.cat)
+	plan, err := e.Load(s.File, s.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +178,7 @@ func (e *Engine) Register(ctx context.Context, s Submission) (*Plan, error) {
 // Pending run with every task, and returns the run; Execute runs it.
 // Errors: Invalid (every problem of the spec or params).
 func (e *Engine) Submit(ctx context.Context, s Submission) (*Run, error) {
-	plan, err := Load(s.File, s.Source, e.cat)
+	plan, err := e.Load(s.File, s.Source)
 	if err != nil {
 		return nil, err
 	}

@@ -75,7 +75,7 @@ func newExecution(e *Engine, run *Run) (*execution, error) {
 		sort.Slice(nodes, func(i, j int) bool { return x.rows[nodes[i]].Item < x.rows[nodes[j]].Item })
 		x.items[task] = nodes
 	}
-	plan, err := Load(run.File, []byte(run.Source), e.cat)
+	plan, err := e.Load(run.File, []byte(run.Source))
 	if err != nil {
 		return x, err
 	}
@@ -406,6 +406,14 @@ func (x *execution) expand(ctx context.Context, pt *PlanTask, sc *scope) error {
 	if err != nil {
 		return err
 	}
+	lim := x.e.opts.Limits
+	total := len(list)
+	for _, nodes := range x.items {
+		total += len(nodes)
+	}
+	if total > lim.RunItems {
+		return fmt.Errorf("%d items, and the run's for_each tasks would have %d together, more than the %d a run may have", len(list), total, lim.RunItems)
+	}
 	row := x.rows[pt.Name]
 	now := time.Now().UTC()
 	row.Phase, row.Started = Running, now
@@ -431,22 +439,40 @@ func (x *execution) expand(ctx context.Context, pt *PlanTask, sc *scope) error {
 	return nil
 }
 
-// items4 resolves a for_each to its items.
+// items4 resolves a for_each to its items, at most Limits.TaskItems.
 func (x *execution) items4(pt *PlanTask, sc *scope) ([]any, error) {
 	v, err := resolveValue(pt.forEach, sc)
 	if err != nil {
 		return nil, err
 	}
+	limit := x.e.opts.Limits.TaskItems
+	tooMany := func(n int) error {
+		return fmt.Errorf("%s items, more than the %d a task may fan out to", countText(n), limit)
+	}
 	switch l := v.(type) {
 	case []any:
+		if len(l) > limit {
+			return nil, tooMany(len(l))
+		}
 		return l, nil
 	case string:
 		var out []any
 		if err := json.Unmarshal([]byte(l), &out); err != nil {
 			return nil, fmt.Errorf("expected a list, got %q", l)
 		}
+		if len(out) > limit {
+			return nil, tooMany(len(out))
+		}
 		return normalizeJSON(out).([]any), nil
 	case map[string]any:
+		// Count the product before building it.
+		n, _ := mapItems(l, func(v any) (int, bool) {
+			vals, _ := v.([]any)
+			return len(vals), true
+		})
+		if n > limit {
+			return nil, tooMany(n)
+		}
 		keys := make([]string, 0, len(l))
 		for k := range l {
 			keys = append(keys, k)

@@ -95,45 +95,103 @@ func (t *PlanTask) artifactNames() []string {
 	return out
 }
 
-// Compile validates spec against the catalog and returns its plan. The error
-// is an errs.Invalid wrapping a *ValidationError that lists every problem.
+// Limits bound what one spec may ask for, so that neither validating it nor
+// running it takes memory without bound. A zero field takes its
+// DefaultLimits value.
+type Limits struct {
+	// Tasks caps the tasks of one pipeline.
+	Tasks int
+	// TaskItems caps the for_each items of one task.
+	TaskItems int
+	// RunItems caps the for_each items of one run, its tasks' together.
+	RunItems int
+}
+
+// DefaultLimits returns 1,000 tasks a pipeline and 10,000 for_each items a
+// task and a run: each item is a task run with its own folder and process.
+func DefaultLimits() Limits {
+	return Limits{Tasks: 1000, TaskItems: 10000, RunItems: 10000}
+}
+
+func (l Limits) withDefaults() Limits {
+	def := DefaultLimits()
+	if l.Tasks <= 0 {
+		l.Tasks = def.Tasks
+	}
+	if l.TaskItems <= 0 {
+		l.TaskItems = def.TaskItems
+	}
+	if l.RunItems <= 0 {
+		l.RunItems = def.RunItems
+	}
+	return l
+}
+
+// maxProblems caps the problems an error lists: a spec can hold a mistake
+// every few bytes, and the report should not be many times its size.
+const maxProblems = 100
+
+// Compile validates spec against the catalog, within DefaultLimits, and
+// returns its plan. The error is an errs.Invalid wrapping a
+// *ValidationError that lists every problem (the first hundred).
 func Compile(spec *Spec, cat Catalog) (*Plan, error) {
-	v := &validator{spec: spec, cat: cat, plan: &Plan{Spec: spec, tasks: map[string]*PlanTask{}}}
+	plan, problems := compile(spec, cat, DefaultLimits())
+	if len(problems) > 0 {
+		return nil, invalidSpec(&ValidationError{File: spec.File, Problems: problems})
+	}
+	return plan, nil
+}
+
+// compile returns spec's plan, or its problems in line order.
+func compile(spec *Spec, cat Catalog, lim Limits) (*Plan, []Problem) {
+	v := &validator{spec: spec, cat: cat, lim: lim.withDefaults(), plan: &Plan{Spec: spec, tasks: map[string]*PlanTask{}}}
 	v.run()
 	if len(v.problems) > 0 {
-		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, invalidSpec(&ValidationError{File: spec.File, Problems: v.problems})
+		sortProblems(v.problems)
+		return nil, v.problems
 	}
 	return v.plan, nil
 }
 
-// Load parses and compiles a spec file's contents.
+func sortProblems(p []Problem) {
+	sort.SliceStable(p, func(i, j int) bool { return p[i].Line < p[j].Line })
+}
+
+// Load parses and compiles a spec file's contents within DefaultLimits.
 func Load(file string, src []byte, cat Catalog) (*Plan, error) {
+	return load(file, src, cat, DefaultLimits())
+}
+
+func load(file string, src []byte, cat Catalog, lim Limits) (*Plan, error) {
 	spec, err := Parse(file, src)
 	if spec == nil {
 		return nil, invalidSpec(err)
 	}
-	plan, cerr := Compile(spec, cat)
-	if err == nil {
-		return plan, cerr
+	plan, problems := compile(spec, cat, lim)
+	if err == nil && len(problems) == 0 {
+		return plan, nil
 	}
 	// Report decoding and graph problems together, in line order.
-	ve := err.(*ValidationError)
-	var more *ValidationError
-	if errors.As(cerr, &more) {
-		ve.Problems = append(ve.Problems, more.Problems...)
-		sort.SliceStable(ve.Problems, func(i, j int) bool { return ve.Problems[i].Line < ve.Problems[j].Line })
+	if err != nil {
+		problems = append(err.(*ValidationError).Problems, problems...)
+		sortProblems(problems)
 	}
-	return nil, invalidSpec(ve)
+	return nil, invalidSpec(&ValidationError{File: spec.File, Problems: problems})
 }
 
 func invalidSpec(err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) && len(ve.Problems) > maxProblems {
+		more := len(ve.Problems) - maxProblems
+		ve.Problems = append(ve.Problems[:maxProblems:maxProblems], Problem{Msg: fmt.Sprintf("and %d more problems", more)})
+	}
 	return &errs.Error{Kind: errs.Invalid, Message: "invalid pipeline:\n" + err.Error(), Err: err}
 }
 
 type validator struct {
 	spec     *Spec
 	cat      Catalog
+	lim      Limits
 	plan     *Plan
 	problems []Problem
 }
@@ -175,6 +233,10 @@ func (v *validator) run() {
 	if len(s.Tasks) == 0 {
 		v.addf(s.lines["tasks"], "a pipeline needs at least one task")
 	}
+	if len(s.Tasks) > v.lim.Tasks {
+		v.addf(s.lines["tasks"], "the pipeline has %d tasks, more than the %d a pipeline may have", len(s.Tasks), v.lim.Tasks)
+		return
+	}
 	for _, t := range s.Tasks {
 		pt := &PlanTask{Task: t}
 		v.plan.tasks[t.Name] = pt
@@ -190,6 +252,82 @@ func (v *validator) run() {
 	for _, pt := range v.plan.Order {
 		v.compile(pt, params)
 	}
+	v.fanOut()
+}
+
+// fanOut checks the for_each items known before the run (literal lists and
+// maps of lists) against the limits; Execute checks those a template gives.
+func (v *validator) fanOut() {
+	total, over := 0, false
+	for _, t := range v.spec.Tasks {
+		n, known := staticItems(t.ForEach)
+		if !known {
+			continue
+		}
+		if n > v.lim.TaskItems {
+			v.addf(t.LineOf("for_each"), "task %q for_each: %s items, more than the %d a task may fan out to", t.Name, countText(n), v.lim.TaskItems)
+			over = true
+		}
+		total = addSat(total, n)
+	}
+	if !over && total > v.lim.RunItems {
+		v.addf(v.spec.lines["tasks"], "the for_each tasks have %s items together, more than the %d a run may have", countText(total), v.lim.RunItems)
+	}
+}
+
+// staticItems returns how many items a for_each written as a list or a map
+// of lists has (at most math.MaxInt), or false when a template gives them.
+func staticItems(fe any) (int, bool) {
+	switch x := fe.(type) {
+	case []any:
+		return len(x), true
+	case map[string]any:
+		return mapItems(x, func(v any) (int, bool) {
+			l, ok := v.([]any)
+			return len(l), ok
+		})
+	}
+	return 0, false
+}
+
+// mapItems returns the size of the cartesian product of a map's lists
+// without building it, saturating at math.MaxInt; lenOf gives each list's
+// length, or false for a value that is not a list.
+func mapItems(m map[string]any, lenOf func(any) (int, bool)) (int, bool) {
+	n := 1
+	for _, v := range m {
+		l, ok := lenOf(v)
+		if !ok {
+			return 0, false
+		}
+		n = mulSat(n, l)
+	}
+	return n, true
+}
+
+func mulSat(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
+}
+
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
+}
+
+// countText writes a count that may have saturated.
+func countText(n int) string {
+	if n == math.MaxInt {
+		return "more than " + strconv.Itoa(math.MaxInt)
+	}
+	return strconv.Itoa(n)
 }
 
 func (v *validator) task(pt *PlanTask) {
@@ -257,81 +395,125 @@ func (v *validator) task(pt *PlanTask) {
 	}
 }
 
-// cycles reports each cycle once, with its path, and says whether any exist.
+// maxCycles caps the cycles reported: a spec whose tasks all need each
+// other holds more cycles than anyone reads.
+const maxCycles = 10
+
+// maxCycleNames caps the tasks a cycle's message names.
+const maxCycleNames = 20
+
+// cycles reports each cycle once, with its path (the first maxCycles), and
+// says whether any exist, a task that needs itself included (task reports
+// that one). The walk keeps its own stack: a long chain of needs must not
+// grow the goroutine's.
 func (v *validator) cycles() bool {
 	const (
 		white = iota
 		grey
 		black
 	)
+	type frame struct {
+		name string
+		next int // index of the next need to follow
+	}
 	color := map[string]int{}
-	var stack []string
+	depth := map[string]int{} // grey task -> its index on the stack
+	var stack []frame
 	seen := map[string]bool{}
 	found := false
-	var visit func(n string)
-	visit = func(n string) {
-		color[n] = grey
-		stack = append(stack, n)
-		t := v.plan.tasks[n]
-		for _, d := range t.Needs {
-			if v.plan.tasks[d] == nil || d == n {
-				continue
-			}
-			switch color[d] {
-			case white:
-				visit(d)
-			case grey:
-				i := slices.Index(stack, d)
-				cyc := slices.Clone(stack[i:])
-				// Name the cycle from its smallest task so each is reported once.
-				m := 0
-				for j := range cyc {
-					if cyc[j] < cyc[m] {
-						m = j
-					}
-				}
-				cyc = append(cyc[m:], cyc[:m]...)
-				key := strings.Join(cyc, ",")
-				if !seen[key] {
-					seen[key] = true
-					found = true
-					// needs point from dependent to dependency: show run order.
-					slices.Reverse(cyc)
-					cyc = append(cyc, cyc[0])
-					v.addf(v.plan.tasks[cyc[0]].LineOf("needs"), "cycle: %s", strings.Join(cyc, " -> "))
-				}
+	report := func(from int) {
+		cyc := make([]string, 0, len(stack)-from)
+		for _, f := range stack[from:] {
+			cyc = append(cyc, f.name)
+		}
+		// Name the cycle from its smallest task so each is reported once.
+		m := 0
+		for j := range cyc {
+			if cyc[j] < cyc[m] {
+				m = j
 			}
 		}
-		stack = stack[:len(stack)-1]
-		color[n] = black
+		cyc = append(cyc[m:], cyc[:m]...)
+		key := strings.Join(cyc, ",")
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		if len(seen) > maxCycles {
+			if len(seen) == maxCycles+1 {
+				v.addf(0, "more than %d cycles: only the first %d are shown", maxCycles, maxCycles)
+			}
+			return
+		}
+		// needs point from dependent to dependency: show run order.
+		slices.Reverse(cyc)
+		first, path := cyc[0], cyc
+		if len(path) > maxCycleNames {
+			path = append(path[:maxCycleNames:maxCycleNames], fmt.Sprintf("... (%d tasks in all)", len(cyc)))
+		}
+		v.addf(v.plan.tasks[first].LineOf("needs"), "cycle: %s -> %s", strings.Join(path, " -> "), first)
 	}
 	for _, t := range v.spec.Tasks {
-		if color[t.Name] == white {
-			visit(t.Name)
+		if color[t.Name] != white {
+			continue
+		}
+		color[t.Name], depth[t.Name] = grey, 0
+		stack = append(stack[:0], frame{name: t.Name})
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			needs := v.plan.tasks[top.name].Needs
+			if top.next == len(needs) {
+				color[top.name] = black
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			d := needs[top.next]
+			top.next++
+			switch {
+			case d == top.name:
+				found = true
+			case v.plan.tasks[d] == nil:
+			case color[d] == white:
+				color[d], depth[d] = grey, len(stack)
+				stack = append(stack, frame{name: d})
+			case color[d] == grey:
+				found = true
+				report(depth[d])
+			}
 		}
 	}
 	return found
 }
 
-// order fills Plan.Order (level, then as written) and each task's ancestors.
+// order fills Plan.Order (level, then as written) and each task's
+// ancestors. It places a task once every task it needs is placed (Kahn's
+// algorithm), without recursion; run calls it only on a graph without
+// cycles.
 func (v *validator) order() {
 	index := map[string]int{}
 	for i, t := range v.spec.Tasks {
 		index[t.Name] = i
 	}
-	done := map[string]bool{}
-	var level func(pt *PlanTask) int
-	level = func(pt *PlanTask) int {
-		if done[pt.Name] {
-			return pt.Level
-		}
+	waiting := map[string]int{} // task -> needs not yet placed
+	dependents := map[string][]*PlanTask{}
+	var ready []*PlanTask
+	for _, t := range v.spec.Tasks {
+		pt := v.plan.tasks[t.Name]
 		pt.Ancestors = map[string]bool{}
-		for _, n := range pt.Needs {
+		for _, n := range pt.distinctNeeds(v.plan.tasks) {
+			waiting[pt.Name]++
+			dependents[n] = append(dependents[n], pt)
+		}
+		if waiting[pt.Name] == 0 {
+			ready = append(ready, pt)
+		}
+	}
+	for len(ready) > 0 {
+		pt := ready[0]
+		ready = ready[1:]
+		for _, n := range pt.distinctNeeds(v.plan.tasks) {
 			d := v.plan.tasks[n]
-			if d == nil {
-				continue
-			}
-			if l := level(d) + 1; l > pt.Level {
+			if l := d.Level + 1; l > pt.Level {
 				pt.Level = l
 			}
 			pt.Ancestors[n] = true
@@ -339,13 +521,12 @@ func (v *validator) order() {
 				pt.Ancestors[a] = true
 			}
 		}
-		done[pt.Name] = true
-		return pt.Level
-	}
-	for _, t := range v.spec.Tasks {
-		pt := v.plan.tasks[t.Name]
-		level(pt)
 		v.plan.Order = append(v.plan.Order, pt)
+		for _, dep := range dependents[pt.Name] {
+			if waiting[dep.Name]--; waiting[dep.Name] == 0 {
+				ready = append(ready, dep)
+			}
+		}
 	}
 	sort.SliceStable(v.plan.Order, func(i, j int) bool {
 		a, b := v.plan.Order[i], v.plan.Order[j]
@@ -354,6 +535,19 @@ func (v *validator) order() {
 		}
 		return index[a.Name] < index[b.Name]
 	})
+}
+
+// distinctNeeds returns the tasks pt needs that exist, each once, itself left out.
+func (pt *PlanTask) distinctNeeds(tasks map[string]*PlanTask) []string {
+	out := make([]string, 0, len(pt.Needs))
+	seen := make(map[string]bool, len(pt.Needs))
+	for _, n := range pt.Needs {
+		if n != pt.Name && tasks[n] != nil && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // compile parses a task's templates and checks every reference.

@@ -232,7 +232,7 @@ func (h *Handler) mayRun(ctx context.Context, file string, src []byte) error {
 	if !ok || p.Role.MayRunCommands() {
 		return nil
 	}
-	plan, err := pipeline.Load(file, src, h.svc.Engine().Catalog())
+	plan, err := h.svc.Engine().Load(file, src)
 	if err != nil {
 		return err
 	}
