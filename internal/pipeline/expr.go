@@ -19,6 +19,14 @@ import (
 // and parentheses. Comparisons are numeric when both sides read as numbers
 // (outputs are strings, so "0.93" > 0.9 holds), else == and != compare text.
 
+// The limits of one expression: longer or more deeply nested ones are
+// refused with a message, before they are evaluated. Depth counts
+// parentheses and '!'.
+const (
+	MaxExprLength = 4096
+	MaxExprDepth  = 32
+)
+
 // Expr is a parsed expression.
 type Expr struct {
 	src  string
@@ -217,6 +225,9 @@ func Render(v any) string {
 
 // ParseExpr parses an expression.
 func ParseExpr(src string) (*Expr, error) {
+	if len(src) > MaxExprLength {
+		return nil, fmt.Errorf("the expression is %d bytes long, more than the %d allowed", len(src), MaxExprLength)
+	}
 	p := &parser{src: src}
 	if err := p.lex(); err != nil {
 		return nil, err
@@ -250,9 +261,19 @@ type token struct {
 }
 
 type parser struct {
-	src  string
-	toks []token
-	i    int
+	src   string
+	toks  []token
+	i     int
+	depth int // '(' and '!' being parsed
+}
+
+// nest enters one level of '(' or '!' at token t; the caller leaves it.
+func (p *parser) nest(t token) error {
+	p.depth++
+	if p.depth > MaxExprDepth {
+		return fmt.Errorf("%q at column %d nests deeper than the %d levels allowed", t.text, t.pos+1, MaxExprDepth)
+	}
+	return nil
 }
 
 func isIdentStart(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
@@ -351,6 +372,10 @@ func (p *parser) and() (node, error) {
 
 func (p *parser) not() (node, error) {
 	if p.peek("!") {
+		if err := p.nest(p.toks[p.i]); err != nil {
+			return nil, err
+		}
+		defer func() { p.depth-- }()
 		p.i++
 		x, err := p.not()
 		if err != nil {
@@ -429,6 +454,10 @@ func (p *parser) primary() (node, error) {
 		}
 	case tokOp:
 		if t.text == "(" {
+			if err := p.nest(t); err != nil {
+				return nil, err
+			}
+			defer func() { p.depth-- }()
 			n, err := p.or()
 			if err != nil {
 				return nil, err
@@ -471,15 +500,23 @@ func ParseTemplate(s string) (*Template, error) {
 		}
 		j := strings.Index(rest[i:], "}}")
 		if j < 0 {
-			return nil, fmt.Errorf("unclosed ${{ in %q", s)
+			return nil, fmt.Errorf("unclosed ${{ in %q", clip(s))
 		}
 		e, err := ParseExpr(rest[i+3 : i+j])
 		if err != nil {
-			return nil, fmt.Errorf("in ${{%s}}: %w", rest[i+3:i+j], err)
+			return nil, fmt.Errorf("in ${{%s}}: %w", clip(rest[i+3:i+j]), err)
 		}
 		t.parts = append(t.parts, tmplPart{expr: e})
 		rest = rest[i+j+2:]
 	}
+}
+
+// clip shortens text quoted in a message to its first 200 bytes.
+func clip(s string) string {
+	if len(s) <= 200 {
+		return s
+	}
+	return s[:200] + "..."
 }
 
 // IsDynamic reports whether the template holds any expression.

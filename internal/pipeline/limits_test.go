@@ -180,3 +180,35 @@ func task(r *pipeline.Run, node string) *pipeline.TaskRun {
 	}
 	return nil
 }
+
+func TestExpressionLengthAndDepthAreCapped(t *testing.T) {
+	smallStack(t)
+	deep := strings.Repeat("(", 100000) + "true" + strings.Repeat(")", 100000)
+	for name, c := range map[string]struct{ expr, want string }{
+		"long":      {"params.a == '" + strings.Repeat("x", pipeline.MaxExprLength) + "'", "the expression is 4110 bytes long, more than the 4096 allowed"},
+		"parens":    {strings.Repeat("(", 33) + "true" + strings.Repeat(")", 33), `"(" at column 33 nests deeper than the 32 levels allowed`},
+		"nots":      {strings.Repeat("!", 33) + "true", `"!" at column 33 nests deeper than the 32 levels allowed`},
+		"very deep": {deep, "the expression is 200004 bytes long"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := pipeline.ParseExpr(c.expr)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.want)
+		})
+	}
+	for _, ok := range []string{strings.Repeat("(", 32) + "true" + strings.Repeat(")", 32), strings.Repeat("!", 32) + "true",
+		strings.Repeat("(!", 16) + "true" + strings.Repeat(")", 16), strings.TrimSuffix(strings.Repeat("true && ", 500), " && ")} {
+		_, err := pipeline.ParseExpr(ok)
+		require.NoError(t, err)
+	}
+	// A template quotes at most the start of an expression it refuses.
+	_, err := pipeline.ParseTemplate("echo ${{ " + deep + " }}")
+	require.Error(t, err)
+	require.Less(t, len(err.Error()), 400)
+	_, err = pipeline.ParseTemplate("echo ${{ " + strings.Repeat("x", 100000))
+	require.Error(t, err)
+	require.Less(t, len(err.Error()), 400)
+	// In a spec the problem names the task and field.
+	msg := loadErr(t, "name: x\ntasks:\n  a:\n    run: echo\n    when: '"+strings.Repeat("!", 40)+"true'\n")
+	require.Contains(t, msg, `test.yaml:5: task "a" when: "!" at column 33 nests deeper than the 32 levels allowed`)
+}
