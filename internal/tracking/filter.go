@@ -91,10 +91,52 @@ var ExperimentSchema = Schema{
 	Bare:      true,
 }
 
+// The limits of one search, beyond which the request is refused as invalid.
+// MLflow documents none; these keep every filter the parser accepts within
+// what SQLite runs (999 terms of INTERSECT are 500 too many, 32,766
+// variables, 64 tables in a join, 50,000-byte LIKE patterns) with room to
+// spare, and bound the work one request makes. A filter of the most clauses
+// and values, over the most experiments, is tested against both databases.
+const (
+	// MaxFilterLength fits an IN list of MaxFilterValues 32-character run IDs.
+	MaxFilterLength = 512 << 10
+	// MaxFilterClauses caps the AND-joined comparisons of one filter.
+	MaxFilterClauses = 100
+	// MaxFilterValues caps the values of a filter's IN lists, together.
+	MaxFilterValues = 10000
+	// MaxPatternLength caps a LIKE or ILIKE pattern; no value stored is
+	// longer than 8,000 characters.
+	MaxPatternLength = 10000
+	// MaxOrderBy caps the order_by keys of one search.
+	MaxOrderBy = 20
+	// MaxSearchExperiments caps the experiment_ids of one search.
+	MaxSearchExperiments = 1000
+)
+
+// CheckSearchExperiments refuses a search of more than MaxSearchExperiments
+// experiments. Errors: Invalid.
+func CheckSearchExperiments(ids []string) error {
+	if len(ids) > MaxSearchExperiments {
+		return errs.Invalidf("a search may name at most %d experiment_ids, got %d", MaxSearchExperiments, len(ids))
+	}
+	return nil
+}
+
+// clip shortens a filter quoted in a message to its first 200 bytes.
+func clip(s string) string {
+	if len(s) <= 200 {
+		return s
+	}
+	return s[:200] + "..."
+}
+
 // ParseFilter parses an MLflow search filter such as
 // `metrics.acc > 0.9 AND params.lr = '0.01' AND tags."my tag" LIKE 'x%'`
 // against schema s. Errors are errs.Invalid naming the offending clause.
 func ParseFilter(s Schema, filter string) (Filter, error) {
+	if len(filter) > MaxFilterLength {
+		return nil, errs.Invalidf("invalid filter %q: it is %d bytes long, more than the %d allowed", clip(filter), len(filter), MaxFilterLength)
+	}
 	toks, err := lex(filter)
 	if err != nil {
 		return nil, err
@@ -102,19 +144,22 @@ func ParseFilter(s Schema, filter string) (Filter, error) {
 	p := &parser{toks: toks, schema: s, src: filter}
 	var out Filter
 	for p.more() {
+		if len(out) == MaxFilterClauses {
+			return nil, errs.Invalidf("invalid filter %q: more than the %d clauses allowed", clip(filter), MaxFilterClauses)
+		}
 		c, err := p.clause()
 		if err != nil {
-			return nil, errs.Invalidf("invalid filter %q: %s", filter, err)
+			return nil, errs.Invalidf("invalid filter %q: %s", clip(filter), err)
 		}
 		out = append(out, c)
 		if !p.more() {
 			break
 		}
 		if t := p.next(); !t.isWord("AND") {
-			return nil, errs.Invalidf("invalid filter %q: expected AND at position %d, found %q (only AND joins clauses)", filter, t.pos, t.text)
+			return nil, errs.Invalidf("invalid filter %q: expected AND at position %d, found %q (only AND joins clauses)", clip(filter), t.pos, t.text)
 		}
 		if !p.more() {
-			return nil, errs.Invalidf("invalid filter %q: AND at the end has no clause after it", filter)
+			return nil, errs.Invalidf("invalid filter %q: AND at the end has no clause after it", clip(filter))
 		}
 	}
 	return out, nil
@@ -123,8 +168,14 @@ func ParseFilter(s Schema, filter string) (Filter, error) {
 // ParseOrderBy parses order-by expressions such as "metrics.acc DESC" or
 // "attributes.start_time" against schema s.
 func ParseOrderBy(s Schema, exprs []string) ([]OrderBy, error) {
+	if len(exprs) > MaxOrderBy {
+		return nil, errs.Invalidf("invalid order_by: %d keys, more than the %d allowed", len(exprs), MaxOrderBy)
+	}
 	var out []OrderBy
 	for _, e := range exprs {
+		if len(e) > MaxFilterLength {
+			return nil, errs.Invalidf("invalid order_by %q: it is %d bytes long, more than the %d allowed", clip(e), len(e), MaxFilterLength)
+		}
 		toks, err := lex(e)
 		if err != nil {
 			return nil, errs.Invalidf("invalid order_by %q: %s", e, errs.MessageOf(err))
@@ -180,9 +231,17 @@ type token struct {
 
 func (t token) isWord(w string) bool { return t.kind == tWord && strings.EqualFold(t.text, w) }
 
+// maxTokens bounds the tokens lex makes, well above what a filter within
+// the clause and value limits needs (a clause takes under 10, a value 2).
+const maxTokens = 4 * (10*MaxFilterClauses + 2*MaxFilterValues)
+
 func lex(s string) ([]token, error) {
 	var toks []token
 	for i := 0; i < len(s); {
+		if len(toks) > maxTokens {
+			return nil, errs.Invalidf("invalid filter %q: more than %d terms, beyond the %d clauses and %d IN list values allowed",
+				clip(s), maxTokens, MaxFilterClauses, MaxFilterValues)
+		}
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
@@ -205,7 +264,7 @@ func lex(s string) ([]token, error) {
 				b.WriteByte(s[j])
 			}
 			if j >= len(s) {
-				return nil, errs.Invalidf("invalid filter %q: unterminated quote %c at position %d", s, c, i)
+				return nil, errs.Invalidf("invalid filter %q: unterminated quote %c at position %d", clip(s), c, i)
 			}
 			k := tQuoted
 			if c == '`' {
@@ -229,7 +288,7 @@ func lex(s string) ([]token, error) {
 			}
 			op := s[i:j]
 			if op == "!" {
-				return nil, errs.Invalidf("invalid filter %q: '!' at position %d must be followed by '='", s, i)
+				return nil, errs.Invalidf("invalid filter %q: '!' at position %d must be followed by '='", clip(s), i)
 			}
 			if op == "==" {
 				op = "="
@@ -256,6 +315,7 @@ type parser struct {
 	i      int
 	schema Schema
 	src    string
+	values int // IN list values so far
 }
 
 func (p *parser) more() bool { return p.i < len(p.toks) }
@@ -405,6 +465,9 @@ func (p *parser) clause() (Clause, error) {
 	if v.kind != tQuoted {
 		return c, fmt.Errorf("expected a quoted string value for %s %q (e.g. 'my-value'), found %s", kind, key, quoteTok(v))
 	}
+	if (op == "LIKE" || op == "ILIKE") && len(v.text) > MaxPatternLength {
+		return c, fmt.Errorf("the %s pattern for %s %q is %d bytes long, more than the %d allowed", op, kind, key, len(v.text), MaxPatternLength)
+	}
 	c.Str = v.text
 	return c, nil
 }
@@ -466,6 +529,9 @@ func (p *parser) list() ([]string, error) {
 		t := p.next()
 		if t.kind != tQuoted {
 			return nil, fmt.Errorf("expected a quoted string in the list at position %d, found %q", t.pos, t.text)
+		}
+		if p.values++; p.values > MaxFilterValues {
+			return nil, fmt.Errorf("the IN lists hold more than the %d values allowed in one filter", MaxFilterValues)
 		}
 		out = append(out, t.text)
 		if !p.more() {

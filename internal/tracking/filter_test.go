@@ -1,6 +1,8 @@
 package tracking
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,5 +88,45 @@ func TestValidateKey(t *testing.T) {
 	}
 	for _, bad := range []string{"", "../x", "/abs", "a//b", "a/./b", ".", "bad\x00", "semi;colon", string(make([]byte, 251))} {
 		require.Error(t, ValidateKey("metric", bad), bad)
+	}
+}
+
+func TestFilterLimits(t *testing.T) {
+	clauses := func(n int) string {
+		return strings.TrimSuffix(strings.Repeat("metrics.a > 0 AND ", n), " AND ")
+	}
+	values := func(n int) string {
+		l := make([]string, n)
+		for i := range l {
+			l[i] = fmt.Sprintf("'%d'", i)
+		}
+		return strings.Join(l, ", ")
+	}
+	f, err := ParseFilter(RunSchema, clauses(MaxFilterClauses))
+	require.NoError(t, err)
+	require.Len(t, f, MaxFilterClauses)
+	f, err = ParseFilter(RunSchema, "run_id IN ("+values(MaxFilterValues/2)+") AND run_name NOT IN ("+values(MaxFilterValues/2)+")")
+	require.NoError(t, err)
+	require.Len(t, f[1].List, MaxFilterValues/2)
+	_, err = ParseFilter(RunSchema, "tags.a LIKE '"+strings.Repeat("%", MaxPatternLength)+"'")
+	require.NoError(t, err)
+	_, err = ParseOrderBy(RunSchema, make([]string, MaxOrderBy+1))
+	require.ErrorContains(t, err, "invalid order_by: 21 keys, more than the 20 allowed")
+	require.NoError(t, CheckSearchExperiments(make([]string, MaxSearchExperiments)))
+	require.ErrorContains(t, CheckSearchExperiments(make([]string, MaxSearchExperiments+1)), "at most 1000 experiment_ids, got 1001")
+
+	for name, c := range map[string]struct{ filter, want string }{
+		"clauses":      {clauses(MaxFilterClauses + 1), "more than the 100 clauses allowed"},
+		"values":       {"run_id IN (" + values(MaxFilterValues+1) + ")", "the IN lists hold more than the 10000 values allowed in one filter"},
+		"length":       {"run_id = '" + strings.Repeat("x", MaxFilterLength) + "'", "it is 524299 bytes long, more than the 524288 allowed"},
+		"pattern":      {"params.p ILIKE '" + strings.Repeat("x", MaxPatternLength+1) + "'", "the ILIKE pattern for param \"p\" is 10001 bytes long"},
+		"tokens":       {strings.Repeat("(", maxTokens+10), "more than 84000 terms"},
+		"long quote":   {"params.p = '" + strings.Repeat("x", 1000), "unterminated quote"},
+		"long garbage": {strings.Repeat("x ", 1000), "unknown attribute"},
+	} {
+		_, err := ParseFilter(RunSchema, c.filter)
+		require.Equal(t, errs.Invalid, errs.KindOf(err), name)
+		require.ErrorContains(t, err, c.want, name)
+		require.Less(t, len(err.Error()), 500, name)
 	}
 }

@@ -239,11 +239,23 @@ func (db *DB) q(query string) string {
 		return out
 	}
 	out = rebind(query)
-	db.mu.Lock()
-	db.rebind[query] = out
-	db.mu.Unlock()
+	// Searches build a new query for each shape of filter; caching only
+	// short queries, and only so many, keeps the cache from growing with them.
+	if len(query) <= maxRebindQuery {
+		db.mu.Lock()
+		if len(db.rebind) < maxRebinds {
+			db.rebind[query] = out
+		}
+		db.mu.Unlock()
+	}
 	return out
 }
+
+// The bounds of the rebind cache: at most 16 MiB of queries.
+const (
+	maxRebindQuery = 4 << 10
+	maxRebinds     = 4096
+)
 
 // rebind turns each ? outside quotes into $1, $2, ...
 func rebind(query string) string {

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -25,6 +26,9 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 	if len(q.ExperimentIDs) == 0 {
 		return nil, "", nil
 	}
+	if err := tracking.CheckSearchExperiments(q.ExperimentIDs); err != nil {
+		return nil, "", err
+	}
 	var args []any
 	var joins []string
 	var joinArgs []any
@@ -41,7 +45,10 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 	// Clauses that name a set of runs (metric, param, tag and dataset
 	// comparisons) are index ranges within the searched experiments; their
 	// intersection drives the query, so only matching runs are read and sorted.
-	inExps := "IN (" + placeholders(len(exps)) + ")"
+	// The sets name the experiments as literals (each a parsed integer): as
+	// placeholders they would repeat once per set, and a hundred sets over
+	// a few hundred experiments would pass SQLite's 32,766 variables.
+	inExps := "IN (" + intList(exps) + ")"
 	var sets []string
 	var setArgs []any
 	for _, c := range filter {
@@ -51,7 +58,6 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 		}
 		if isSet {
 			sets = append(sets, cond)
-			setArgs = append(setArgs, exps...)
 			setArgs = append(setArgs, a...)
 			continue
 		}
@@ -126,8 +132,8 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 }
 
 // runClause compiles one filter clause on runs (alias r) to SQL: either a
-// query for the IDs of matching runs in the experiments inExps names (isSet;
-// its arguments follow the experiment IDs) or a condition on r.
+// query for the IDs of matching runs in the experiments inExps names (isSet)
+// or a condition on r.
 //
 // On SQLite the sets are intersected to drive the query: each is one index
 // range within the searched experiments. PostgreSQL (correlated) gets
@@ -191,4 +197,16 @@ func runClause(c tracking.Clause, inExps string, correlated bool) (sql string, a
 			WHERE `+scope("d.experiment_id")+cond, "i.destination_id AS run_uuid", a)
 	}
 	return "", nil, false, errs.Invalidf("invalid filter: %s keys cannot be used to search runs", c.Kind)
+}
+
+// intList writes experiment IDs, parsed int64s, as SQL literals "1, 2, 3".
+func intList(ids []any) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(id.(int64), 10))
+	}
+	return b.String()
 }
