@@ -134,7 +134,7 @@ func (db *DB) FindExperiments(ctx context.Context, q tracking.ExperimentQuery) (
 	var args []any
 	where = append(where, stageCond("e.lifecycle_stage", q.ViewType))
 	for _, c := range filter {
-		sqlc, a, err := experimentClause(c)
+		sqlc, a, err := experimentClause(c, db.fence(len(filter)))
 		if err != nil {
 			return nil, "", err
 		}
@@ -211,11 +211,13 @@ func stageCond(col string, v tracking.ViewType) string {
 	return col + " = 'active'"
 }
 
-func experimentClause(c tracking.Clause) (string, []any, error) {
+// experimentClause compiles one filter clause on experiments (alias e); fence
+// ends its sub-query (see DB.fence).
+func experimentClause(c tracking.Clause, fence string) (string, []any, error) {
 	switch c.Kind {
 	case tracking.KindTag:
 		cond, args := stringCond("t.value", c)
-		return `EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ? AND ` + cond + `)`,
+		return `EXISTS (SELECT 1 FROM experiment_tags t WHERE t.experiment_id = e.experiment_id AND t.key = ? AND ` + cond + fence + `)`,
 			append([]any{c.Key}, args...), nil
 	case tracking.KindAttribute:
 		col := "e." + c.Key

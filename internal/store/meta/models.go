@@ -164,7 +164,7 @@ func (db *DB) FindLoggedModels(ctx context.Context, q tracking.LoggedModelQuery)
 				table = "logged_model_params"
 			}
 			sc, sa := stringCond("t.value", c)
-			cond, a = `EXISTS (SELECT 1 FROM `+table+` t WHERE t.model_id = lm.model_id AND t.key = ? AND `+sc+`)`, append([]any{c.Key}, sa...)
+			cond, a = `EXISTS (SELECT 1 FROM `+table+` t WHERE t.model_id = lm.model_id AND t.key = ? AND `+sc+db.fence(len(filter))+`)`, append([]any{c.Key}, sa...)
 		default:
 			return nil, "", errs.Invalidf("invalid filter: %s keys are not supported for logged models", c.Kind)
 		}

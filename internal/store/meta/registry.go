@@ -232,7 +232,7 @@ func (db *DB) FindRegisteredModels(ctx context.Context, q registry.Query) ([]*re
 		switch c.Kind {
 		case tracking.KindTag:
 			cond, a := stringCond("t.value", c)
-			where = append(where, `rm.id IN (SELECT t.model_id FROM registered_model_tags t WHERE t.key = ? AND `+cond+`)`)
+			where = append(where, `rm.id IN (SELECT t.model_id FROM registered_model_tags t WHERE t.key = ? AND `+cond+db.fence(len(filter))+`)`)
 			args = append(args, append([]any{c.Key}, a...)...)
 		default:
 			col := modelOrderCols[c.Key]
@@ -307,7 +307,7 @@ func (db *DB) FindModelVersions(ctx context.Context, q registry.Query) ([]*regis
 		switch c.Kind {
 		case tracking.KindTag:
 			cond, a := stringCond("t.value", c)
-			where = append(where, `EXISTS (SELECT 1 FROM model_version_tags t WHERE t.model_id = v.model_id AND t.version = v.version AND t.key = ? AND `+cond+`)`)
+			where = append(where, `EXISTS (SELECT 1 FROM model_version_tags t WHERE t.model_id = v.model_id AND t.version = v.version AND t.key = ? AND `+cond+db.fence(len(filter))+`)`)
 			args = append(args, append([]any{c.Key}, a...)...)
 		default:
 			col := versionCols[c.Key]

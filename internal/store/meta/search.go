@@ -52,7 +52,7 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 	var sets []string
 	var setArgs []any
 	for _, c := range filter {
-		cond, a, isSet, err := runClause(c, inExps, db.dialect == Postgres)
+		cond, a, isSet, err := runClause(c, inExps, db.dialect == Postgres, db.fence(len(filter)))
 		if err != nil {
 			return nil, "", err
 		}
@@ -140,13 +140,15 @@ func (db *DB) FindRuns(ctx context.Context, q tracking.RunQuery) ([]*tracking.Ru
 // correlated EXISTS probes instead: its planner turns them into semi-joins,
 // and they stay cheap when its statistics lag behind a bulk load, where a
 // set plan was seen to take hundreds of milliseconds.
-func runClause(c tracking.Clause, inExps string, correlated bool) (sql string, args []any, isSet bool, err error) {
+//
+// fence ends each correlated sub-query (see DB.fence).
+func runClause(c tracking.Clause, inExps string, correlated bool, fence string) (sql string, args []any, isSet bool, err error) {
 	// set returns query, which selects sel, as a set, or as a correlated
 	// EXISTS matching col to the run.
 	set := func(query, sel string, a []any) (string, []any, bool, error) {
 		if correlated {
 			col := strings.TrimSuffix(sel, " AS run_uuid")
-			return `EXISTS (` + strings.Replace(query, "SELECT "+sel+" ", "SELECT 1 ", 1) + ` AND ` + col + ` = r.run_uuid)`, a, false, nil
+			return `EXISTS (` + strings.Replace(query, "SELECT "+sel+" ", "SELECT 1 ", 1) + ` AND ` + col + ` = r.run_uuid` + fence + `)`, a, false, nil
 		}
 		return query, a, true, nil
 	}
@@ -171,7 +173,7 @@ func runClause(c tracking.Clause, inExps string, correlated bool) (sql string, a
 		}
 		switch c.Op {
 		case "IS NULL":
-			return `NOT EXISTS (SELECT 1 FROM ` + table + ` p WHERE p.run_uuid = r.run_uuid AND p.key = ?)`, []any{c.Key}, false, nil
+			return `NOT EXISTS (SELECT 1 FROM ` + table + ` p WHERE p.run_uuid = r.run_uuid AND p.key = ?` + fence + `)`, []any{c.Key}, false, nil
 		case "IS NOT NULL":
 			return set(`SELECT p.run_uuid FROM `+table+` p WHERE `+scope("p.experiment_id")+`p.key = ?`, "p.run_uuid", []any{c.Key})
 		}
