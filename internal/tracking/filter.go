@@ -178,18 +178,18 @@ func ParseOrderBy(s Schema, exprs []string) ([]OrderBy, error) {
 		}
 		toks, err := lex(e)
 		if err != nil {
-			return nil, errs.Invalidf("invalid order_by %q: %s", e, errs.MessageOf(err))
+			return nil, errs.Invalidf("invalid order_by %q: %s", clip(e), errs.MessageOf(err))
 		}
 		if len(toks) == 0 {
-			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC]", e)
+			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC]", clip(e))
 		}
 		p := &parser{toks: toks, schema: s, src: e}
 		kind, key, err := p.identifier()
 		if err != nil {
-			return nil, errs.Invalidf("invalid order_by %q: %s", e, err)
+			return nil, errs.Invalidf("invalid order_by %q: %s", clip(e), err)
 		}
 		if kind == KindDataset {
-			return nil, errs.Invalidf("invalid order_by %q: datasets cannot be sorted on", e)
+			return nil, errs.Invalidf("invalid order_by %q: datasets cannot be sorted on", clip(e))
 		}
 		ob := OrderBy{Kind: kind, Key: key}
 		if p.more() {
@@ -199,11 +199,11 @@ func ParseOrderBy(s Schema, exprs []string) ([]OrderBy, error) {
 				ob.Desc = true
 			case t.isWord("ASC"):
 			default:
-				return nil, errs.Invalidf("invalid order_by %q: expected ASC or DESC, found %q", e, t.text)
+				return nil, errs.Invalidf("invalid order_by %q: expected ASC or DESC, found %q", clip(e), t.text)
 			}
 		}
 		if p.more() {
-			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC], found more after it", e)
+			return nil, errs.Invalidf("invalid order_by %q: expected <key> [ASC|DESC], found more after it", clip(e))
 		}
 		out = append(out, ob)
 	}
