@@ -66,6 +66,10 @@ const (
 	defaultMinSamples      = 3
 	defaultCPU             = 1
 	maxGridPoints          = 100000
+	// maxExact is the largest integer a float64 holds exactly: integer
+	// bounds, and bounds counted in steps of q, stay within it so that a
+	// draw's arithmetic fits in an int64.
+	maxExact = 1 << 53
 )
 
 // Spec is a hyperparameter search: what to optimise, the search space, how to
@@ -482,6 +486,9 @@ func (v *validator) bounds(p string, prm Param) {
 	if lo >= hi {
 		v.addf(p, "%s low %g must be below high %g", k, lo, hi)
 		ok = false
+	} else if !finite(hi - lo) {
+		v.addf(p, "%s range %g to %g is wider than a number holds", k, lo, hi)
+		ok = false
 	}
 	if (k == LogUniform || k == QLogUniform) && lo <= 0 {
 		v.addf(p, "%s low must be above 0, got %g", k, lo)
@@ -490,6 +497,9 @@ func (v *validator) bounds(p string, prm Param) {
 	if k == RandInt || k == QRandInt {
 		if lo != math.Trunc(lo) || hi != math.Trunc(hi) {
 			v.addf(p, "%s bounds must be integers, got %g and %g", k, lo, hi)
+			ok = false
+		} else if math.Abs(lo) > maxExact || math.Abs(hi) > maxExact {
+			v.addf(p, "%s bounds must lie within -2^53 and 2^53, got %g and %g", k, lo, hi)
 			ok = false
 		}
 	}
@@ -500,6 +510,9 @@ func (v *validator) bounds(p string, prm Param) {
 			ok = false
 		case k == QRandInt && q != math.Trunc(q):
 			v.addf(p, "%s q must be an integer, got %g", k, q)
+			ok = false
+		case math.Abs(lo/q) > maxExact || math.Abs(hi/q) > maxExact:
+			v.addf(p, "%s bounds %g and %g are more than 2^53 multiples of q %g from 0", k, lo, hi, q)
 			ok = false
 		}
 	} else if q != 0 {
