@@ -33,4 +33,6 @@ fi
 make ui
 go vet ./...
 go test -count=1 -timeout 20m ./...
+# Every fuzz target for a few seconds: about a minute on 2 cores.
+FUZZTIME=3s scripts/fuzz.sh
 (cd web/ui && npx vitest run && node --test --test-reporter=spec e2e/ui.test.mjs)
