@@ -408,8 +408,10 @@ func (x *execution) expand(ctx context.Context, pt *PlanTask, sc *scope) error {
 	}
 	lim := x.e.opts.Limits
 	total := len(list)
-	for _, nodes := range x.items {
-		total += len(nodes)
+	for task, nodes := range x.items {
+		if task != pt.Name { // a retried task's items are replaced, not added
+			total += len(nodes)
+		}
 	}
 	if total > lim.RunItems {
 		return fmt.Errorf("%d items, and the run's for_each tasks would have %d together, more than the %d a run may have", len(list), total, lim.RunItems)

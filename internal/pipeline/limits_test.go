@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -211,4 +213,25 @@ func TestExpressionLengthAndDepthAreCapped(t *testing.T) {
 	// In a spec the problem names the task and field.
 	msg := loadErr(t, "name: x\ntasks:\n  a:\n    run: echo\n    when: '"+strings.Repeat("!", 40)+"true'\n")
 	require.Contains(t, msg, `test.yaml:5: task "a" when: "!" at column 33 nests deeper than the 32 levels allowed`)
+}
+
+// TestRetriedForEachIsNotCountedTwice: a retried for_each task expands
+// again, replacing its items; the run's limit counts them once.
+func TestRetriedForEachIsNotCountedTwice(t *testing.T) {
+	f := setup(t, func(o *pipeline.Options) { o.Limits = pipeline.Limits{TaskItems: 3, RunItems: 3} })
+	flag := filepath.Join(f.dir, "ok")
+	r := f.run(`
+name: retry
+tasks:
+  fan:
+    run: test ${{ item }} != 2 || test -f `+flag+`
+    for_each: [1, 2, 3]
+`, nil)
+	require.Equal(t, pipeline.Failed, r.Phase)
+	require.NoError(t, os.WriteFile(flag, nil, 0o644))
+	_, err := f.e.Retry(context.Background(), r.ID, "")
+	require.NoError(t, err)
+	got, err := f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message+" "+task(got, "fan").Message)
 }
