@@ -392,6 +392,15 @@ func (x *execution) advance(ctx context.Context) {
 				x.enqueue(pt.Name)
 				continue
 			}
+			if _, expanded := x.items[pt.Name]; expanded {
+				// A retried task keeps its items: Retry reset the ones
+				// that did not succeed, and only those run again.
+				row.Phase, row.Started, row.Finished = Running, time.Now().UTC(), time.Time{}
+				x.phase[pt.Name] = Running
+				x.save(ctx, row)
+				changed = true
+				continue
+			}
 			if err := x.expand(ctx, pt, sc); err != nil {
 				x.setPhase(ctx, row, Failed, "for_each: "+err.Error())
 			}

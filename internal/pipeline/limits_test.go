@@ -215,9 +215,9 @@ func TestExpressionLengthAndDepthAreCapped(t *testing.T) {
 	require.Contains(t, msg, `test.yaml:5: task "a" when: "!" at column 33 nests deeper than the 32 levels allowed`)
 }
 
-// TestRetriedForEachIsNotCountedTwice: a retried for_each task expands
-// again, replacing its items; the run's limit counts them once.
-func TestRetriedForEachIsNotCountedTwice(t *testing.T) {
+// TestRetryRerunsOnlyFailedItems: retrying a run whose for_each task failed
+// runs again only the items that did not succeed, within the run's limit.
+func TestRetryRerunsOnlyFailedItems(t *testing.T) {
 	f := setup(t, func(o *pipeline.Options) { o.Limits = pipeline.Limits{TaskItems: 3, RunItems: 3} })
 	flag := filepath.Join(f.dir, "ok")
 	r := f.run(`
@@ -226,12 +226,20 @@ tasks:
   fan:
     run: test ${{ item }} != 2 || test -f `+flag+`
     for_each: [1, 2, 3]
+  after: {needs: [fan], run: "true"}
 `, nil)
 	require.Equal(t, pipeline.Failed, r.Phase)
+	started := task(r, "fan[0]").Started.UnixMilli()
 	require.NoError(t, os.WriteFile(flag, nil, 0o644))
 	_, err := f.e.Retry(context.Background(), r.ID, "")
 	require.NoError(t, err)
 	got, err := f.e.Execute(context.Background(), r.ID)
 	require.NoError(t, err)
-	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message+" "+task(got, "fan").Message)
+	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message)
+	require.Equal(t, started, task(got, "fan[0]").Started.UnixMilli(), "a succeeded item does not run again")
+	require.Len(t, got.Tasks, 5, "the parent, its three items and after, once each")
+	for node, attempts := range map[string]int{"fan[0]": 1, "fan[1]": 1, "fan[2]": 1, "after": 1} {
+		require.Equal(t, pipeline.Succeeded, task(got, node).Phase, node)
+		require.Equal(t, attempts, task(got, node).Attempts, node)
+	}
 }
