@@ -24,8 +24,6 @@ import (
 
 const secret = "SECRET-OUTSIDE-THE-ROOT"
 
-var jsonType = map[string]string{"Content-Type": "application/json"}
-
 // postJSON sends a JSON request and decodes the answer into out (when not nil).
 func (p *serverProcess) postJSON(t *testing.T, path string, body, out any) (int, string) {
 	t.Helper()

@@ -15,8 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var jsonType = map[string]string{"Content-Type": "application/json"}
-
 // specBody is the JSON body of pipelines/create for a YAML spec.
 func specBody(t *testing.T, spec string) string {
 	t.Helper()

@@ -94,6 +94,9 @@ func startServerProcess(t *testing.T, data string, args ...string) *serverProces
 	return p
 }
 
+// jsonType is the header of a JSON request body.
+var jsonType = map[string]string{"Content-Type": "application/json"}
+
 // send makes one request; hdr may set Host. It returns the status and body.
 func (p *serverProcess) send(t *testing.T, method, path, body string, hdr map[string]string) (int, string) {
 	t.Helper()
