@@ -61,7 +61,7 @@ func printJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func table(w io.Writer, header []string, rows [][]string) error {
+func printTable(w io.Writer, header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
@@ -134,7 +134,7 @@ func newExperimentsCmd() *cobra.Command {
 			for i, e := range all {
 				rows[i] = []string{e.ID, e.Name, e.LifecycleStage, e.ArtifactLocation, fmtTime(e.CreationTime)}
 			}
-			return table(cmd.OutOrStdout(), []string{"ID", "NAME", "STAGE", "ARTIFACT LOCATION", "CREATED"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"ID", "NAME", "STAGE", "ARTIFACT LOCATION", "CREATED"}, rows)
 		},
 	}
 	clientFlags(list)
@@ -268,7 +268,7 @@ func printRuns(w io.Writer, runs []*tracking.Run) error {
 		}
 		rows[i] = row
 	}
-	return table(w, header, rows)
+	return printTable(w, header, rows)
 }
 
 func printRun(w io.Writer, r *tracking.Run) error {
@@ -282,7 +282,7 @@ func printRun(w io.Writer, r *tracking.Run) error {
 		{"stage", i.LifecycleStage}, {"user", i.UserID}, {"started", fmtTime(i.StartTime)}, {"ended", end},
 		{"artifacts", i.ArtifactURI},
 	}
-	if err := table(w, []string{"FIELD", "VALUE"}, rows); err != nil {
+	if err := printTable(w, []string{"FIELD", "VALUE"}, rows); err != nil {
 		return err
 	}
 	section := func(title string, rows [][]string) error {
@@ -290,7 +290,7 @@ func printRun(w io.Writer, r *tracking.Run) error {
 			return nil
 		}
 		fmt.Fprintln(w)
-		return table(w, []string{strings.ToUpper(title), "VALUE"}, rows)
+		return printTable(w, []string{strings.ToUpper(title), "VALUE"}, rows)
 	}
 	var ps, ms, ts, ds [][]string
 	for _, p := range r.Params {

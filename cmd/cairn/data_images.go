@@ -142,7 +142,7 @@ func printImagePrepare(cmd *cobra.Command, res *data.PrepareResult) error {
 	for _, n := range totals {
 		all = append(all, strconv.Itoa(n))
 	}
-	if err := table(w, header, append(rows, all)); err != nil {
+	if err := printTable(w, header, append(rows, all)); err != nil {
 		return err
 	}
 	if len(res.Skipped) > 0 {

@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
 // newPrepareTableCmd is 'cairn data prepare table'.
 func newPrepareTableCmd() *cobra.Command {
-	def := data.DefaultTablePrepareOptions()
+	def := table.DefaultPrepareOptions()
 	cmd := &cobra.Command{
 		Use:   "table",
 		Short: "Prepare a CSV table: typed columns, engineered features, imputation, one-hot, standardisation",
@@ -31,7 +32,7 @@ inferred (number, category or text) when neither is given.`,
   cairn data prepare table --source people.csv --label churned --val 0.2 --test 0.1 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts := data.DefaultTablePrepareOptions()
+			opts := table.DefaultPrepareOptions()
 			fl := cmd.Flags()
 			opts.Path, _ = fl.GetString("source")
 			opts.Label, _ = fl.GetString("label")
@@ -57,7 +58,7 @@ inferred (number, category or text) when neither is given.`,
 			if opts.Preset == "" && opts.Spec == nil && opts.Label == "" {
 				return usageError{fmt.Errorf("--label is required when the columns are inferred (no --preset or --spec)")}
 			}
-			res, err := data.PrepareTable(cmd.Context(), opts)
+			res, err := table.Prepare(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -67,7 +68,7 @@ inferred (number, category or text) when neither is given.`,
 	fl := cmd.Flags()
 	fl.String("source", "", "CSV file with a header row (- for standard input)")
 	fl.String("label", "", "label column (default: the preset's or spec's)")
-	fl.String("preset", "", "column preset: "+strings.Join(data.Presets(), ", "))
+	fl.String("preset", "", "column preset: "+strings.Join(table.Presets(), ", "))
 	fl.String("spec", "", "JSON file with a table spec (columns, derived columns, features)")
 	fl.Float64("val", def.Split.Validation, "validation share")
 	fl.Float64("test", def.Split.Test, "test share")
@@ -78,9 +79,9 @@ inferred (number, category or text) when neither is given.`,
 	return cmd
 }
 
-// readTableSpec reads a TableSpec from a JSON file; unknown fields are errors.
-func readTableSpec(path string) (data.TableSpec, error) {
-	var spec data.TableSpec
+// readTableSpec reads a table.Spec from a JSON file; unknown fields are errors.
+func readTableSpec(path string) (table.Spec, error) {
+	var spec table.Spec
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -96,7 +97,7 @@ func readTableSpec(path string) (data.TableSpec, error) {
 	return spec, nil
 }
 
-func printTablePrepare(cmd *cobra.Command, res *data.TablePrepareResult) error {
+func printTablePrepare(cmd *cobra.Command, res *table.PrepareResult) error {
 	m := res.Manifest
 	splits := map[string]int{}
 	for _, s := range []string{data.SplitTrain, data.SplitValidation, data.SplitTest} {
@@ -145,9 +146,9 @@ CSV, so a dataset prepared from it is marked synthetic.`,
 				return usageError{fmt.Errorf("--out is required (a CSV file, or - for standard output)")}
 			}
 			if out == "-" {
-				return data.SynthPassengers(cmd.OutOrStdout(), n, seed)
+				return table.SynthPassengers(cmd.OutOrStdout(), n, seed)
 			}
-			if err := data.SynthPassengersFile(out, n, seed); err != nil {
+			if err := table.SynthPassengersFile(out, n, seed); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d synthetic passengers to %s\n", n, out)

@@ -80,7 +80,7 @@ func newModelsCmd() *cobra.Command {
 				}
 				rows[i] = []string{m.Name, lv, strings.Join(aliases, ","), fmtTime(m.LastUpdated)}
 			}
-			return table(cmd.OutOrStdout(), []string{"NAME", "LATEST", "ALIASES", "UPDATED"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"NAME", "LATEST", "ALIASES", "UPDATED"}, rows)
 		},
 	}
 	clientFlags(list)

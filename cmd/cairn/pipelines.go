@@ -346,7 +346,7 @@ func printPipelineRun(w io.Writer, r *pipeline.Run, asJSON bool) error {
 		}
 		rows = append(rows, []string{t.Node, phase, strconv.Itoa(t.Attempts), dur, strings.Join(outs, " "), t.Message})
 	}
-	return table(w, []string{"TASK", "PHASE", "ATTEMPTS", "TIME", "OUTPUTS", "MESSAGE"}, rows)
+	return printTable(w, []string{"TASK", "PHASE", "ATTEMPTS", "TIME", "OUTPUTS", "MESSAGE"}, rows)
 }
 
 // withEngine runs a command body with an engine over --data or --db.
@@ -398,7 +398,7 @@ func newPipelinesCmd() *cobra.Command {
 			if wantJSON(cmd) {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"pipelines": js})
 			}
-			return table(cmd.OutOrStdout(), []string{"PIPELINE", "SCHEDULE", "LATEST RUN", "PHASE", "CREATED"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"PIPELINE", "SCHEDULE", "LATEST RUN", "PHASE", "CREATED"}, rows)
 		}),
 	}
 	runs := &cobra.Command{
@@ -423,7 +423,7 @@ func newPipelinesCmd() *cobra.Command {
 			for _, r := range rs {
 				rows = append(rows, []string{r.ID, r.Pipeline, string(r.Phase), r.Trigger, fmtTime(r.Created.UnixMilli()), r.Message})
 			}
-			return table(cmd.OutOrStdout(), []string{"RUN", "PIPELINE", "PHASE", "TRIGGER", "CREATED", "MESSAGE"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"RUN", "PIPELINE", "PHASE", "TRIGGER", "CREATED", "MESSAGE"}, rows)
 		}),
 	}
 	show := &cobra.Command{
@@ -563,7 +563,7 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 				info := s
 				rows = append(rows, []string{s.ID, s.Version, strings.Join(info.Inputs(), ", "), strings.Join(s.Outputs, ", "), s.Doc})
 			}
-			return table(cmd.OutOrStdout(), []string{"STEP", "VERSION", "INPUTS", "OUTPUTS", "DOC"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"STEP", "VERSION", "INPUTS", "OUTPUTS", "DOC"}, rows)
 		},
 	}
 	cmd.AddCommand(exec, list)

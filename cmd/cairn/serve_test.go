@@ -23,6 +23,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/serve"
@@ -96,7 +97,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 	work := t.TempDir()
 	csv := filepath.Join(work, "passengers.csv")
-	require.NoError(t, data.SynthPassengersFile(csv, 200, 1))
+	require.NoError(t, table.SynthPassengersFile(csv, 200, 1))
 	hands := filepath.Join(work, "hands")
 	_, err = data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 72, Seed: 1, Size: 32})
 	require.NoError(t, err)
@@ -343,7 +344,7 @@ func TestServeWithAuth(t *testing.T) {
 	require.NoError(t, err)
 	work := t.TempDir()
 	csv := filepath.Join(work, "passengers.csv")
-	require.NoError(t, data.SynthPassengersFile(csv, 120, 1))
+	require.NoError(t, table.SynthPassengersFile(csv, 120, 1))
 	t.Setenv("MLFLOW_TRACKING_TOKEN", secret)
 	out, err := run(t, "train", "titanic", "--data", csv, "--epochs", "1", "--tracking-uri", url,
 		"--data-dir", filepath.Join(work, "cd"), "--json")

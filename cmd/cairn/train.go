@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/train"
@@ -186,9 +187,9 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 	}
 	ctx, errOut := cmd.Context(), cmd.ErrOrStderr()
 	if w.kind == train.KindTable {
-		opt := data.DefaultTablePrepareOptions()
-		opt.Path, opt.Preset, opt.CacheDir = src, data.PresetTitanic, cache
-		res, err := data.PrepareTable(ctx, opt)
+		opt := table.DefaultPrepareOptions()
+		opt.Path, opt.Preset, opt.CacheDir = src, table.PresetTitanic, cache
+		res, err := table.Prepare(ctx, opt)
 		if err != nil {
 			return "", err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -28,7 +29,7 @@ func TestTrainCommand(t *testing.T) {
 	ctx := context.Background()
 
 	csv := filepath.Join(work, "passengers.csv")
-	require.NoError(t, data.SynthPassengersFile(csv, 240, 1))
+	require.NoError(t, table.SynthPassengersFile(csv, 240, 1))
 	hands := filepath.Join(work, "hands")
 	_, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 96, Seed: 1, Size: 32})
 	require.NoError(t, err)

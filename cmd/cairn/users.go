@@ -194,7 +194,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 			for i, u := range users {
 				rows[i] = []string{u.Name, string(u.Role), u.CreationTime.Local().Format(time.DateTime)}
 			}
-			return table(cmd.OutOrStdout(), []string{"NAME", "ROLE", "CREATED"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"NAME", "ROLE", "CREATED"}, rows)
 		}),
 	}
 	storeFlags(list)
@@ -297,7 +297,7 @@ func newTokensCmd() *cobra.Command {
 				}
 				rows[i] = []string{t.ID, t.User, t.Name, t.Prefix + "...", exp, used}
 			}
-			return table(cmd.OutOrStdout(), []string{"ID", "USER", "NAME", "SECRET", "EXPIRES", "LAST USED"}, rows)
+			return printTable(cmd.OutOrStdout(), []string{"ID", "USER", "NAME", "SECRET", "EXPIRES", "LAST USED"}, rows)
 		}),
 	}
 	storeFlags(list)

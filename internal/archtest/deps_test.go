@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"internal/tune":            {"internal/errs"},
 	"internal/web/ui":          {"internal/errs", "internal/web/respond"},
 	"internal/data":            {"internal/errs"},
+	"internal/data/table":      {"internal/errs", "internal/data"},
 	"internal/web/mlflow/wire": {"internal/errs", "internal/tracking", "internal/registry"},
 	"internal/client":          {"internal/errs", "internal/tracking", "internal/registry", "internal/web/mlflow/wire"},
 }

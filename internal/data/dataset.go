@@ -24,6 +24,12 @@ const (
 	SplitTest       = "test"
 )
 
+// SyntheticMarker names the file the synthetic generators leave with their
+// output: a hidden file of that name in an image folder, or a file beside a
+// CSV whose name is the CSV's plus this suffix. A dataset prepared from a
+// marked source has Manifest.Synthetic set.
+const SyntheticMarker = ".cairn-synthetic.json"
+
 // Element types of a prepared dataset's feature tensor.
 const (
 	Uint8   = "uint8"   // images: raw pixel values 0..255, normalised when read

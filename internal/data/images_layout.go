@@ -66,10 +66,6 @@ func (r *scanResult) withHands() error {
 
 var fingersName = regexp.MustCompile(`^(.+)_([0-5])([LRlr])\.(?i:png|jpe?g)$`)
 
-// syntheticMarker is the hidden file the synthetic generators leave in their
-// output folder; a dataset prepared from such a folder is marked Synthetic.
-const syntheticMarker = ".cairn-synthetic.json"
-
 // imageFile is one image of a source, in a folder layout.
 type imageFile struct {
 	rel   string // slash path relative to the source's data folder
@@ -132,7 +128,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 		return nil, err
 	}
 	for _, e := range top.all {
-		if e.Name() == syntheticMarker {
+		if e.Name() == SyntheticMarker {
 			res.synthetic = true
 		}
 	}

@@ -74,7 +74,7 @@ func GenerateHands(ctx context.Context, opt SynthHandsOptions) (*SynthResult, er
 		"seed":      opt.Seed,
 		"size":      opt.Size,
 	}, "", "  ")
-	if err := os.WriteFile(filepath.Join(opt.Out, syntheticMarker), append(marker, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(opt.Out, SyntheticMarker), append(marker, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("synth fingers: %w", err)
 	}
 	counts := make([]int, len(fingersClasses))

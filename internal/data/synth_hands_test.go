@@ -30,7 +30,7 @@ func TestGenerateHandsDeterministic(t *testing.T) {
 	name := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}_[0-5][LR]\.png$`)
 	pngs := 0
 	for _, e := range entries {
-		if e.Name() == syntheticMarker {
+		if e.Name() == SyntheticMarker {
 			continue
 		}
 		pngs++
@@ -57,7 +57,7 @@ func TestGenerateHandsDeterministic(t *testing.T) {
 	_, err = GenerateHands(context.Background(), SynthHandsOptions{Out: c, N: 30, Seed: 6, Size: 48})
 	require.NoError(t, err)
 	other, _ := os.ReadDir(c)
-	require.Equal(t, syntheticMarker, other[0].Name())
+	require.Equal(t, SyntheticMarker, other[0].Name())
 	require.NotEqual(t, entries[1].Name(), other[1].Name())
 }
 

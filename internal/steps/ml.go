@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/train"
@@ -117,11 +118,11 @@ func (p *PrepareTable) Validate() error {
 
 // Run implements Step.
 func (p *PrepareTable) Run(ctx context.Context, env Env) (map[string]string, error) {
-	opt := data.DefaultTablePrepareOptions()
+	opt := table.DefaultPrepareOptions()
 	opt.Path, opt.Label, opt.Preset, opt.Seed = inputPath(p.Source), p.Label, p.Preset, p.Seed
 	opt.Split = data.SplitFractions{Validation: p.Val, Test: p.Test}
 	opt.CacheDir = filepath.Join(dataDir(env), "datasets")
-	res, err := data.PrepareTable(ctx, opt)
+	res, err := table.Prepare(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func (s *Synth) Validate() error {
 func (s *Synth) Run(ctx context.Context, env Env) (map[string]string, error) {
 	if s.Kind == "titanic" {
 		p := filepath.Join(env.OutputsDir, "passengers.csv")
-		if err := data.SynthPassengersFile(p, s.N, s.Seed); err != nil {
+		if err := table.SynthPassengersFile(p, s.N, s.Seed); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %d SYNTHETIC passengers to %s\n", s.N, p)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/serve"
@@ -84,7 +85,7 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 		info.Kind, info.Hands = serve.KindImage, data.HandClasses(pkg.Classes)
 	case len(pkg.Transform) > 0:
 		info.Kind = serve.KindTable
-		t, err := data.UnmarshalTableTransform(pkg.Transform)
+		t, err := table.UnmarshalTransform(pkg.Transform)
 		if err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/serve"
 	"github.com/cairn-mlops/cairn/internal/train"
 )
@@ -49,12 +50,12 @@ var benchPackages = sync.OnceValues(func() (map[string]benchModel, error) {
 		return nil, err
 	}
 	csv := filepath.Join(dir, "passengers.csv")
-	if err := data.SynthPassengersFile(csv, 240, 1); err != nil {
+	if err := table.SynthPassengersFile(csv, 240, 1); err != nil {
 		return nil, err
 	}
-	to := data.DefaultTablePrepareOptions()
-	to.Path, to.Preset, to.CacheDir = csv, data.PresetTitanic, filepath.Join(dir, "cache")
-	tr, err := data.PrepareTable(ctx, to)
+	to := table.DefaultPrepareOptions()
+	to.Path, to.Preset, to.CacheDir = csv, table.PresetTitanic, filepath.Join(dir, "cache")
+	tr, err := table.Prepare(ctx, to)
 	if err != nil {
 		return nil, err
 	}

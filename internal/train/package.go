@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -144,13 +145,13 @@ func (p *Package) write(dir string) error {
 func (p *Package) mlmodel() ([]byte, error) {
 	var inputs []map[string]any
 	if p.Kind == KindTable && len(p.Transform) > 0 {
-		t, err := data.UnmarshalTableTransform(p.Transform)
+		t, err := table.UnmarshalTransform(p.Transform)
 		if err != nil {
 			return nil, fmt.Errorf("save package: %w", err)
 		}
 		for _, in := range t.Inputs() {
 			typ := "string"
-			if in.Type == data.Number {
+			if in.Type == table.Number {
 				typ = "double"
 			}
 			inputs = append(inputs, map[string]any{"name": in.Name, "type": typ, "required": !in.Optional})

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -17,7 +18,7 @@ type Predictor struct {
 	Package   *Package
 	Dir       string
 	net       network
-	transform *data.TableTransform
+	transform *table.Transform
 }
 
 // network is what a Predictor runs: a GoMLX model or an imported ONNX graph.
@@ -68,7 +69,7 @@ func LoadPredictor(dir, backend string) (p *Predictor, err error) {
 		return nil, errs.Invalidf("load model %s: kind %q: expected %s, %s or %s", dir, pkg.Kind, KindImage, KindTable, KindONNX)
 	}
 	if len(pkg.Transform) > 0 {
-		if p.transform, err = data.UnmarshalTableTransform(pkg.Transform); err != nil {
+		if p.transform, err = table.UnmarshalTransform(pkg.Transform); err != nil {
 			return nil, fmt.Errorf("load model %s: %w", dir, err)
 		}
 	}

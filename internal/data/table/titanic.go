@@ -1,4 +1,4 @@
-package data
+package table
 
 import "github.com/cairn-mlops/cairn/internal/errs"
 
@@ -24,8 +24,8 @@ var titanicTitles = map[string]string{
 // A record needs Name, Pclass, Sex, Age, SibSp, Parch, Fare and Embarked
 // (null when unknown); Cabin may be absent; PassengerId and Ticket are
 // ignored.
-func TitanicSpec() TableSpec {
-	return TableSpec{
+func TitanicSpec() Spec {
+	return Spec{
 		Label:   "Survived",
 		Classes: []string{"0", "1"},
 		ID:      "PassengerId",
@@ -53,12 +53,12 @@ func TitanicSpec() TableSpec {
 }
 
 // Preset returns the table spec of a named preset.
-func Preset(name string) (TableSpec, error) {
+func Preset(name string) (Spec, error) {
 	switch name {
 	case PresetTitanic:
 		return TitanicSpec(), nil
 	}
-	return TableSpec{}, errs.Invalidf("table preset %q: expected one of %s", name, quoteList(Presets()))
+	return Spec{}, errs.Invalidf("table preset %q: expected one of %s", name, quoteList(Presets()))
 }
 
 // Presets lists the table presets.

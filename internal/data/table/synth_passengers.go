@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -242,13 +243,10 @@ func synthTicket(rng *rand.Rand, class int) string {
 	return num
 }
 
-// SyntheticTableMarker is the suffix of the file SynthPassengersFile writes
-// beside its CSV (e.g. "synth.csv.cairn-synthetic.json"); PrepareTable marks
-// a dataset prepared from a CSV with such a marker as Synthetic.
-const SyntheticTableMarker = ".cairn-synthetic.json"
-
 // SynthPassengersFile writes SynthPassengers(n, seed) to path, under a
-// temporary name renamed into place, and the synthetic marker beside it.
+// temporary name renamed into place, and the synthetic marker beside it
+// (path + data.SyntheticMarker, e.g. "synth.csv.cairn-synthetic.json"):
+// Prepare marks a dataset prepared from a CSV with such a marker Synthetic.
 func SynthPassengersFile(path string, n int, seed uint64) error {
 	if n < 1 {
 		return errs.Invalidf("synthetic passengers: n = %d: expected at least 1", n)
@@ -271,7 +269,7 @@ func SynthPassengersFile(path string, n int, seed uint64) error {
 		return fmt.Errorf("synthetic passengers: %w", err)
 	}
 	marker, _ := json.Marshal(map[string]any{"generator": "cairn data synth titanic", "n": n, "seed": seed})
-	if err := os.WriteFile(path+SyntheticTableMarker, append(marker, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(path+data.SyntheticMarker, append(marker, '\n'), 0o644); err != nil {
 		return fmt.Errorf("synthetic passengers: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
@@ -282,6 +280,6 @@ func SynthPassengersFile(path string, n int, seed uint64) error {
 
 // hasSyntheticMarker reports whether the CSV at path has the marker beside it.
 func hasSyntheticMarker(path string) bool {
-	_, err := os.Stat(path + SyntheticTableMarker)
+	_, err := os.Stat(path + data.SyntheticMarker)
 	return err == nil
 }

@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"bytes"
@@ -11,11 +11,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
-// TablePrepareOptions says what PrepareTable reads and how it prepares it.
-type TablePrepareOptions struct {
+// PrepareOptions says what Prepare reads and how it prepares it.
+type PrepareOptions struct {
 	// Path is a local CSV file; Reader is used instead when Path is empty.
 	Path   string
 	Reader io.Reader
@@ -29,9 +30,9 @@ type TablePrepareOptions struct {
 	// neither, column types are inferred and every number and category
 	// column except the label becomes a feature.
 	Preset string
-	Spec   *TableSpec
+	Spec   *Spec
 	// Split gives the validation and test shares, stratified by label.
-	Split SplitFractions
+	Split data.SplitFractions
 	Seed  uint64
 	// CacheDir holds prepared datasets, one folder per content hash.
 	CacheDir string
@@ -41,34 +42,34 @@ type TablePrepareOptions struct {
 	Synthetic bool
 }
 
-// DefaultTablePrepareOptions returns a 0.8/0.2 train/validation split with
+// DefaultPrepareOptions returns a 0.8/0.2 train/validation split with
 // seed 1, cached under DefaultCacheDir.
-func DefaultTablePrepareOptions() TablePrepareOptions {
-	return TablePrepareOptions{Split: SplitFractions{Validation: 0.2}, Seed: 1, CacheDir: DefaultCacheDir}
+func DefaultPrepareOptions() PrepareOptions {
+	return PrepareOptions{Split: data.SplitFractions{Validation: 0.2}, Seed: 1, CacheDir: data.DefaultCacheDir}
 }
 
-// TablePrepareResult is what PrepareTable did.
-type TablePrepareResult struct {
+// PrepareResult is what Prepare did.
+type PrepareResult struct {
 	Dir      string        `json:"dir"`
 	Hash     string        `json:"hash"`
 	Hit      bool          `json:"hit"` // the dataset was already in the cache
-	Manifest Manifest      `json:"manifest"`
+	Manifest data.Manifest `json:"manifest"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// tableHashVersion changes whenever PrepareTable's output for the same
+// tableHashVersion changes whenever Prepare's output for the same
 // inputs would change, so old cache entries stop matching.
 const tableHashVersion = "cairn-table-v1"
 
-// PrepareTable reads a CSV table, splits it (stratified by label, seeded),
+// Prepare reads a CSV table, splits it (stratified by label, seeded),
 // fits the spec's transform on the train split only, encodes every row to a
 // float32 feature vector and saves the dataset in the cache, under the
 // SHA-256 of the file content and the parameters. When that dataset is
 // already cached it is returned without parsing (Hit). The fitted
-// transform is in Manifest.Transform (see UnmarshalTableTransform).
+// transform is in Manifest.Transform (see UnmarshalTransform).
 // Errors are Invalid for bad input (naming file, line and column) and
 // NotFound for a missing file.
-func PrepareTable(ctx context.Context, opts TablePrepareOptions) (*TablePrepareResult, error) {
+func Prepare(ctx context.Context, opts PrepareOptions) (*PrepareResult, error) {
 	start := time.Now()
 	if err := opts.Split.Validate(); err != nil {
 		return nil, err
@@ -88,11 +89,11 @@ func PrepareTable(ctx context.Context, opts TablePrepareOptions) (*TablePrepareR
 	if err != nil {
 		return nil, err
 	}
-	cache := NewCache(opts.CacheDir)
+	cache := data.NewCache(opts.CacheDir)
 	if m, ok, err := cache.Lookup(hash); err != nil {
 		return nil, err
 	} else if ok {
-		return &TablePrepareResult{Dir: cache.DatasetDir(hash), Hash: hash, Hit: true, Manifest: m, Duration: time.Since(start)}, nil
+		return &PrepareResult{Dir: cache.DatasetDir(hash), Hash: hash, Hit: true, Manifest: m, Duration: time.Since(start)}, nil
 	}
 
 	c, err := ReadCSV(bytes.NewReader(content), name)
@@ -120,15 +121,15 @@ func PrepareTable(ctx context.Context, opts TablePrepareOptions) (*TablePrepareR
 	if err != nil {
 		return nil, err
 	}
-	splits, err := Split(labels, nil, opts.Split, opts.Seed)
+	splits, err := data.Split(labels, nil, opts.Split, opts.Seed)
 	if err != nil {
 		return nil, err
 	}
-	if len(splits[SplitTrain]) == 0 {
+	if len(splits[data.SplitTrain]) == 0 {
 		return nil, errs.Invalidf("%s: %d rows leave none for training", name, len(c.Rows))
 	}
 	spec.Classes = classes
-	t, x, err := fitCSV(ctx, *spec, c, splits[SplitTrain], true)
+	t, x, err := fitCSV(ctx, *spec, c, splits[data.SplitTrain], true)
 	if err != nil {
 		return nil, err
 	}
@@ -136,11 +137,11 @@ func PrepareTable(ctx context.Context, opts TablePrepareOptions) (*TablePrepareR
 	if err != nil {
 		return nil, fmt.Errorf("prepare table: %w", err)
 	}
-	d := &Dataset{
-		Manifest: Manifest{
+	d := &data.Dataset{
+		Manifest: data.Manifest{
 			Kind:      "table",
 			Shape:     []int{t.Size()},
-			DType:     Float32,
+			DType:     data.Float32,
 			Classes:   t.Classes,
 			Features:  t.FeatureNames,
 			Count:     len(c.Rows),
@@ -165,11 +166,11 @@ func PrepareTable(ctx context.Context, opts TablePrepareOptions) (*TablePrepareR
 	if err != nil {
 		return nil, err
 	}
-	return &TablePrepareResult{Dir: dir, Hash: hash, Manifest: d.Manifest, Duration: time.Since(start)}, nil
+	return &PrepareResult{Dir: dir, Hash: hash, Manifest: d.Manifest, Duration: time.Since(start)}, nil
 }
 
 // readTableSource returns the bytes of the source and its display name.
-func readTableSource(opts TablePrepareOptions) ([]byte, string, error) {
+func readTableSource(opts PrepareOptions) ([]byte, string, error) {
 	name := opts.Name
 	switch {
 	case opts.Path != "":
@@ -199,8 +200,8 @@ func readTableSource(opts TablePrepareOptions) ([]byte, string, error) {
 
 // spec resolves the options' spec; nil means infer from the data. mode
 // names where it came from: "preset:NAME", "declared" or "inferred".
-func (o TablePrepareOptions) spec() (*TableSpec, string, error) {
-	var s TableSpec
+func (o PrepareOptions) spec() (*Spec, string, error) {
+	var s Spec
 	mode := "declared"
 	switch {
 	case o.Preset != "" && o.Spec != nil:
@@ -230,11 +231,11 @@ func (o TablePrepareOptions) spec() (*TableSpec, string, error) {
 
 // inferSpec declares every header column with its inferred type and makes
 // every number and category column except the label a feature.
-func inferSpec(c *CSV, label string) (TableSpec, error) {
+func inferSpec(c *CSV, label string) (Spec, error) {
 	if err := c.Require(label); err != nil {
-		return TableSpec{}, err
+		return Spec{}, err
 	}
-	s := TableSpec{Label: label}
+	s := Spec{Label: label}
 	for _, col := range InferColumns(c) {
 		if col.Name == label {
 			continue
@@ -251,18 +252,18 @@ func inferSpec(c *CSV, label string) (TableSpec, error) {
 }
 
 // tableHash is the cache key: SHA-256 over the parameters and the content.
-func tableHash(content []byte, spec *TableSpec, mode string, o TablePrepareOptions) (string, error) {
+func tableHash(content []byte, spec *Spec, mode string, o PrepareOptions) (string, error) {
 	params, err := json.Marshal(struct {
-		Version   string         `json:"version"`
-		Format    int            `json:"format"`
-		Transform int            `json:"transform"`
-		Mode      string         `json:"mode"`
-		Spec      *TableSpec     `json:"spec"`
-		Label     string         `json:"label"`
-		Split     SplitFractions `json:"split"`
-		Seed      uint64         `json:"seed"`
-		Synthetic bool           `json:"synthetic"`
-	}{tableHashVersion, FormatVersion, TableTransformVersion, mode, spec, o.Label, o.Split, o.Seed, o.Synthetic})
+		Version   string              `json:"version"`
+		Format    int                 `json:"format"`
+		Transform int                 `json:"transform"`
+		Mode      string              `json:"mode"`
+		Spec      *Spec               `json:"spec"`
+		Label     string              `json:"label"`
+		Split     data.SplitFractions `json:"split"`
+		Seed      uint64              `json:"seed"`
+		Synthetic bool                `json:"synthetic"`
+	}{tableHashVersion, data.FormatVersion, TransformVersion, mode, spec, o.Label, o.Split, o.Seed, o.Synthetic})
 	if err != nil {
 		return "", fmt.Errorf("prepare table: %w", err)
 	}

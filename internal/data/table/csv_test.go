@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"context"
@@ -154,15 +154,15 @@ func TestTableBadNumber(t *testing.T) {
 	}
 	c, err := ReadCSV(strings.NewReader(b.String()), "train.csv")
 	require.NoError(t, err)
-	spec := TableSpec{Label: "Survived", Columns: []ColumnSpec{{Name: "Age", Type: Number}, {Name: "Sex", Type: Category}},
+	spec := Spec{Label: "Survived", Columns: []ColumnSpec{{Name: "Age", Type: Number}, {Name: "Sex", Type: Category}},
 		Features: []string{"Age", "Sex"}}
-	_, err = FitTableTransform(context.Background(), spec, c, nil)
+	_, err = FitTransform(context.Background(), spec, c, nil)
 	require.True(t, errs.Is(err, errs.Invalid))
 	require.Equal(t, `train.csv line 17, column "Age": "abc" is not a number`, err.Error())
 
 	for _, bad := range []string{"NaN", "Inf", "1,5", "12 years"} {
 		c.Rows[3][1] = bad
-		_, err = FitTableTransform(context.Background(), spec, c, nil)
+		_, err = FitTransform(context.Background(), spec, c, nil)
 		require.ErrorContains(t, err, `train.csv line 5, column "Age": `, bad)
 	}
 }

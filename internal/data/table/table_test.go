@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -71,7 +72,7 @@ var titanicNumbers = []string{"PassengerId", "Survived", "Pclass", "Age", "SibSp
 func TestTableTransformRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	c := readSmall(t)
-	tr, err := FitTableTransform(ctx, TitanicSpec(), c, nil)
+	tr, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	require.Equal(t, 25, tr.Size())
 	require.Len(t, tr.FeatureNames, 25)
@@ -82,7 +83,7 @@ func TestTableTransformRoundTrip(t *testing.T) {
 	// The saved JSON applies identically, and re-encodes to the same bytes.
 	b, err := json.Marshal(tr)
 	require.NoError(t, err)
-	back, err := UnmarshalTableTransform(b)
+	back, err := UnmarshalTransform(b)
 	require.NoError(t, err)
 	b2, err := json.Marshal(back)
 	require.NoError(t, err)
@@ -113,7 +114,7 @@ func TestTableTransformRoundTrip(t *testing.T) {
 	require.Equal(t, x, batch)
 
 	// Fitting is deterministic.
-	again, err := FitTableTransform(ctx, TitanicSpec(), c, nil)
+	again, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	b3, err := json.Marshal(again)
 	require.NoError(t, err)
@@ -123,12 +124,12 @@ func TestTableTransformRoundTrip(t *testing.T) {
 func TestTableTransformFitsOnTrainOnly(t *testing.T) {
 	ctx := context.Background()
 	c := readSmall(t)
-	all, err := FitTableTransform(ctx, TitanicSpec(), c, nil)
+	all, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	train := []int{0, 2, 4, 5, 7, 12} // third-class rows only, plus Dr. Saunders
-	sub, err := FitTableTransform(ctx, TitanicSpec(), c, train)
+	sub, err := FitTransform(ctx, TitanicSpec(), c, train)
 	require.NoError(t, err)
-	col := func(tr *TableTransform, name string) FittedColumn {
+	col := func(tr *Transform, name string) FittedColumn {
 		for _, c := range tr.Columns {
 			if c.Name == name {
 				return c
@@ -149,7 +150,7 @@ func TestTableTransformFitsOnTrainOnly(t *testing.T) {
 func TestTableTransformRecords(t *testing.T) {
 	ctx := context.Background()
 	c := readSmall(t)
-	tr, err := FitTableTransform(ctx, TitanicSpec(), c, nil)
+	tr, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	slot := func(v []float32, name string) float32 {
 		i := slices.Index(tr.FeatureNames, name)
@@ -258,7 +259,7 @@ func TestTableTransformRecords(t *testing.T) {
 
 func TestTableUnmarshalTransformErrors(t *testing.T) {
 	c := readSmall(t)
-	tr, err := FitTableTransform(context.Background(), TitanicSpec(), c, nil)
+	tr, err := FitTransform(context.Background(), TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	good, err := json.Marshal(tr)
 	require.NoError(t, err)
@@ -284,7 +285,7 @@ func TestTableUnmarshalTransformErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := UnmarshalTableTransform(tc.in)
+			_, err := UnmarshalTransform(tc.in)
 			require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 			require.ErrorContains(t, err, tc.msg)
 		})
@@ -295,29 +296,29 @@ func TestTableSpecValidate(t *testing.T) {
 	num := func(n string) ColumnSpec { return ColumnSpec{Name: n, Type: Number} }
 	tests := []struct {
 		name string
-		spec TableSpec
+		spec Spec
 		msg  string
 	}{
-		{"no label", TableSpec{Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, "no label column"},
-		{"no columns", TableSpec{Label: "y"}, "no columns"},
-		{"no features", TableSpec{Label: "y", Columns: []ColumnSpec{num("a")}}, "no features"},
-		{"label as column", TableSpec{Label: "a", Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, `column "a": is the label column`},
-		{"twice", TableSpec{Label: "y", Columns: []ColumnSpec{num("a"), num("a")}, Features: []string{"a"}}, `column "a": declared twice`},
-		{"bad type", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: "int"}}, Features: []string{"a"}}, `type "int": expected`},
-		{"text feature", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Text}}, Features: []string{"a"}}, `feature "a" is text`},
-		{"unknown feature", TableSpec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"b"}}, `feature "b" is not a column`},
-		{"feature twice", TableSpec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"a", "a"}}, `feature "a" listed twice`},
-		{"median of category", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Impute: Impute{Strategy: ImputeMedian}}}, Features: []string{"a"}}, `impute "median" needs a number column`},
-		{"bad constant", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{Strategy: ImputeConstant, Value: "x"}}}, Features: []string{"a"}}, `impute value "x" is not a number`},
-		{"by later column", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{By: "b"}}, {Name: "b", Type: Category}}, Features: []string{"a"}}, `impute by "b": expected an earlier category column`},
-		{"scale category", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Scale: ScaleNone}}, Features: []string{"a"}}, "scale applies to numbers only"},
-		{"unknown op", TableSpec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: "log", Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive op "log": expected`},
-		{"derive from later", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "b", Type: Number, Derive: &Derive{Op: DeriveSum, Inputs: []string{"a"}}}, num("a")}, Features: []string{"b"}}, `derive input "a" is not an earlier column`},
-		{"ratio arity", TableSpec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: DeriveRatio, Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive "ratio" takes 2 input(s), got 1`},
-		{"extract type", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "n", Type: Text}, {Name: "b", Type: Number, Derive: &Derive{Op: DeriveExtract, Inputs: []string{"n"}, Pattern: "(x)"}}}, Features: []string{"b"}}, `derive "extract" gives a category column, declared number`},
-		{"extract no group", TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "n", Type: Text}, {Name: "b", Type: Category, Derive: &Derive{Op: DeriveExtract, Inputs: []string{"n"}, Pattern: "x"}}}, Features: []string{"b"}}, `has no group to extract`},
-		{"optional derived", TableSpec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Optional: true, Derive: &Derive{Op: DerivePresent, Inputs: []string{"a"}}}}, Features: []string{"b"}}, "a derived column cannot be optional"},
-		{"one class", TableSpec{Label: "y", Classes: []string{"1"}, Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, "one class"},
+		{"no label", Spec{Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, "no label column"},
+		{"no columns", Spec{Label: "y"}, "no columns"},
+		{"no features", Spec{Label: "y", Columns: []ColumnSpec{num("a")}}, "no features"},
+		{"label as column", Spec{Label: "a", Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, `column "a": is the label column`},
+		{"twice", Spec{Label: "y", Columns: []ColumnSpec{num("a"), num("a")}, Features: []string{"a"}}, `column "a": declared twice`},
+		{"bad type", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: "int"}}, Features: []string{"a"}}, `type "int": expected`},
+		{"text feature", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Text}}, Features: []string{"a"}}, `feature "a" is text`},
+		{"unknown feature", Spec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"b"}}, `feature "b" is not a column`},
+		{"feature twice", Spec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"a", "a"}}, `feature "a" listed twice`},
+		{"median of category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Impute: Impute{Strategy: ImputeMedian}}}, Features: []string{"a"}}, `impute "median" needs a number column`},
+		{"bad constant", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{Strategy: ImputeConstant, Value: "x"}}}, Features: []string{"a"}}, `impute value "x" is not a number`},
+		{"by later column", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{By: "b"}}, {Name: "b", Type: Category}}, Features: []string{"a"}}, `impute by "b": expected an earlier category column`},
+		{"scale category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Scale: ScaleNone}}, Features: []string{"a"}}, "scale applies to numbers only"},
+		{"unknown op", Spec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: "log", Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive op "log": expected`},
+		{"derive from later", Spec{Label: "y", Columns: []ColumnSpec{{Name: "b", Type: Number, Derive: &Derive{Op: DeriveSum, Inputs: []string{"a"}}}, num("a")}, Features: []string{"b"}}, `derive input "a" is not an earlier column`},
+		{"ratio arity", Spec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: DeriveRatio, Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive "ratio" takes 2 input(s), got 1`},
+		{"extract type", Spec{Label: "y", Columns: []ColumnSpec{{Name: "n", Type: Text}, {Name: "b", Type: Number, Derive: &Derive{Op: DeriveExtract, Inputs: []string{"n"}, Pattern: "(x)"}}}, Features: []string{"b"}}, `derive "extract" gives a category column, declared number`},
+		{"extract no group", Spec{Label: "y", Columns: []ColumnSpec{{Name: "n", Type: Text}, {Name: "b", Type: Category, Derive: &Derive{Op: DeriveExtract, Inputs: []string{"n"}, Pattern: "x"}}}, Features: []string{"b"}}, `has no group to extract`},
+		{"optional derived", Spec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Optional: true, Derive: &Derive{Op: DerivePresent, Inputs: []string{"a"}}}}, Features: []string{"b"}}, "a derived column cannot be optional"},
+		{"one class", Spec{Label: "y", Classes: []string{"1"}, Columns: []ColumnSpec{num("a")}, Features: []string{"a"}}, "one class"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,7 +333,7 @@ func TestTableSpecValidate(t *testing.T) {
 func TestTableLabels(t *testing.T) {
 	c, err := ReadCSV(strings.NewReader("y,a\n10,1\n9,2\n10,3\n"), "t.csv")
 	require.NoError(t, err)
-	tr, err := FitTableTransform(context.Background(), TableSpec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number}}, Features: []string{"a"}}, c, nil)
+	tr, err := FitTransform(context.Background(), Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number}}, Features: []string{"a"}}, c, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"9", "10"}, tr.Classes) // numeric order
 	labels, err := tr.CSVLabels(c)
@@ -352,28 +353,28 @@ func TestTablePrepareCache(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "small.csv")
 	require.NoError(t, os.WriteFile(src, []byte(smallPassengers), 0o644))
-	opts := DefaultTablePrepareOptions()
+	opts := DefaultPrepareOptions()
 	opts.Path, opts.Preset, opts.Label, opts.CacheDir = src, PresetTitanic, "Survived", filepath.Join(dir, "cache")
-	opts.Split = SplitFractions{Validation: 0.25}
+	opts.Split = data.SplitFractions{Validation: 0.25}
 
-	first, err := PrepareTable(ctx, opts)
+	first, err := Prepare(ctx, opts)
 	require.NoError(t, err)
 	require.False(t, first.Hit)
 	require.Len(t, first.Hash, 64)
 	m := first.Manifest
 	require.Equal(t, "table", m.Kind)
-	require.Equal(t, Float32, m.DType)
+	require.Equal(t, data.Float32, m.DType)
 	// Fitted on the 12 train rows only, which lack some categories of the 16.
 	require.Equal(t, []int{len(m.Features)}, m.Shape)
 	require.LessOrEqual(t, len(m.Features), 25)
 	require.Equal(t, []string{"0", "1"}, m.Classes)
 	require.Equal(t, 16, m.Count)
-	require.Len(t, m.Splits[SplitValidation], 4)
-	require.Len(t, m.Splits[SplitTrain], 12)
+	require.Len(t, m.Splits[data.SplitValidation], 4)
+	require.Len(t, m.Splits[data.SplitTrain], 12)
 	require.False(t, m.Synthetic)
 	require.Equal(t, "1", m.Meta[0]["id"])
 
-	second, err := PrepareTable(ctx, opts)
+	second, err := Prepare(ctx, opts)
 	require.NoError(t, err)
 	require.True(t, second.Hit)
 	require.Equal(t, first.Dir, second.Dir)
@@ -381,15 +382,15 @@ func TestTablePrepareCache(t *testing.T) {
 
 	// The saved dataset holds what the saved transform gives, fitted on the
 	// train split only.
-	d, err := Load(first.Dir)
+	d, err := data.Load(first.Dir)
 	require.NoError(t, err)
-	tr, err := UnmarshalTableTransform(d.Manifest.Transform)
+	tr, err := UnmarshalTransform(d.Manifest.Transform)
 	require.NoError(t, err)
 	c := readSmall(t)
 	want, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
 	require.Equal(t, want, d.F32)
-	refit, err := FitTableTransform(ctx, TitanicSpec(), c, d.Manifest.Splits[SplitTrain])
+	refit, err := FitTransform(ctx, TitanicSpec(), c, d.Manifest.Splits[data.SplitTrain])
 	require.NoError(t, err)
 	rb, _ := json.Marshal(refit)
 	require.JSONEq(t, string(rb), string(d.Manifest.Transform))
@@ -397,22 +398,22 @@ func TestTablePrepareCache(t *testing.T) {
 	// A reader with the same bytes and parameters is the same dataset.
 	opts2 := opts
 	opts2.Path, opts2.Reader = "", bytes.NewReader([]byte(smallPassengers))
-	third, err := PrepareTable(ctx, opts2)
+	third, err := Prepare(ctx, opts2)
 	require.NoError(t, err)
 	require.True(t, third.Hit)
 
 	// Any parameter or content change is a different dataset.
-	for name, o := range map[string]func(*TablePrepareOptions){
-		"seed":      func(o *TablePrepareOptions) { o.Seed = 2 },
-		"split":     func(o *TablePrepareOptions) { o.Split.Test = 0.25 },
-		"synthetic": func(o *TablePrepareOptions) { o.Synthetic = true },
-		"content": func(o *TablePrepareOptions) {
+	for name, o := range map[string]func(*PrepareOptions){
+		"seed":      func(o *PrepareOptions) { o.Seed = 2 },
+		"split":     func(o *PrepareOptions) { o.Split.Test = 0.25 },
+		"synthetic": func(o *PrepareOptions) { o.Synthetic = true },
+		"content": func(o *PrepareOptions) {
 			o.Path, o.Reader = "", strings.NewReader(strings.Replace(smallPassengers, "7.25", "7.5", 1))
 		},
 	} {
 		oo := opts
 		o(&oo)
-		res, err := PrepareTable(ctx, oo)
+		res, err := Prepare(ctx, oo)
 		require.NoError(t, err, name)
 		require.False(t, res.Hit, name)
 		require.NotEqual(t, first.Hash, res.Hash, name)
@@ -422,11 +423,11 @@ func TestTablePrepareCache(t *testing.T) {
 func TestTablePrepareInferredAndErrors(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	opts := DefaultTablePrepareOptions()
+	opts := DefaultPrepareOptions()
 	opts.CacheDir = dir
 	opts.Reader, opts.Name, opts.Label = strings.NewReader(smallPassengers), "small.csv", "Survived"
-	opts.Split = SplitFractions{} // all rows train, so every category is seen
-	res, err := PrepareTable(ctx, opts)
+	opts.Split = data.SplitFractions{} // all rows train, so every category is seen
+	res, err := Prepare(ctx, opts)
 	require.NoError(t, err)
 	// Inferred: numbers and categories except the label are features;
 	// Name, Ticket and Cabin are text.
@@ -435,28 +436,28 @@ func TestTablePrepareInferredAndErrors(t *testing.T) {
 
 	tests := []struct {
 		name string
-		edit func(*TablePrepareOptions)
+		edit func(*PrepareOptions)
 		kind errs.Kind
 		msg  string
 	}{
-		{"no source", func(o *TablePrepareOptions) { o.Reader = nil }, errs.Invalid, "no source"},
-		{"missing file", func(o *TablePrepareOptions) { o.Reader, o.Path = nil, filepath.Join(dir, "nope.csv") }, errs.NotFound, "no such file"},
-		{"no label inferred", func(o *TablePrepareOptions) { o.Label = "" }, errs.Invalid, "no label column"},
-		{"unknown preset", func(o *TablePrepareOptions) { o.Preset = "iris" }, errs.Invalid, `table preset "iris": expected one of "titanic"`},
-		{"bad split", func(o *TablePrepareOptions) { o.Split.Validation = 1 }, errs.Invalid, "split: validation"},
-		{"label missing", func(o *TablePrepareOptions) { o.Label = "Lived" }, errs.Invalid, `small.csv: missing required column "Lived"; the header has: PassengerId, Survived`},
-		{"preset columns missing", func(o *TablePrepareOptions) {
+		{"no source", func(o *PrepareOptions) { o.Reader = nil }, errs.Invalid, "no source"},
+		{"missing file", func(o *PrepareOptions) { o.Reader, o.Path = nil, filepath.Join(dir, "nope.csv") }, errs.NotFound, "no such file"},
+		{"no label inferred", func(o *PrepareOptions) { o.Label = "" }, errs.Invalid, "no label column"},
+		{"unknown preset", func(o *PrepareOptions) { o.Preset = "iris" }, errs.Invalid, `table preset "iris": expected one of "titanic"`},
+		{"bad split", func(o *PrepareOptions) { o.Split.Validation = 1 }, errs.Invalid, "split: validation"},
+		{"label missing", func(o *PrepareOptions) { o.Label = "Lived" }, errs.Invalid, `small.csv: missing required column "Lived"; the header has: PassengerId, Survived`},
+		{"preset columns missing", func(o *PrepareOptions) {
 			o.Preset = PresetTitanic
 			o.Reader = strings.NewReader("Survived,Name,Sex\n0,\"A, Mr. B\",male\n1,\"C, Mrs. D\",female\n")
 		}, errs.Invalid, `small.csv: missing required columns "Pclass", "Age", "SibSp", "Parch", "Fare", "Embarked"; the header has: Survived, Name, Sex`},
-		{"header only", func(o *TablePrepareOptions) { o.Reader = strings.NewReader("Survived,Age\n") }, errs.Invalid, "small.csv: no data rows after the header"},
+		{"header only", func(o *PrepareOptions) { o.Reader = strings.NewReader("Survived,Age\n") }, errs.Invalid, "small.csv: no data rows after the header"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := opts
 			o.Reader = strings.NewReader(smallPassengers)
 			tc.edit(&o)
-			_, err := PrepareTable(ctx, o)
+			_, err := Prepare(ctx, o)
 			require.Error(t, err)
 			require.Equal(t, tc.kind, errs.KindOf(err), "%v", err)
 			require.ErrorContains(t, err, tc.msg)
@@ -467,6 +468,6 @@ func TestTablePrepareInferredAndErrors(t *testing.T) {
 	cancel()
 	o := opts
 	o.Reader, o.Seed = strings.NewReader(smallPassengers), 99
-	_, err = PrepareTable(canceled, o)
+	_, err = Prepare(canceled, o)
 	require.ErrorIs(t, err, context.Canceled)
 }

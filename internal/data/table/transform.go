@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"bytes"
@@ -18,16 +18,16 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
-// TableTransformVersion is the version of the TableTransform JSON layout.
-const TableTransformVersion = 1
+// TransformVersion is the version of the Transform JSON layout.
+const TransformVersion = 1
 
-// TableTransform is a TableSpec fitted on a train split: the fill values of
+// Transform is a Spec fitted on a train split: the fill values of
 // every imputation, the categories of every one-hot feature and the mean and
 // standard deviation of every standardised number. It is plain JSON, stored
 // in Manifest.Transform and copied into a model package, so serving turns a
 // record into exactly the vector training saw. Applying it is deterministic
 // and safe for concurrent use.
-type TableTransform struct {
+type Transform struct {
 	Version int      `json:"version"`
 	Label   string   `json:"label"`
 	Classes []string `json:"classes"`
@@ -60,7 +60,7 @@ type FittedColumn struct {
 	Std  float64 `json:"std,omitempty"`
 }
 
-// tableCompiled holds what a TableTransform derives from its JSON to apply fast.
+// tableCompiled holds what a Transform derives from its JSON to apply fast.
 type tableCompiled struct {
 	index  map[string]int
 	res    []*regexp.Regexp // per column, for DeriveExtract
@@ -73,8 +73,8 @@ type tableCompiled struct {
 }
 
 // Spec returns the spec the transform was fitted from.
-func (t *TableTransform) Spec() TableSpec {
-	s := TableSpec{Label: t.Label, Classes: slices.Clone(t.Classes), ID: t.ID, Features: slices.Clone(t.Features)}
+func (t *Transform) Spec() Spec {
+	s := Spec{Label: t.Label, Classes: slices.Clone(t.Classes), ID: t.ID, Features: slices.Clone(t.Features)}
 	for _, c := range t.Columns {
 		s.Columns = append(s.Columns, c.ColumnSpec)
 	}
@@ -83,31 +83,31 @@ func (t *TableTransform) Spec() TableSpec {
 
 // Inputs returns the fields a record carries: the non-derived columns, with
 // their types and whether they may be absent. Other fields are ignored.
-func (t *TableTransform) Inputs() []ColumnSpec { return t.Spec().Inputs() }
+func (t *Transform) Inputs() []ColumnSpec { return t.Spec().Inputs() }
 
 // Size is the length of the feature vector.
-func (t *TableTransform) Size() int { return t.c.width }
+func (t *Transform) Size() int { return t.c.width }
 
 // ClassIndex returns the index of a label value in Classes.
-func (t *TableTransform) ClassIndex(label string) (int, bool) {
+func (t *Transform) ClassIndex(label string) (int, bool) {
 	i := slices.Index(t.Classes, strings.TrimSpace(label))
 	return i, i >= 0
 }
 
-// UnmarshalTableTransform decodes and checks a transform saved as JSON (e.g.
+// UnmarshalTransform decodes and checks a transform saved as JSON (e.g.
 // Manifest.Transform). Unknown fields are an error. Errors are Invalid.
-func UnmarshalTableTransform(b []byte) (*TableTransform, error) {
+func UnmarshalTransform(b []byte) (*Transform, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	var t TableTransform
+	var t Transform
 	if err := dec.Decode(&t); err != nil {
 		return nil, errs.Invalidf("table transform: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errs.Invalidf("table transform: data after the JSON object")
 	}
-	if t.Version != TableTransformVersion {
-		return nil, errs.Invalidf("table transform: version %d, expected %d", t.Version, TableTransformVersion)
+	if t.Version != TransformVersion {
+		return nil, errs.Invalidf("table transform: version %d, expected %d", t.Version, TransformVersion)
 	}
 	if err := t.compile(); err != nil {
 		return nil, err
@@ -116,7 +116,7 @@ func UnmarshalTableTransform(b []byte) (*TableTransform, error) {
 }
 
 // compile validates the transform and fills t.c.
-func (t *TableTransform) compile() error {
+func (t *Transform) compile() error {
 	if err := t.Spec().Validate(); err != nil {
 		return fmt.Errorf("table transform: %w", err)
 	}
@@ -183,7 +183,7 @@ type tableFrame struct {
 	str [][]string
 }
 
-func (t *TableTransform) newFrame(n int) *tableFrame {
+func (t *Transform) newFrame(n int) *tableFrame {
 	f := &tableFrame{n: n, num: make([][]float64, len(t.Columns)), str: make([][]string, len(t.Columns))}
 	for j, col := range t.Columns {
 		if col.Type == Number {
@@ -197,7 +197,7 @@ func (t *TableTransform) newFrame(n int) *tableFrame {
 
 // headerPositions maps each input column to its position in c's header (-1
 // for derived and absent optional columns), after checking required ones.
-func (t *TableTransform) headerPositions(c *CSV, label bool) ([]int, error) {
+func (t *Transform) headerPositions(c *CSV, label bool) ([]int, error) {
 	spec := t.Spec()
 	req := spec.RequiredColumns()
 	if !label {
@@ -217,7 +217,7 @@ func (t *TableTransform) headerPositions(c *CSV, label bool) ([]int, error) {
 }
 
 // loadCSV reads the input columns of rows [lo, hi) of c.
-func (t *TableTransform) loadCSV(f *tableFrame, c *CSV, pos []int, lo, hi int) error {
+func (t *Transform) loadCSV(f *tableFrame, c *CSV, pos []int, lo, hi int) error {
 	for j, col := range t.Columns {
 		p := pos[j]
 		if col.Derive != nil {
@@ -246,7 +246,7 @@ func (t *TableTransform) loadCSV(f *tableFrame, c *CSV, pos []int, lo, hi int) e
 }
 
 // loadRecord reads the input fields of one JSON-like record into row i.
-func (t *TableTransform) loadRecord(f *tableFrame, i int, rec map[string]any) error {
+func (t *Transform) loadRecord(f *tableFrame, i int, rec map[string]any) error {
 	for j, col := range t.Columns {
 		if col.Derive != nil {
 			continue
@@ -341,7 +341,7 @@ func jsonKind(v any) string {
 }
 
 // derive computes the derived columns of rows [lo, hi).
-func (t *TableTransform) derive(f *tableFrame, lo, hi int) {
+func (t *Transform) derive(f *tableFrame, lo, hi int) {
 	for j, col := range t.Columns {
 		d := col.Derive
 		if d == nil {
@@ -420,7 +420,7 @@ func flag01(b bool) float64 {
 }
 
 // impute fills missing values of column j in rows [lo, hi).
-func (t *TableTransform) impute(f *tableFrame, j, lo, hi int) {
+func (t *Transform) impute(f *tableFrame, j, lo, hi int) {
 	col := &t.Columns[j]
 	by := t.c.by[j]
 	switch col.Type {
@@ -455,7 +455,7 @@ func (t *TableTransform) impute(f *tableFrame, j, lo, hi int) {
 
 // encode writes the feature vectors of rows [lo, hi) into dst, which holds
 // the whole tableFrame (row i at dst[i*Size():]).
-func (t *TableTransform) encode(f *tableFrame, lo, hi int, dst []float32) {
+func (t *Transform) encode(f *tableFrame, lo, hi int, dst []float32) {
 	w := t.c.width
 	for k, j := range t.c.feat {
 		col := &t.Columns[j]
@@ -487,7 +487,7 @@ func (t *TableTransform) encode(f *tableFrame, lo, hi int, dst []float32) {
 }
 
 // transformRows runs derive, impute and encode on rows [lo, hi).
-func (t *TableTransform) transformRows(f *tableFrame, lo, hi int, dst []float32) {
+func (t *Transform) transformRows(f *tableFrame, lo, hi int, dst []float32) {
 	t.derive(f, lo, hi)
 	for j := range t.Columns {
 		t.impute(f, j, lo, hi)
@@ -502,12 +502,12 @@ func (t *TableTransform) transformRows(f *tableFrame, lo, hi int, dst []float32)
 // or an absent optional field is imputed as in training; fields the
 // transform does not use are ignored. A wrong type or an absent required
 // field is an Invalid error naming the field and what was expected.
-func (t *TableTransform) ApplyRecord(rec map[string]any) ([]float32, error) {
+func (t *Transform) ApplyRecord(rec map[string]any) ([]float32, error) {
 	return t.AppendRecord(make([]float32, 0, t.c.width), rec)
 }
 
 // AppendRecord appends the feature vector of rec to dst, as ApplyRecord.
-func (t *TableTransform) AppendRecord(dst []float32, rec map[string]any) ([]float32, error) {
+func (t *Transform) AppendRecord(dst []float32, rec map[string]any) ([]float32, error) {
 	f := t.newFrame(1)
 	if err := t.loadRecord(f, 0, rec); err != nil {
 		return dst, err
@@ -520,7 +520,7 @@ func (t *TableTransform) AppendRecord(dst []float32, rec map[string]any) ([]floa
 
 // ApplyRecords turns a batch of records into len(recs) vectors stored flat.
 // An error names the record's index.
-func (t *TableTransform) ApplyRecords(recs []map[string]any) ([]float32, error) {
+func (t *Transform) ApplyRecords(recs []map[string]any) ([]float32, error) {
 	f := t.newFrame(len(recs))
 	for i, r := range recs {
 		if err := t.loadRecord(f, i, r); err != nil {
@@ -534,7 +534,7 @@ func (t *TableTransform) ApplyRecords(recs []map[string]any) ([]float32, error) 
 
 // ApplyJSON decodes one JSON object (e.g. a request body) and applies the
 // transform to it, as ApplyRecord.
-func (t *TableTransform) ApplyJSON(b []byte) ([]float32, error) {
+func (t *Transform) ApplyJSON(b []byte) ([]float32, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var rec map[string]any
@@ -550,7 +550,7 @@ func (t *TableTransform) ApplyJSON(b []byte) ([]float32, error) {
 // ApplyCSV turns every row of c into a feature vector, stored flat (row i
 // at [i*Size():]). The label column is not needed. Errors name the file,
 // line and column. Rows are transformed on every core.
-func (t *TableTransform) ApplyCSV(ctx context.Context, c *CSV) ([]float32, error) {
+func (t *Transform) ApplyCSV(ctx context.Context, c *CSV) ([]float32, error) {
 	pos, err := t.headerPositions(c, false)
 	if err != nil {
 		return nil, err
@@ -572,7 +572,7 @@ func (t *TableTransform) ApplyCSV(ctx context.Context, c *CSV) ([]float32, error
 
 // CSVLabels returns the class index of every row's label. An empty or
 // unknown label is an Invalid error naming the line.
-func (t *TableTransform) CSVLabels(c *CSV) ([]int32, error) {
+func (t *Transform) CSVLabels(c *CSV) ([]int32, error) {
 	return csvLabels(c, t.Label, t.Classes)
 }
 
@@ -602,7 +602,7 @@ func csvLabels(c *CSV, label string, classes []string) ([]int32, error) {
 
 // labelClasses returns the spec's classes, or the sorted distinct label
 // values of c (numerically when all are numbers).
-func labelClasses(spec TableSpec, c *CSV) ([]string, error) {
+func labelClasses(spec Spec, c *CSV) ([]string, error) {
 	if len(spec.Classes) > 0 {
 		return slices.Clone(spec.Classes), nil
 	}
@@ -650,17 +650,17 @@ func quoteList(s []string) string {
 	return strings.Join(q, ", ")
 }
 
-// FitTableTransform fits spec on the rows of c listed in train (nil means
+// FitTransform fits spec on the rows of c listed in train (nil means
 // every row): imputation fills, one-hot categories and standardisation use
 // those rows only. Errors are Invalid and name the file, line and column.
-func FitTableTransform(ctx context.Context, spec TableSpec, c *CSV, train []int) (*TableTransform, error) {
+func FitTransform(ctx context.Context, spec Spec, c *CSV, train []int) (*Transform, error) {
 	t, _, err := fitCSV(ctx, spec, c, train, false)
 	return t, err
 }
 
 // fitCSV fits spec on the train rows of c and, when encode is set, also
 // returns the feature vectors of every row (flat), as ApplyCSV would.
-func fitCSV(ctx context.Context, spec TableSpec, c *CSV, train []int, encode bool) (*TableTransform, []float32, error) {
+func fitCSV(ctx context.Context, spec Spec, c *CSV, train []int, encode bool) (*Transform, []float32, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -668,7 +668,7 @@ func fitCSV(ctx context.Context, spec TableSpec, c *CSV, train []int, encode boo
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &TableTransform{Version: TableTransformVersion, Label: spec.Label, Classes: classes, ID: spec.ID, Features: spec.Features}
+	t := &Transform{Version: TransformVersion, Label: spec.Label, Classes: classes, ID: spec.ID, Features: spec.Features}
 	for _, col := range spec.Columns {
 		t.Columns = append(t.Columns, FittedColumn{ColumnSpec: col})
 	}

@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"bytes"
@@ -12,17 +12,18 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
 // realTitanic is Kaggle's train.csv in the shared data folder, relative to
 // this package; tests that need it skip when it is absent.
-const realTitanic = "../../../shared/data/titanic"
+const realTitanic = "../../../../shared/data/titanic"
 
 func TestTitanicTitles(t *testing.T) {
 	spec := TitanicSpec()
 	d := spec.Columns[slices.IndexFunc(spec.Columns, func(c ColumnSpec) bool { return c.Name == "Title" })].Derive
-	tr, err := FitTableTransform(context.Background(), spec, readSmall(t), nil)
+	tr, err := FitTransform(context.Background(), spec, readSmall(t), nil)
 	require.NoError(t, err)
 	re := tr.c.res[tr.c.index["Title"]]
 	for name, want := range map[string]string{
@@ -49,7 +50,7 @@ func TestTitanicTitles(t *testing.T) {
 func TestTitanicFeatures(t *testing.T) {
 	ctx := context.Background()
 	c := readSmall(t)
-	tr, err := FitTableTransform(ctx, TitanicSpec(), c, nil)
+	tr, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	x, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
@@ -116,11 +117,11 @@ func TestTitanicRealData(t *testing.T) {
 	require.Len(t, c.Rows, 891)
 	require.Equal(t, TitanicHeader, c.Header)
 
-	opts := DefaultTablePrepareOptions()
+	opts := DefaultPrepareOptions()
 	opts.Path, opts.Preset, opts.Label, opts.CacheDir = train, PresetTitanic, "Survived", t.TempDir()
-	miss, err := PrepareTable(ctx, opts)
+	miss, err := Prepare(ctx, opts)
 	require.NoError(t, err)
-	hit, err := PrepareTable(ctx, opts)
+	hit, err := Prepare(ctx, opts)
 	require.NoError(t, err)
 	require.False(t, miss.Hit)
 	require.True(t, hit.Hit)
@@ -130,9 +131,9 @@ func TestTitanicRealData(t *testing.T) {
 	require.Equal(t, 891, m.Count)
 	require.Equal(t, []int{25}, m.Shape)
 	require.Len(t, m.Features, 25)
-	require.Len(t, m.Splits[SplitTrain], 713)
-	require.Len(t, m.Splits[SplitValidation], 178)
-	d, err := Load(miss.Dir)
+	require.Len(t, m.Splits[data.SplitTrain], 713)
+	require.Len(t, m.Splits[data.SplitValidation], 178)
+	d, err := data.Load(miss.Dir)
 	require.NoError(t, err)
 	var pos int
 	for _, l := range d.Labels {
@@ -141,7 +142,7 @@ func TestTitanicRealData(t *testing.T) {
 	require.Equal(t, 342, pos)
 
 	// Title counts over the whole file (the usual mapping).
-	tr, err := UnmarshalTableTransform(m.Transform)
+	tr, err := UnmarshalTransform(m.Transform)
 	require.NoError(t, err)
 	x, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
@@ -220,7 +221,7 @@ func TestTitanicSynthetic(t *testing.T) {
 	require.InDelta(t, 0.77, float64(emptyCabin)/3000, 0.1)
 
 	// Every row goes through the preset, and the titles it writes are known.
-	tr, err := FitTableTransform(context.Background(), TitanicSpec(), c, nil)
+	tr, err := FitTransform(context.Background(), TitanicSpec(), c, nil)
 	require.NoError(t, err)
 	require.Equal(t, 25, tr.Size())
 
@@ -229,13 +230,13 @@ func TestTitanicSynthetic(t *testing.T) {
 	p := filepath.Join(dir, "synth.csv")
 	require.NoError(t, SynthPassengersFile(p, 500, 4))
 	var marker map[string]any
-	mb, err := os.ReadFile(p + SyntheticTableMarker)
+	mb, err := os.ReadFile(p + data.SyntheticMarker)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(mb, &marker))
 	require.Equal(t, 4.0, marker["seed"])
-	opts := DefaultTablePrepareOptions()
+	opts := DefaultPrepareOptions()
 	opts.Path, opts.Preset, opts.CacheDir = p, PresetTitanic, filepath.Join(dir, "cache")
-	res, err := PrepareTable(context.Background(), opts)
+	res, err := Prepare(context.Background(), opts)
 	require.NoError(t, err)
 	require.True(t, res.Manifest.Synthetic)
 	require.Equal(t, 500, res.Manifest.Count)
@@ -252,24 +253,24 @@ func BenchmarkTablePrepare(b *testing.B) {
 		b.Skipf("the real Titanic data is not here (%s)", train)
 	}
 	ctx := context.Background()
-	opts := DefaultTablePrepareOptions()
+	opts := DefaultPrepareOptions()
 	opts.Path, opts.Preset, opts.CacheDir = train, PresetTitanic, b.TempDir()
 	b.Run("miss", func(b *testing.B) {
 		for i := range b.N {
 			o := opts
 			o.Seed = uint64(i + 1000)
-			if _, err := PrepareTable(ctx, o); err != nil {
+			if _, err := Prepare(ctx, o); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ReportMetric(float64(891*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
 	b.Run("hit", func(b *testing.B) {
-		if _, err := PrepareTable(ctx, opts); err != nil {
+		if _, err := Prepare(ctx, opts); err != nil {
 			b.Fatal(err)
 		}
 		for range b.N {
-			res, err := PrepareTable(ctx, opts)
+			res, err := Prepare(ctx, opts)
 			if err != nil || !res.Hit {
 				b.Fatal(err)
 			}
@@ -283,7 +284,7 @@ func BenchmarkTableApplyRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := FitTableTransform(context.Background(), TitanicSpec(), c, nil)
+	tr, err := FitTransform(context.Background(), TitanicSpec(), c, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package data
+package table
 
 import (
 	"fmt"
@@ -58,11 +58,11 @@ const (
 // seen in the train split (e.g. "Embarked=<unknown>").
 const UnknownCategory = "<unknown>"
 
-// TableSpec declares a table pipeline: the typed input columns a record
+// Spec declares a table pipeline: the typed input columns a record
 // carries, the columns derived from them, how each is imputed and scaled,
 // and which become features, in order. It is fitted on the train split into
-// a TableTransform.
-type TableSpec struct {
+// a Transform.
+type Spec struct {
 	// Label is the label column; it is read from CSV files for training and
 	// is never part of a record at serving.
 	Label string `json:"label"`
@@ -123,7 +123,7 @@ type Impute struct {
 }
 
 // Inputs returns the columns a record must or may carry: the non-derived ones.
-func (s TableSpec) Inputs() []ColumnSpec {
+func (s Spec) Inputs() []ColumnSpec {
 	var in []ColumnSpec
 	for _, c := range s.Columns {
 		if c.Derive == nil {
@@ -135,7 +135,7 @@ func (s TableSpec) Inputs() []ColumnSpec {
 
 // RequiredColumns returns the header columns a training CSV must have: the
 // label and the required input columns.
-func (s TableSpec) RequiredColumns() []string {
+func (s Spec) RequiredColumns() []string {
 	req := []string{s.Label}
 	for _, c := range s.Inputs() {
 		if !c.Optional {
@@ -147,7 +147,7 @@ func (s TableSpec) RequiredColumns() []string {
 
 // Validate checks the spec: unique names, known types and operations,
 // references to earlier columns only, and features that can be encoded.
-func (s TableSpec) Validate() error {
+func (s Spec) Validate() error {
 	if s.Label == "" {
 		return errs.Invalidf("table spec: no label column")
 	}
