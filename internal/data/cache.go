@@ -98,8 +98,8 @@ func (c *Cache) Commit(hash string, d *Dataset) (string, error) {
 	return final, nil
 }
 
-// readLabels reads only the labels of a saved dataset.
-func readLabels(dir string) ([]int32, error) {
+// ReadLabels reads only the labels of the dataset saved in dir.
+func ReadLabels(dir string) ([]int32, error) {
 	b, err := os.ReadFile(filepath.Join(dir, labelFile))
 	if err != nil {
 		return nil, fmt.Errorf("read labels: %w", err)
@@ -114,12 +114,14 @@ func readLabels(dir string) ([]int32, error) {
 	return out, nil
 }
 
-// fileHashIndex remembers the SHA-256 of each file of one source by its
+// FileHashIndex remembers the SHA-256 of each file of one source by its
 // stamp (size and modification time), so hashing an unchanged source reads
 // no file contents. One index file per source, rewritten with exactly the
-// files seen, so it never grows beyond the source.
-type fileHashIndex struct {
+// files seen, so it never grows beyond the source. It is safe for
+// concurrent use.
+type FileHashIndex struct {
 	path string
+	key  string
 	mu   sync.Mutex
 	old  map[string]fileHashEntry
 	seen map[string]fileHashEntry
@@ -134,10 +136,13 @@ type fileHashEntry struct {
 // same timestamp, so its hash is not remembered.
 const racyWindow = 2 * time.Second
 
-func (c *Cache) fileHashes(sourceKey string) *fileHashIndex {
+// FileHashes returns the file-hash index of the source with this key (see
+// Source.Key), as last saved; a missing or unreadable one starts empty.
+func (c *Cache) FileHashes(sourceKey string) *FileHashIndex {
 	sum := sha256.Sum256([]byte(sourceKey))
-	ix := &fileHashIndex{
+	ix := &FileHashIndex{
 		path: filepath.Join(c.Dir, "filehashes", hex.EncodeToString(sum[:12])+".json"),
+		key:  sourceKey,
 		old:  map[string]fileHashEntry{},
 		seen: map[string]fileHashEntry{},
 	}
@@ -153,8 +158,8 @@ func (c *Cache) fileHashes(sourceKey string) *fileHashIndex {
 	return ix
 }
 
-// lookup returns the remembered hash of rel if its stamp still matches.
-func (ix *fileHashIndex) lookup(rel, stamp string) (string, bool) {
+// Lookup returns the remembered hash of rel if its stamp still matches.
+func (ix *FileHashIndex) Lookup(rel, stamp string) (string, bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	e, ok := ix.old[rel]
@@ -165,7 +170,9 @@ func (ix *fileHashIndex) lookup(rel, stamp string) (string, bool) {
 	return "", false
 }
 
-func (ix *fileHashIndex) remember(rel, stamp, sum string, mtime time.Time) {
+// Remember records sum as the hash of rel at stamp, unless the file was
+// modified too recently (mtime) for its stamp to be trusted.
+func (ix *FileHashIndex) Remember(rel, stamp, sum string, mtime time.Time) {
 	if time.Since(mtime) < racyWindow {
 		return
 	}
@@ -174,9 +181,10 @@ func (ix *fileHashIndex) remember(rel, stamp, sum string, mtime time.Time) {
 	ix.mu.Unlock()
 }
 
-// save writes the index when it changed. Failing to write it only makes the
+// Save writes the index, with exactly the files looked up or remembered
+// since FileHashes, when it changed. Failing to write it only makes the
 // next hit slower, so errors are ignored.
-func (ix *fileHashIndex) save(sourceKey string) {
+func (ix *FileHashIndex) Save() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if len(ix.seen) == len(ix.old) {
@@ -204,7 +212,7 @@ func (ix *fileHashIndex) save(sourceKey string) {
 	err = json.NewEncoder(w).Encode(struct {
 		Source string                   `json:"source"`
 		Files  map[string]fileHashEntry `json:"files"`
-	}{sourceKey, ix.seen})
+	}{ix.key, ix.seen})
 	if err == nil {
 		err = w.Flush()
 	}

@@ -93,10 +93,6 @@ type scanResult struct {
 	synthetic bool
 }
 
-func hidden(name string) bool {
-	return strings.HasPrefix(name, ".") || name == "__MACOSX" || name == "Thumbs.db" || name == "desktop.ini"
-}
-
 func isImageName(name string) bool {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".png", ".jpg", ".jpeg":
@@ -105,25 +101,12 @@ func isImageName(name string) bool {
 	return false
 }
 
-// splitOfFolder maps a top-level folder name to the split it fixes.
-func splitOfFolder(name string) string {
-	switch strings.ToLower(name) {
-	case "train", "training":
-		return SplitTrain
-	case "val", "valid", "validation":
-		return SplitValidation
-	case "test", "testing":
-		return SplitTest
-	}
-	return ""
-}
-
 // scanImages lists the images of a source and works out its layout and
 // labels. With skipBad, files that are not images or do not fit the layout
 // are skipped and reported; otherwise they are an error naming the file.
-func scanImages(src *source, skipBad bool) (*scanResult, error) {
+func scanImages(src *Source, skipBad bool) (*scanResult, error) {
 	res := &scanResult{folders: map[string]bool{}}
-	top, err := readDir(src, src.root)
+	top, err := readDir(src, src.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -137,16 +120,16 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 			res.skipped = append(res.skipped, SkippedFile{File: rel, Reason: reason})
 			return nil
 		}
-		return errs.Invalidf("%s: %s", src.display(rel), reason)
+		return errs.Invalidf("%s: %s", src.Display(rel), reason)
 	}
 
 	// Parts: the split folders when there are any, else the top itself.
 	type part struct{ dir, split string }
 	var parts []part
 	for _, e := range top.visible {
-		if s := splitOfFolder(e.Name()); s != "" && e.IsDir() {
+		if s := SplitOfFolder(e.Name()); s != "" && e.IsDir() {
 			if res.folders[s] {
-				return nil, errs.Invalidf("%s: two folders for the %s split; expected one of train/, val/ (or validation/), test/ each", src.display("."), s)
+				return nil, errs.Invalidf("%s: two folders for the %s split; expected one of train/, val/ (or validation/), test/ each", src.Display("."), s)
 			}
 			res.folders[s] = true
 			parts = append(parts, part{e.Name(), s})
@@ -154,11 +137,11 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 	}
 	if len(parts) > 0 {
 		for _, e := range top.visible {
-			if splitOfFolder(e.Name()) != "" && e.IsDir() {
+			if SplitOfFolder(e.Name()) != "" && e.IsDir() {
 				continue
 			}
 			if e.IsDir() {
-				return nil, errs.Invalidf("%s: folder %s beside split folders %s; %s", src.display("."), e.Name(), strings.Join(partNames(res.folders), ", "), layoutHelp)
+				return nil, errs.Invalidf("%s: folder %s beside split folders %s; %s", src.Display("."), e.Name(), strings.Join(partNames(res.folders), ", "), layoutHelp)
 			}
 			if err := bad(e.Name(), "file beside the split folders: "+layoutHelp); err != nil {
 				return nil, err
@@ -172,7 +155,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 	for _, p := range parts {
 		d := top
 		if p.dir != "." {
-			if d, err = readDir(src, path.Join(src.root, p.dir)); err != nil {
+			if d, err = readDir(src, path.Join(src.Root, p.dir)); err != nil {
 				return nil, err
 			}
 		}
@@ -191,7 +174,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 		switch {
 		case len(images) > 0 && len(dirs) > 0:
 			return nil, errs.Invalidf("%s: both image files (%s) and folders (%s/); %s",
-				src.display(p.dir), images[0].Name(), dirs[0].Name(), layoutHelp)
+				src.Display(p.dir), images[0].Name(), dirs[0].Name(), layoutHelp)
 		case len(images) > 0:
 			layout = LayoutFingers
 		case len(dirs) > 0:
@@ -206,7 +189,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 			continue
 		}
 		if res.layout != "" && res.layout != layout {
-			return nil, errs.Invalidf("%s: %s layout, but the other split folders use the %s layout; %s", src.display(p.dir), layout, res.layout, layoutHelp)
+			return nil, errs.Invalidf("%s: %s layout, but the other split folders use the %s layout; %s", src.Display(p.dir), layout, res.layout, layoutHelp)
 		}
 		res.layout = layout
 		switch layout {
@@ -247,7 +230,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 					return nil, err
 				}
 				if n == 0 && !skipBad {
-					return nil, errs.Invalidf("%s: class folder has no .png, .jpg or .jpeg images", src.display(path.Join(p.dir, c.Name())))
+					return nil, errs.Invalidf("%s: class folder has no .png, .jpg or .jpeg images", src.Display(path.Join(p.dir, c.Name())))
 				}
 				if n > 0 {
 					classSet[c.Name()] = true
@@ -256,7 +239,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 		}
 	}
 	if len(res.files) == 0 {
-		return nil, errs.Invalidf("%s: no images found; %s", src.display("."), layoutHelp)
+		return nil, errs.Invalidf("%s: no images found; %s", src.Display("."), layoutHelp)
 	}
 	sort.Slice(res.files, func(a, b int) bool { return res.files[a].rel < res.files[b].rel })
 	if res.layout == LayoutFingers {
@@ -277,7 +260,7 @@ func scanImages(src *source, skipBad bool) (*scanResult, error) {
 		}
 		if !hasTrain {
 			return nil, errs.Invalidf("%s: split folders %s but no train/ images; a dataset needs training examples",
-				src.display("."), strings.Join(partNames(res.folders), ", "))
+				src.Display("."), strings.Join(partNames(res.folders), ", "))
 		}
 	}
 	return res, nil
@@ -296,19 +279,19 @@ func partNames(folders map[string]bool) []string {
 // dirListing is a folder's entries, all of them and the visible ones.
 type dirListing struct{ all, visible []fs.DirEntry }
 
-func readDir(src *source, dir string) (dirListing, error) {
+func readDir(src *Source, dir string) (dirListing, error) {
 	var l dirListing
-	entries, err := fs.ReadDir(src.fsys, dir)
+	entries, err := fs.ReadDir(src.FS, dir)
 	if err != nil {
-		return l, errs.Invalidf("%s: cannot list folder: %v", src.display(relTo(src, dir)), err)
+		return l, errs.Invalidf("%s: cannot list folder: %v", src.Display(relTo(src, dir)), err)
 	}
 	l.all = entries
 	for _, e := range entries {
-		if !hidden(e.Name()) {
+		if !Hidden(e.Name()) {
 			if e.Type()&fs.ModeSymlink != 0 {
-				fi, err := fs.Stat(src.fsys, path.Join(dir, e.Name()))
+				fi, err := fs.Stat(src.FS, path.Join(dir, e.Name()))
 				if err != nil {
-					return l, errs.Invalidf("%s: broken link: %v", src.display(relTo(src, path.Join(dir, e.Name()))), err)
+					return l, errs.Invalidf("%s: broken link: %v", src.Display(relTo(src, path.Join(dir, e.Name()))), err)
 				}
 				e = fs.FileInfoToDirEntry(fi)
 			}
@@ -320,8 +303,8 @@ func readDir(src *source, dir string) (dirListing, error) {
 
 // walkImages calls fn for every visible file under dir (a path relative to
 // the data folder), in lexical order, following links to files.
-func walkImages(src *source, dir string, fn func(rel string, e fs.DirEntry) error) error {
-	l, err := readDir(src, path.Join(src.root, dir))
+func walkImages(src *Source, dir string, fn func(rel string, e fs.DirEntry) error) error {
+	l, err := readDir(src, path.Join(src.Root, dir))
 	if err != nil {
 		return err
 	}
@@ -343,11 +326,11 @@ func walkImages(src *source, dir string, fn func(rel string, e fs.DirEntry) erro
 	return nil
 }
 
-func relTo(src *source, dir string) string {
-	if src.root == "." {
+func relTo(src *Source, dir string) string {
+	if src.Root == "." {
 		return dir
 	}
-	r := strings.TrimPrefix(dir, src.root)
+	r := strings.TrimPrefix(dir, src.Root)
 	r = strings.TrimPrefix(r, "/")
 	if r == "" {
 		return "."
@@ -356,10 +339,10 @@ func relTo(src *source, dir string) string {
 }
 
 // fileOf stats a file for its size and the stamp that keys its cached hash.
-func fileOf(src *source, rel string, e fs.DirEntry) (imageFile, error) {
+func fileOf(src *Source, rel string, e fs.DirEntry) (imageFile, error) {
 	fi, err := e.Info()
 	if err != nil {
-		return imageFile{}, errs.Invalidf("%s: cannot read file: %v", src.display(rel), err)
+		return imageFile{}, errs.Invalidf("%s: cannot read file: %v", src.Display(rel), err)
 	}
 	f := imageFile{rel: rel, size: fi.Size(), mtime: fi.ModTime()}
 	if zh, ok := fi.Sys().(*zip.FileHeader); ok {

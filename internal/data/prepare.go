@@ -76,7 +76,7 @@ func (o ImagePrepareOptions) Validate() error {
 	if o.Source == "" {
 		return errs.Invalidf("prepare images: no source: expected a folder, a .zip file or an http(s) URL")
 	}
-	if o.RequireSHA256 && o.SHA256 == "" && isURL(o.Source) {
+	if o.RequireSHA256 && o.SHA256 == "" && IsURL(o.Source) {
 		return errs.Invalidf("prepare images: %s: a SHA-256 checksum is required for downloads", o.Source)
 	}
 	if o.Workers < 0 {
@@ -144,11 +144,11 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 		workers = runtime.NumCPU()
 	}
 	cache := NewCache(opt.CacheDir)
-	src, err := openSource(ctx, opt.Source, opt.SHA256, cache.DownloadDir(), opt.HTTPClient)
+	src, err := OpenSource(ctx, opt.Source, opt.SHA256, cache.DownloadDir(), opt.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
-	defer src.close()
+	defer src.Close()
 
 	scan, err := scanImages(src, opt.SkipBad)
 	if err != nil {
@@ -163,7 +163,7 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
-	res := &PrepareResult{Hash: hash, SourceSHA256: src.sha256}
+	res := &PrepareResult{Hash: hash, SourceSHA256: src.SHA256}
 
 	m, hit, err := cache.Lookup(hash)
 	if err != nil {
@@ -171,7 +171,7 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	}
 	if hit {
 		res.Hit, res.Dir, res.Manifest = true, cache.DatasetDir(hash), m
-		labels, err := readLabels(res.Dir)
+		labels, err := ReadLabels(res.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("prepare images: %w", err)
 		}
@@ -204,8 +204,8 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	if len(res.Skipped) > 0 {
 		d.Manifest.Params["skipped"] = res.Skipped
 	}
-	if src.sha256 != "" {
-		d.Manifest.Params["source_sha256"] = src.sha256
+	if src.SHA256 != "" {
+		d.Manifest.Params["source_sha256"] = src.SHA256
 	}
 	if res.Dir, err = cache.Commit(hash, d); err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
@@ -218,32 +218,32 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 
 // imagesHash is the cache key: the SHA-256 over the parameters that change
 // the output and the sorted (path, content SHA-256) list of the files.
-func imagesHash(ctx context.Context, src *source, scan *scanResult, opt ImagePrepareOptions, cache *Cache, workers int) (string, error) {
-	ix := cache.fileHashes(src.key)
+func imagesHash(ctx context.Context, src *Source, scan *scanResult, opt ImagePrepareOptions, cache *Cache, workers int) (string, error) {
+	ix := cache.FileHashes(src.Key)
 	sums := make([]string, len(scan.files))
 	err := parallel(ctx, workers, len(scan.files), func(_, i int) error {
 		f := scan.files[i]
-		if s, ok := ix.lookup(f.rel, f.stamp); ok {
+		if s, ok := ix.Lookup(f.rel, f.stamp); ok {
 			sums[i] = s
 			return nil
 		}
-		r, err := src.fsys.Open(path.Join(src.root, f.rel))
+		r, err := src.FS.Open(path.Join(src.Root, f.rel))
 		if err != nil {
-			return errs.Invalidf("%s: cannot read file: %v", src.display(f.rel), err)
+			return errs.Invalidf("%s: cannot read file: %v", src.Display(f.rel), err)
 		}
 		defer r.Close()
 		h := sha256.New()
 		if _, err := io.Copy(h, r); err != nil {
-			return errs.Invalidf("%s: cannot read file: %v", src.display(f.rel), err)
+			return errs.Invalidf("%s: cannot read file: %v", src.Display(f.rel), err)
 		}
 		sums[i] = hex.EncodeToString(h.Sum(nil))
-		ix.remember(f.rel, f.stamp, sums[i], f.mtime)
+		ix.Remember(f.rel, f.stamp, sums[i], f.mtime)
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	ix.save(src.key)
+	ix.Save()
 
 	params, _ := json.Marshal(struct {
 		Kind      string         `json:"kind"`
@@ -271,7 +271,7 @@ func imagesHash(ctx context.Context, src *source, scan *scanResult, opt ImagePre
 
 // decodeImages decodes every file of the scan into a dataset, in path order,
 // with split and normalisation; under SkipBad it leaves out files that fail.
-func decodeImages(ctx context.Context, src *source, scan *scanResult, opt ImagePrepareOptions, workers int) (*Dataset, []SkippedFile, error) {
+func decodeImages(ctx context.Context, src *Source, scan *scanResult, opt ImagePrepareOptions, workers int) (*Dataset, []SkippedFile, error) {
 	n, size := len(scan.files), opt.Image.Len()
 	pix := make([]uint8, n*size)
 	failed := make([]error, n)
@@ -284,14 +284,14 @@ func decodeImages(ctx context.Context, src *source, scan *scanResult, opt ImageP
 		var err error
 		if f.size > MaxImageFileBytes {
 			err = errs.Invalidf("%d bytes: larger than the %d bytes an image file may have", f.size, MaxImageFileBytes)
-		} else if b, err = fs.ReadFile(src.fsys, path.Join(src.root, f.rel)); err != nil {
+		} else if b, err = fs.ReadFile(src.FS, path.Join(src.Root, f.rel)); err != nil {
 			err = fmt.Errorf("cannot read file: %w", err)
 		} else {
 			decodes.Add(1)
 			err = decoders[w].decode(b, opt.Image, pix[i*size:(i+1)*size])
 		}
 		if err != nil {
-			err = errs.Invalidf("%s: %s", src.display(f.rel), reason(err))
+			err = errs.Invalidf("%s: %s", src.Display(f.rel), reason(err))
 			if !opt.SkipBad {
 				return err
 			}
@@ -343,7 +343,7 @@ func decodeImages(ctx context.Context, src *source, scan *scanResult, opt ImageP
 		anyFixed = anyFixed || fx != ""
 	}
 	if k == 0 {
-		return nil, skipped, errs.Invalidf("%s: none of the %d images could be decoded", src.display("."), n)
+		return nil, skipped, errs.Invalidf("%s: none of the %d images could be decoded", src.Display("."), n)
 	}
 	d.U8 = pix[:k*size]
 	d.Manifest.Count = k
@@ -365,7 +365,7 @@ func decodeImages(ctx context.Context, src *source, scan *scanResult, opt ImageP
 	d.Manifest.Splits = splits
 	if len(splits[SplitTrain]) == 0 {
 		return nil, skipped, errs.Invalidf("%s: %d images leave no training examples after the split; lower the validation and test fractions or add images",
-			src.display("."), k)
+			src.Display("."), k)
 	}
 	d.Manifest.Normalize = channelStats(d.U8, opt.Image.Channels, size, splits[SplitTrain])
 	return d, skipped, nil

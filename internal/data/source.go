@@ -23,42 +23,48 @@ import (
 // MaxDownloadBytes bounds one downloaded source archive (16 GiB).
 const MaxDownloadBytes = 16 << 30
 
-// source is an opened dataset source: a file system (a folder, or the
+// Source is an opened dataset source: a file system (a folder, or the
 // inside of a zip archive) and the folder in it that holds the data.
-type source struct {
-	fsys fs.FS
-	root string // the data folder inside fsys, "." for its top
-	name string // what the user gave, for messages
-	// key identifies the source for the per-file hash index: the absolute
-	// path of the folder or of the zip archive.
-	key    string
+type Source struct {
+	FS   fs.FS
+	Root string // the data folder inside FS, "." for its top
+	Name string // what the user gave, for messages
+	// Key identifies the source for the per-file hash index (see
+	// Cache.FileHashes): the absolute path of the folder or of the zip
+	// archive.
+	Key    string
+	SHA256 string // digest of the archive, for zip and URL sources
 	zip    bool
-	sha256 string // digest of the archive, for zip and URL sources
 	close  func() error
 }
 
-// display names a file of the source in messages: the folder or archive
+// Display names a file of the source in messages: the folder or archive
 // followed by the file's path inside it.
-func (s *source) display(rel string) string {
-	full := path.Join(s.root, rel)
+func (s *Source) Display(rel string) string {
+	full := path.Join(s.Root, rel)
 	if s.zip {
-		return s.name + "!" + full
+		return s.Name + "!" + full
 	}
-	return filepath.Join(s.name, filepath.FromSlash(full))
+	return filepath.Join(s.Name, filepath.FromSlash(full))
 }
 
-// isURL reports whether a source names an HTTP(S) download.
-func isURL(s string) bool {
+// Close releases the source (the zip archive it reads, if any).
+func (s *Source) Close() error { return s.close() }
+
+// IsURL reports whether a source names an HTTP(S) download.
+func IsURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// openSource opens a folder, a zip archive or an HTTP(S) URL (downloaded
-// into downloads and verified against wantSHA256 when given).
-func openSource(ctx context.Context, src, wantSHA256, downloads string, client *http.Client) (*source, error) {
+// OpenSource opens a folder, a zip archive or an HTTP(S) URL (downloaded
+// into downloads and verified against wantSHA256 when given). The caller
+// closes it. Errors: Invalid for a bad source or checksum, NotFound for a
+// missing one, and Download's for a URL.
+func OpenSource(ctx context.Context, src, wantSHA256, downloads string, client *http.Client) (*Source, error) {
 	if src == "" {
 		return nil, errs.Invalidf("source: expected a folder, a .zip file or an http(s) URL")
 	}
-	if isURL(src) {
+	if IsURL(src) {
 		p, digest, err := Download(ctx, client, src, wantSHA256, downloads)
 		if err != nil {
 			return nil, err
@@ -67,7 +73,7 @@ func openSource(ctx context.Context, src, wantSHA256, downloads string, client *
 		if err != nil {
 			return nil, err
 		}
-		s.sha256 = digest
+		s.SHA256 = digest
 		return s, nil
 	}
 	if wantSHA256 != "" && !strings.HasSuffix(strings.ToLower(src), ".zip") {
@@ -85,7 +91,7 @@ func openSource(ctx context.Context, src, wantSHA256, downloads string, client *
 		return nil, fmt.Errorf("source %s: %w", src, err)
 	}
 	if fi.IsDir() {
-		return &source{fsys: os.DirFS(abs), root: ".", name: src, key: abs, close: func() error { return nil }}, nil
+		return &Source{FS: os.DirFS(abs), Root: ".", Name: src, Key: abs, close: func() error { return nil }}, nil
 	}
 	s, err := openZip(abs, src)
 	if err != nil {
@@ -103,14 +109,14 @@ func openSource(ctx context.Context, src, wantSHA256, downloads string, client *
 			return nil, err
 		}
 	}
-	s.sha256 = got
+	s.SHA256 = got
 	return s, nil
 }
 
 // openZip opens a zip archive as a source. An archive whose top holds one
 // folder (the common "dataset/..." packing) has its data in that folder,
 // unless the folder is a split folder such as train/.
-func openZip(p, name string) (*source, error) {
+func openZip(p, name string) (*Source, error) {
 	if !looksLikeZip(p) {
 		return nil, errs.Invalidf("source %s: not a folder or a zip archive (expected a folder, a .zip file or an http(s) URL)", name)
 	}
@@ -118,7 +124,7 @@ func openZip(p, name string) (*source, error) {
 	if err != nil {
 		return nil, errs.Invalidf("source %s: unreadable zip archive: %v", name, err)
 	}
-	s := &source{fsys: zr, root: ".", name: name, key: p, zip: true, close: zr.Close}
+	s := &Source{FS: zr, Root: ".", Name: name, Key: p, zip: true, close: zr.Close}
 	entries, err := fs.ReadDir(zr, ".")
 	if err != nil {
 		zr.Close()
@@ -126,14 +132,21 @@ func openZip(p, name string) (*source, error) {
 	}
 	var visible []fs.DirEntry
 	for _, e := range entries {
-		if !hidden(e.Name()) {
+		if !Hidden(e.Name()) {
 			visible = append(visible, e)
 		}
 	}
-	if len(visible) == 1 && visible[0].IsDir() && splitOfFolder(visible[0].Name()) == "" {
-		s.root = visible[0].Name()
+	if len(visible) == 1 && visible[0].IsDir() && SplitOfFolder(visible[0].Name()) == "" {
+		s.Root = visible[0].Name()
 	}
 	return s, nil
+}
+
+// Hidden reports whether a file or folder name is left out of a source:
+// dot files and the litter of archivers and file browsers (__MACOSX,
+// Thumbs.db, desktop.ini).
+func Hidden(name string) bool {
+	return strings.HasPrefix(name, ".") || name == "__MACOSX" || name == "Thumbs.db" || name == "desktop.ini"
 }
 
 func looksLikeZip(p string) bool {

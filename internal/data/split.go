@@ -3,6 +3,7 @@ package data
 import (
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -58,4 +59,18 @@ func Split(labels []int32, fixed []string, f SplitFractions, seed uint64) (map[s
 		sort.Ints(s)
 	}
 	return out, nil
+}
+
+// SplitOfFolder maps a top-level folder name of a source (train/, val/,
+// test/ and their variants) to the split it fixes, or "" for none.
+func SplitOfFolder(name string) string {
+	switch strings.ToLower(name) {
+	case "train", "training":
+		return SplitTrain
+	case "val", "valid", "validation":
+		return SplitValidation
+	case "test", "testing":
+		return SplitTest
+	}
+	return ""
 }
