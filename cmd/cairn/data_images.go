@@ -13,11 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 )
 
 // newPrepareImagesCmd is 'cairn data prepare images'.
 func newPrepareImagesCmd() *cobra.Command {
-	def := data.DefaultImagePrepareOptions()
+	def := images.DefaultPrepareOptions()
 	cmd := &cobra.Command{
 		Use:   "images",
 		Short: "Prepare an image folder, zip or URL: decode, grayscale/RGB, resize, split, normalise, cache",
@@ -40,7 +41,7 @@ an image or does not decode is an error naming it, unless --skip-bad.`,
   cairn data prepare images --source https://example.org/fingers.zip --sha256 9f86d0...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := data.DefaultImagePrepareOptions()
+			opt := images.DefaultPrepareOptions()
 			fl := cmd.Flags()
 			opt.Source, _ = fl.GetString("source")
 			opt.SHA256, _ = fl.GetString("sha256")
@@ -60,7 +61,7 @@ an image or does not decode is an error naming it, unless --skip-bad.`,
 			}
 			bar := newTermBar(cmd.ErrOrStderr(), "decoding")
 			opt.Progress = bar.update
-			res, err := data.PrepareImages(cmd.Context(), opt)
+			res, err := images.Prepare(cmd.Context(), opt)
 			bar.finish()
 			if err != nil {
 				return err
@@ -75,7 +76,7 @@ an image or does not decode is an error naming it, unless --skip-bad.`,
 	fl.String("source", "", "image folder, .zip file or http(s) URL of a .zip")
 	fl.String("sha256", "", "expected SHA-256 (hex) of a .zip or downloaded source")
 	fl.Int("size", def.Image.Size, "output width and height in pixels")
-	fl.String("labels", data.LabelsCount, "fingers naming: count (classes 0-5) or count_hand (0L..5R: models also tell the hand)")
+	fl.String("labels", images.LabelsCount, "fingers naming: count (classes 0-5) or count_hand (0L..5R: models also tell the hand)")
 	fl.Int("channels", def.Image.Channels, "1 (grayscale) or 3 (RGB)")
 	fl.Bool("crop", false, "centre-crop non-square images to a square first (default: stretch)")
 	fl.Float64("val", def.Split.Validation, "validation share of the examples no val/ folder fixes")
@@ -89,7 +90,7 @@ an image or does not decode is an error naming it, unless --skip-bad.`,
 	return cmd
 }
 
-func printImagePrepare(cmd *cobra.Command, res *data.PrepareResult) error {
+func printImagePrepare(cmd *cobra.Command, res *images.PrepareResult) error {
 	m := res.Manifest
 	splits := []string{data.SplitTrain, data.SplitValidation, data.SplitTest}
 	if wantJSON(cmd) {
@@ -223,7 +224,7 @@ func isTerminal(w io.Writer) bool {
 
 // newSynthFingersCmd is 'cairn data synth fingers'.
 func newSynthFingersCmd() *cobra.Command {
-	def := data.DefaultSynthHandsOptions()
+	def := images.DefaultSynthHandsOptions()
 	cmd := &cobra.Command{
 		Use:   "fingers",
 		Short: "Draw synthetic hands showing 0-5 fingers, as PNGs in the fingers naming",
@@ -237,7 +238,7 @@ synthetic.`,
   cairn data prepare images --source ./synth-fingers --size 32`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opt := data.DefaultSynthHandsOptions()
+			opt := images.DefaultSynthHandsOptions()
 			fl := cmd.Flags()
 			opt.Out, _ = fl.GetString("out")
 			opt.N, _ = fl.GetInt("n")
@@ -248,7 +249,7 @@ synthetic.`,
 				return usageError{fmt.Errorf("--out is required (the folder to write the images into)")}
 			}
 			start := time.Now()
-			res, err := data.GenerateHands(cmd.Context(), opt)
+			res, err := images.GenerateHands(cmd.Context(), opt)
 			if err != nil {
 				return err
 			}

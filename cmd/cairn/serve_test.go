@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -99,7 +99,7 @@ func TestServeEndToEnd(t *testing.T) {
 	csv := filepath.Join(work, "passengers.csv")
 	require.NoError(t, table.SynthPassengersFile(csv, 200, 1))
 	hands := filepath.Join(work, "hands")
-	_, err = data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 72, Seed: 1, Size: 32})
+	_, err = images.GenerateHands(ctx, images.SynthHandsOptions{Out: hands, N: 72, Seed: 1, Size: 32})
 	require.NoError(t, err)
 	fingers := trainForServing(t, url, "train", "fingers", "--data", hands, "--size", "16", "--epochs", "1", "--model", "small")
 	titanic := trainForServing(t, url, "train", "titanic", "--data", csv, "--epochs", "2")

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/steps"
@@ -63,7 +64,7 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 	f.Bool("augment", true, "augment training images (flips, shifts, rotations, brightness)")
 	f.String("backend", train.DefaultBackend, "compute backend: go, or xla:/abs/path/pjrt_plugin.so")
 	f.Int("size", 32, "image size in pixels when preparing a raw image source")
-	f.String("labels", data.LabelsCount, "fingers naming, when preparing: count (classes 0-5) or count_hand (0L..5R: the model also tells the hand)")
+	f.String("labels", images.LabelsCount, "fingers naming, when preparing: count (classes 0-5) or count_hand (0L..5R: the model also tells the hand)")
 	f.String("experiment", "", "experiment name (default: the workload's name)")
 	f.String("run-name", "", "run name (default: MODEL-lrLR)")
 	f.String("work", "", "folder for checkpoints and the package (default: under --data-dir)")
@@ -124,7 +125,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		if err != nil {
 			return err
 		}
-		a := data.AugmentOptionsFor(man)
+		a := images.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
 	c, err := newClient(cmd)
@@ -196,12 +197,12 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 		fmt.Fprintf(errOut, "dataset %s (%d rows, %s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit))
 		return res.Dir, nil
 	}
-	opt := data.DefaultImagePrepareOptions()
+	opt := images.DefaultPrepareOptions()
 	opt.Source, opt.CacheDir, opt.Labels = src, cache, labels
 	opt.Image.Size = size
 	bar := newTermBar(errOut, "preparing")
 	opt.Progress = bar.update
-	res, err := data.PrepareImages(ctx, opt)
+	res, err := images.Prepare(ctx, opt)
 	bar.finish()
 	if err != nil {
 		return "", err

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 )
 
 // TestTrainResumesAfterKill9 runs 'cairn train' as a real child process,
@@ -27,7 +27,7 @@ func TestTrainResumesAfterKill9(t *testing.T) {
 	url, _, _ := startServer(t, cfg)
 	work := t.TempDir()
 	hands := filepath.Join(work, "hands")
-	_, err := data.GenerateHands(context.Background(), data.SynthHandsOptions{Out: hands, N: 240, Seed: 1, Size: 32})
+	_, err := images.GenerateHands(context.Background(), images.SynthHandsOptions{Out: hands, N: 240, Seed: 1, Size: 32})
 	require.NoError(t, err)
 	args := []string{"train", "fingers", "--data", hands, "--size", "32", "--epochs", "5", "--tracking-uri", url,
 		"--data-dir", filepath.Join(work, "cd"), "--work", filepath.Join(work, "job")}

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/steps"
@@ -31,7 +31,7 @@ func TestTrainCommand(t *testing.T) {
 	csv := filepath.Join(work, "passengers.csv")
 	require.NoError(t, table.SynthPassengersFile(csv, 240, 1))
 	hands := filepath.Join(work, "hands")
-	_, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 96, Seed: 1, Size: 32})
+	_, err := images.GenerateHands(ctx, images.SynthHandsOptions{Out: hands, N: 96, Seed: 1, Size: 32})
 	require.NoError(t, err)
 
 	c, err := client.New(url, client.DefaultOptions())

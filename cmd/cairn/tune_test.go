@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -26,11 +26,11 @@ func tuneDataset(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	_, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: filepath.Join(dir, "hands"), N: 48, Seed: 1, Size: 32})
+	_, err := images.GenerateHands(ctx, images.SynthHandsOptions{Out: filepath.Join(dir, "hands"), N: 48, Seed: 1, Size: 32})
 	require.NoError(t, err)
-	o := data.DefaultImagePrepareOptions()
-	o.Source, o.Image, o.CacheDir = filepath.Join(dir, "hands"), data.ImageOptions{Size: 16, Channels: 1}, filepath.Join(dir, "cache")
-	res, err := data.PrepareImages(ctx, o)
+	o := images.DefaultPrepareOptions()
+	o.Source, o.Image, o.CacheDir = filepath.Join(dir, "hands"), images.Options{Size: 16, Channels: 1}, filepath.Join(dir, "cache")
+	res, err := images.Prepare(ctx, o)
 	require.NoError(t, err)
 	return res.Dir
 }

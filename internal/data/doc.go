@@ -1,10 +1,11 @@
-// Package data prepares datasets for training: image folders (the fingers
-// naming and class folders), seeded splits and folds, synthetic stand-ins,
-// and a compact on-disk format (manifest plus tensors) cached by a content
-// hash of inputs and parameters. CSV tables live in internal/data/table,
-// which builds on this package.
+// Package data is the dataset format and what every kind of dataset
+// shares: Manifest and Dataset with their files (Save, Load, ReadManifest),
+// the Cache of prepared datasets keyed by a content hash, with its
+// per-source file-hash index, seeded stratified splits and cross-validation
+// folds, and sources (a folder, a zip archive, or a download checked
+// against its SHA-256). Images live in internal/data/images and CSV tables
+// in internal/data/table; both build on this package.
 //
-// It imports only internal/errs, the standard library and golang.org/x/image
-// (resampling); it never imports its subpackages, nor GoMLX (that lives in
-// internal/train).
+// It imports only internal/errs and the standard library: never its
+// subpackages (they import it), nor GoMLX (that lives in internal/train).
 package data

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -85,12 +86,12 @@ func (p *PrepareImages) Validate() error {
 
 // Run implements Step.
 func (p *PrepareImages) Run(ctx context.Context, env Env) (map[string]string, error) {
-	opt := data.DefaultImagePrepareOptions()
+	opt := images.DefaultPrepareOptions()
 	opt.Source, opt.SHA256, opt.Seed, opt.SkipBad = inputPath(p.Source), p.SHA256, p.Seed, p.SkipBad
 	opt.Image.Size, opt.Image.Channels, opt.Labels = p.Size, p.Channels, p.Labels
 	opt.Split = data.SplitFractions{Validation: p.Val, Test: p.Test}
 	opt.CacheDir = filepath.Join(dataDir(env), "datasets")
-	res, err := data.PrepareImages(ctx, opt)
+	res, err := images.Prepare(ctx, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +169,7 @@ func (s *Synth) Run(ctx context.Context, env Env) (map[string]string, error) {
 		return map[string]string{"path": p}, nil
 	}
 	dir := filepath.Join(env.OutputsDir, "hands")
-	if _, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: dir, N: s.N, Seed: s.Seed, Size: s.Size}); err != nil {
+	if _, err := images.GenerateHands(ctx, images.SynthHandsOptions{Out: dir, N: s.N, Seed: s.Seed, Size: s.Size}); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(env.Stdout, "drew %d SYNTHETIC hands into %s\n", s.N, dir)
@@ -227,7 +228,7 @@ func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		a := data.AugmentOptionsFor(man)
+		a := images.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
 	job := TrainJob{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV,

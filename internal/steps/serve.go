@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
@@ -82,7 +82,7 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 	info := serve.ModelInfo{InputShape: pkg.InputShape, Classes: pkg.Classes, Platform: "cairn-gomlx"}
 	switch {
 	case pkg.Kind == train.KindImage || (pkg.Kind == train.KindONNX && pkg.Image != nil):
-		info.Kind, info.Hands = serve.KindImage, data.HandClasses(pkg.Classes)
+		info.Kind, info.Hands = serve.KindImage, images.HandClasses(pkg.Classes)
 	case len(pkg.Transform) > 0:
 		info.Kind = serve.KindTable
 		t, err := table.UnmarshalTransform(pkg.Transform)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/serve"
 	"github.com/cairn-mlops/cairn/internal/train"
@@ -35,12 +36,12 @@ var benchPackages = sync.OnceValues(func() (map[string]benchModel, error) {
 		return nil, err
 	}
 	hands := filepath.Join(dir, "hands")
-	if _, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 96, Seed: 1, Size: 64}); err != nil {
+	if _, err := images.GenerateHands(ctx, images.SynthHandsOptions{Out: hands, N: 96, Seed: 1, Size: 64}); err != nil {
 		return nil, err
 	}
-	io := data.DefaultImagePrepareOptions()
-	io.Source, io.Image, io.CacheDir = hands, data.ImageOptions{Size: 32, Channels: 1}, filepath.Join(dir, "cache")
-	pr, err := data.PrepareImages(ctx, io)
+	io := images.DefaultPrepareOptions()
+	io.Source, io.Image, io.CacheDir = hands, images.Options{Size: 32, Channels: 1}, filepath.Join(dir, "cache")
+	pr, err := images.Prepare(ctx, io)
 	if err != nil {
 		return nil, err
 	}

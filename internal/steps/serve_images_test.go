@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/serve"
 	"github.com/cairn-mlops/cairn/internal/train"
 )
@@ -34,11 +35,11 @@ func fingersPackage(t *testing.T) (string, []byte) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	hands := filepath.Join(dir, "hands")
-	_, err := data.GenerateHands(ctx, data.SynthHandsOptions{Out: hands, N: 48, Seed: 1, Size: 32})
+	_, err := images.GenerateHands(ctx, images.SynthHandsOptions{Out: hands, N: 48, Seed: 1, Size: 32})
 	require.NoError(t, err)
-	io := data.DefaultImagePrepareOptions()
-	io.Source, io.Image, io.CacheDir = hands, data.ImageOptions{Size: 16, Channels: 1}, filepath.Join(dir, "cache")
-	pr, err := data.PrepareImages(ctx, io)
+	io := images.DefaultPrepareOptions()
+	io.Source, io.Image, io.CacheDir = hands, images.Options{Size: 16, Channels: 1}, filepath.Join(dir, "cache")
+	pr, err := images.Prepare(ctx, io)
 	require.NoError(t, err)
 	ds, err := data.Load(pr.Dir)
 	require.NoError(t, err)

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -55,7 +56,7 @@ type ONNXImportOptions struct {
 	Classes []string
 	// Image and Normalize say how a request image is prepared (image
 	// models only; optional).
-	Image     *data.ImageOptions
+	Image     *images.Options
 	Normalize *data.Normalize
 	// Softmax tells that the output is logits: the predictor applies a
 	// softmax to get probabilities.

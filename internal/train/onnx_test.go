@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -221,7 +222,7 @@ func TestONNXImportCNNNCHW(t *testing.T) {
 	kw, kb, dw, db := randFloats(r, 2*3*2*2), randFloats(r, 2), randFloats(r, 3*2), randFloats(r, 3)
 	src := cnnONNX(t, kw, kb, dw, db)
 	dir := filepath.Join(t.TempDir(), "models", "cnn") // the parent is created
-	img := &data.ImageOptions{Size: 4, Channels: 3}
+	img := &images.Options{Size: 4, Channels: 3}
 	norm := &data.Normalize{Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.25, 0.25}}
 	pkg, err := ImportONNX(src, dir, ONNXImportOptions{Classes: []string{"one", "two", "three"}, Layout: "NCHW",
 		Image: img, Normalize: norm, Softmax: true})
@@ -302,7 +303,7 @@ func TestONNXImportErrors(t *testing.T) {
 		{"bad layout", cnn, ONNXImportOptions{Classes: abc, Layout: "chw"}, errs.Invalid, `layout "chw"`},
 		{"nchw model read as nhwc", cnn, ONNXImportOptions{Classes: abc, InputShape: []int{4, 4, 3}}, errs.Invalid, `it takes examples of shape [3 4 4], not [4 4 3]: it looks channels first; set layout "nchw"`},
 		{"nchw layout on a table model", logistic, ONNXImportOptions{Classes: abc, Layout: LayoutNCHW}, errs.Invalid, "needs a rank-4"},
-		{"image options disagree", cnn, ONNXImportOptions{Classes: abc, Layout: LayoutNCHW, Image: &data.ImageOptions{Size: 8, Channels: 3}},
+		{"image options disagree", cnn, ONNXImportOptions{Classes: abc, Layout: LayoutNCHW, Image: &images.Options{Size: 8, Channels: 3}},
 			errs.Invalid, "it takes examples of shape [4 4 3], not [8 8 3] (channels last, as layout nchw reads them)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -35,8 +36,8 @@ type Package struct {
 	InputShape   []int    `json:"input_shape"` // one example, e.g. [64, 64, 1] or [25]
 	Classes      []string `json:"classes"`
 	// Image is how a request image is decoded and resized (images only).
-	Image     *data.ImageOptions `json:"image,omitempty"`
-	Normalize *data.Normalize    `json:"normalize,omitempty"`
+	Image     *images.Options `json:"image,omitempty"`
+	Normalize *data.Normalize `json:"normalize,omitempty"`
 	// Transform is the fitted table transform (tables only).
 	Transform json.RawMessage `json:"transform,omitempty"`
 	Features  []string        `json:"features,omitempty"`
@@ -87,7 +88,7 @@ func packageFor(m *Model, metrics map[string]float64, params map[string]string) 
 		Metrics: metrics, Params: params, GoMLXVersion: gomlxVersion(), CreatedAt: time.Now().UTC(),
 		Dataset: DatasetRef{Hash: man.Hash, Source: man.Source, Synthetic: man.Synthetic, Count: man.Count}}
 	if p.Kind == KindImage {
-		io, err := data.ImageOptionsOf(man)
+		io, err := images.OptionsOf(man)
 		if err != nil {
 			return nil, err
 		}

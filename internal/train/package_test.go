@@ -16,12 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
 func quadrantsWithImageOptions(t *testing.T) *data.Dataset {
 	ds := quadrants(t, 160, 3)
-	ds.Manifest.Params = map[string]any{"image": data.ImageOptions{Size: 16, Channels: 1}}
+	ds.Manifest.Params = map[string]any{"image": images.Options{Size: 16, Channels: 1}}
 	ds.Manifest.Normalize = &data.Normalize{Mean: []float32{0.2}, Std: []float32{0.25}}
 	return ds
 }
@@ -238,7 +239,7 @@ func TestFlipClassesMustMatchTheClasses(t *testing.T) {
 	ds := quadrantsWithImageOptions(t)
 	opt := DefaultOptions()
 	opt.Model, opt.Epochs, opt.BatchSize = "small", 1, 16
-	opt.Augment = &data.AugmentOptions{FlipProb: 1, FlipClasses: []int32{0}}
+	opt.Augment = &images.AugmentOptions{FlipProb: 1, FlipClasses: []int32{0}}
 	_, _, err := Train(context.Background(), ds, opt)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 	require.ErrorContains(t, err, fmt.Sprintf("flip_classes has 1 entries for %d classes", len(ds.Manifest.Classes)))

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -101,18 +102,18 @@ func (p *Predictor) Predict(x []float32, n int) ([][]float32, error) {
 
 // CheckImage reads an encoded image's header, without decoding it, and
 // refuses an image PrepareImage would refuse for its size: over
-// data.MaxImagePixels or, when maxBytes > 0, taking more than maxBytes to
+// images.MaxPixels or, when maxBytes > 0, taking more than maxBytes to
 // decode and resize. Errors: Invalid (not a PNG or JPEG, or not an image
 // model), TooLarge.
 func (p *Predictor) CheckImage(b []byte, maxBytes int64) error {
 	if p.Package.Image == nil {
 		return p.notImages()
 	}
-	h, err := data.ReadImageHeader(b)
+	h, err := images.ReadHeader(b)
 	if err != nil {
 		return err
 	}
-	return data.CheckImageSize(h, *p.Package.Image, maxBytes)
+	return images.CheckSize(h, *p.Package.Image, maxBytes)
 }
 
 // PrepareImage decodes, resizes and normalises one image (PNG or JPEG
@@ -123,7 +124,7 @@ func (p *Predictor) PrepareImage(ctx context.Context, b []byte, maxBytes int64) 
 	if p.Package.Image == nil {
 		return nil, p.notImages()
 	}
-	px, err := data.DecodeImageContext(ctx, b, *p.Package.Image, maxBytes)
+	px, err := images.DecodeContext(ctx, b, *p.Package.Image, maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func (p *Predictor) PrepareRecord(rec map[string]any) ([]float32, error) {
 }
 
 // PredictImage is PrepareImage followed by Predict for one image, with no
-// limit beyond data.MaxImagePixels (for local files).
+// limit beyond images.MaxPixels (for local files).
 func (p *Predictor) PredictImage(b []byte) ([]float32, error) {
 	return p.predictOne(p.PrepareImage(context.Background(), b, 0))
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/cairn-mlops/cairn/internal/data"
+	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -47,7 +48,7 @@ type Options struct {
 	// WeightDecay is an L2 penalty on weights (0: none).
 	WeightDecay float64
 	// Augment, for images, is applied to every training example each epoch.
-	Augment *data.AugmentOptions
+	Augment *images.AugmentOptions
 	// CheckpointDir, when set, receives a checkpoint after every epoch; a run
 	// started again with the same folder resumes after its last epoch.
 	CheckpointDir string
@@ -227,12 +228,12 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 	inputs := make([]float32, batch*exampleSize)
 	labels := make([]int32, batch)
 	shape := append([]int{batch}, ds.Manifest.Shape...)
-	var aug *data.Augmenter
+	var aug *images.Augmenter
 	if opt.Augment != nil && opt.Augment.Enabled() && kind == KindImage {
 		if f := opt.Augment.FlipClasses; len(f) > 0 && len(f) != len(ds.Manifest.Classes) {
 			return nil, nil, errs.Invalidf("augment: flip_classes has %d entries for %d classes", len(f), len(ds.Manifest.Classes))
 		}
-		if aug, err = data.NewAugmenter(ds.Manifest.Shape, ds.Manifest.Normalize, *opt.Augment); err != nil {
+		if aug, err = images.NewAugmenter(ds.Manifest.Shape, ds.Manifest.Normalize, *opt.Augment); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -30,7 +31,7 @@ func TestGenerateHandsDeterministic(t *testing.T) {
 	name := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}_[0-5][LR]\.png$`)
 	pngs := 0
 	for _, e := range entries {
-		if e.Name() == SyntheticMarker {
+		if e.Name() == data.SyntheticMarker {
 			continue
 		}
 		pngs++
@@ -40,7 +41,7 @@ func TestGenerateHandsDeterministic(t *testing.T) {
 		y, err := os.ReadFile(filepath.Join(b, e.Name()))
 		require.NoError(t, err, "the same seed names the same files")
 		require.Equal(t, x, y, e.Name())
-		px, err := DecodeImage(x, ImageOptions{Size: 48, Channels: 1})
+		px, err := Decode(x, Options{Size: 48, Channels: 1})
 		require.NoError(t, err)
 		// A bright hand on a dark background.
 		lo, hi := 255, 0
@@ -57,7 +58,7 @@ func TestGenerateHandsDeterministic(t *testing.T) {
 	_, err = GenerateHands(context.Background(), SynthHandsOptions{Out: c, N: 30, Seed: 6, Size: 48})
 	require.NoError(t, err)
 	other, _ := os.ReadDir(c)
-	require.Equal(t, SyntheticMarker, other[0].Name())
+	require.Equal(t, data.SyntheticMarker, other[0].Name())
 	require.NotEqual(t, entries[1].Name(), other[1].Name())
 }
 
@@ -67,7 +68,7 @@ func TestGenerateHandsMirrorsLeftHands(t *testing.T) {
 	name, b, err := synthHand(1, 6, 32)
 	require.NoError(t, err)
 	require.Regexp(t, `_0L\.png$`, name)
-	px, err := DecodeImage(b, ImageOptions{Size: 32, Channels: 1})
+	px, err := Decode(b, Options{Size: 32, Channels: 1})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 6))
 	for range 16 {

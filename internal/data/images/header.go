@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
-// ImageHeader is what an encoded image's header says about decoding it,
+// Header is what an encoded image's header says about decoding it,
 // read without decoding a pixel.
-type ImageHeader struct {
+type Header struct {
 	Format string // "png" or "jpeg"
 	Width  int
 	Height int
@@ -32,10 +32,10 @@ type ImageHeader struct {
 }
 
 // Pixels is Width x Height.
-func (h ImageHeader) Pixels() int64 { return int64(h.Width) * int64(h.Height) }
+func (h Header) Pixels() int64 { return int64(h.Width) * int64(h.Height) }
 
 // String describes the image for messages, e.g. "8000x8000 PNG image (RGBA64, 8 bytes per pixel)".
-func (h ImageHeader) String() string {
+func (h Header) String() string {
 	f := map[string]string{"png": "PNG", "jpeg": "JPEG"}[h.Format]
 	if f == "" {
 		f = h.Format
@@ -43,16 +43,16 @@ func (h ImageHeader) String() string {
 	return fmt.Sprintf("%dx%d %s image (%s, %d bytes per pixel)", h.Width, h.Height, f, h.Color, h.BytesPerPixel)
 }
 
-// ReadImageHeader reads the header of a PNG or JPEG image: its size, the
+// ReadHeader reads the header of a PNG or JPEG image: its size, the
 // colour model it decodes to and what decoding it allocates. It reads
 // only the chunks or markers before the pixel data. Errors: Invalid (not a
 // readable PNG or JPEG header).
-func ReadImageHeader(b []byte) (ImageHeader, error) {
+func ReadHeader(b []byte) (Header, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
-		return ImageHeader{}, errs.Invalidf("not a readable PNG or JPEG image: %v", err)
+		return Header{}, errs.Invalidf("not a readable PNG or JPEG image: %v", err)
 	}
-	h := ImageHeader{Format: format, Width: cfg.Width, Height: cfg.Height}
+	h := Header{Format: format, Width: cfg.Width, Height: cfg.Height}
 	if h.Width <= 0 || h.Height <= 0 {
 		return h, errs.Invalidf("%s image of %dx%d pixels: expected a non-empty image", format, h.Width, h.Height)
 	}
@@ -78,7 +78,7 @@ func ReadImageHeader(b []byte) (ImageHeader, error) {
 // pngHeader fills in the colour model and decoded size from the IHDR chunk
 // and the chunks before the first IDAT (a tRNS chunk turns gray and
 // truecolour images into NRGBA). It mirrors image/png's choice of types.
-func pngHeader(b []byte, h *ImageHeader) bool {
+func pngHeader(b []byte, h *Header) bool {
 	const sig = 8
 	if len(b) < sig+8+13 || string(b[sig+4:sig+8]) != "IHDR" {
 		return false
@@ -143,7 +143,7 @@ func pngHeader(b []byte, h *ImageHeader) bool {
 // SOF marker, mirroring image/jpeg: planes padded to whole MCUs, the
 // int32 coefficients of every block for a progressive image, and the
 // interleaved copy an RGB or 4-component image is converted to.
-func jpegHeader(b []byte, cm color.Model, h *ImageHeader) bool {
+func jpegHeader(b []byte, cm color.Model, h *Header) bool {
 	sof, progressive := jpegSOF(b)
 	if sof == nil {
 		return false
@@ -232,7 +232,7 @@ func jpegSOF(b []byte) ([]byte, bool) {
 // ResizeBytes is the memory preprocessing an image of this header with opt
 // takes beside the decoded image: the resize target and the resampler's
 // buffer (one float64 RGBA per output column and source row).
-func (o ImageOptions) ResizeBytes(h ImageHeader) int64 {
+func (o Options) ResizeBytes(h Header) int64 {
 	sh := int64(h.Height)
 	if o.Crop {
 		sh = min(sh, int64(h.Width))
@@ -241,9 +241,9 @@ func (o ImageOptions) ResizeBytes(h ImageHeader) int64 {
 	return n*n*4 + n*sh*32
 }
 
-// ImageBytes is all the memory DecodeImage takes for an image of this
+// ImageBytes is all the memory Decode takes for an image of this
 // header with opt: the decoder's and the resize's.
-func (o ImageOptions) ImageBytes(h ImageHeader) int64 {
+func (o Options) ImageBytes(h Header) int64 {
 	r := o.ResizeBytes(h)
 	if h.DecodedBytes > math.MaxInt64-r {
 		return math.MaxInt64
@@ -251,6 +251,6 @@ func (o ImageOptions) ImageBytes(h ImageHeader) int64 {
 	return h.DecodedBytes + r
 }
 
-// maxCountedPixels is where ImageHeader stops counting bytes (a PNG may
+// maxCountedPixels is where Header stops counting bytes (a PNG may
 // claim 2^31 x 2^31 pixels): beyond it DecodedBytes is math.MaxInt64.
 const maxCountedPixels = 1 << 40

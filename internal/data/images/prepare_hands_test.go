@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -16,23 +17,23 @@ func TestPrepareImagesCountHandLabels(t *testing.T) {
 	src := t.TempDir()
 	fingersFolder(t, src, 3)
 	opt := prepOpts(t, src)
-	def, err := PrepareImages(context.Background(), opt)
+	def, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	opt.Labels = LabelsCount
-	same, err := PrepareImages(context.Background(), opt)
+	same, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.Equal(t, def.Hash, same.Hash, "labels: count is the default and keeps its cache key")
 	require.True(t, same.Hit)
 
 	opt.Labels = LabelsCountHand
-	res, err := PrepareImages(context.Background(), opt)
+	res, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.NotEqual(t, def.Hash, res.Hash)
 	m := res.Manifest
 	require.Equal(t, []string{"0L", "0R", "1L", "1R", "2L", "2R", "3L", "3R", "4L", "4R", "5L", "5R"}, m.Classes)
 	require.True(t, HandClasses(m.Classes))
 	require.False(t, HandClasses(def.Manifest.Classes))
-	ds, err := Load(res.Dir)
+	ds, err := data.Load(res.Dir)
 	require.NoError(t, err)
 	for i, l := range ds.Labels {
 		// fingersFolder fills image k of class (c, h) with c*40 + h*10 + k.
@@ -51,17 +52,17 @@ func TestPrepareImagesCountHandLabels(t *testing.T) {
 	require.Positive(t, d.FlipProb)
 	require.Nil(t, d.FlipClasses, "a count label survives a flip")
 	// One hand only: no flips, since the other hand is no class.
-	require.Zero(t, AugmentOptionsFor(Manifest{Shape: m.Shape, Classes: []string{"0L", "1L"}}).FlipProb)
+	require.Zero(t, AugmentOptionsFor(data.Manifest{Shape: m.Shape, Classes: []string{"0L", "1L"}}).FlipProb)
 
 	// Class folders have no hand; an unknown label set is refused.
 	folders := t.TempDir()
 	writeFile(t, filepath.Join(folders, "cat", "a.png"), grayPNG(t, 8, 8, func(x, y int) uint8 { return 1 }))
 	o2 := prepOpts(t, folders)
 	o2.Labels = LabelsCountHand
-	_, err = PrepareImages(context.Background(), o2)
+	_, err = Prepare(context.Background(), o2)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 	require.ErrorContains(t, err, "needs the fingers naming")
 	o2.Labels = "hand"
-	_, err = PrepareImages(context.Background(), o2)
+	_, err = Prepare(context.Background(), o2)
 	require.ErrorContains(t, err, `labels "hand": expected count or count_hand`)
 }

@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -59,20 +59,20 @@ func imageSeeds(t testing.TB) [][]byte {
 // panics, fails only with Invalid or TooLarge, returns exactly the
 // preprocessed size otherwise, and never allocates much beyond the limit.
 //
-//	go test -run '^$' -fuzz '^FuzzDecodeImage$' -fuzztime 3m ./internal/data/
+//	go test -run '^$' -fuzz '^FuzzDecodeImage$' -fuzztime 3m ./internal/data/images/
 func FuzzDecodeImage(f *testing.F) {
 	for i, b := range imageSeeds(f) {
 		f.Add(b, uint8(i*7), i%2 == 0, i%3 == 0)
 	}
 	const limit = 4 << 20
 	f.Fuzz(func(t *testing.T, b []byte, size uint8, rgb, crop bool) {
-		opt := ImageOptions{Size: 1 + int(size)%64, Channels: 1, Crop: crop}
+		opt := Options{Size: 1 + int(size)%64, Channels: 1, Crop: crop}
 		if rgb {
 			opt.Channels = 3
 		}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		px, err := DecodeImageContext(context.Background(), b, opt, limit)
+		px, err := DecodeContext(context.Background(), b, opt, limit)
 		runtime.ReadMemStats(&after)
 		if got := after.TotalAlloc - before.TotalAlloc; got > limit+1<<20 {
 			t.Fatalf("decoding allocated %d bytes under a limit of %d (err %v)", got, limit, err)
@@ -86,7 +86,7 @@ func FuzzDecodeImage(f *testing.F) {
 		if len(px) != opt.Len() {
 			t.Fatalf("%d values; want %d", len(px), opt.Len())
 		}
-		h, err := ReadImageHeader(b)
+		h, err := ReadHeader(b)
 		if err != nil || opt.ImageBytes(h) > limit {
 			t.Fatalf("decoded an image its header check refuses: %+v, %v", h, err)
 		}
@@ -101,7 +101,7 @@ func FuzzReadImageHeader(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := ReadImageHeader(b)
+		h, err := ReadHeader(b)
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
 				t.Fatalf("error of kind %s: %v", errs.KindOf(err), err)

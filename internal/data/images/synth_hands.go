@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -74,7 +75,7 @@ func GenerateHands(ctx context.Context, opt SynthHandsOptions) (*SynthResult, er
 		"seed":      opt.Seed,
 		"size":      opt.Size,
 	}, "", "  ")
-	if err := os.WriteFile(filepath.Join(opt.Out, SyntheticMarker), append(marker, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(opt.Out, data.SyntheticMarker), append(marker, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("synth fingers: %w", err)
 	}
 	counts := make([]int, len(fingersClasses))

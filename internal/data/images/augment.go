@@ -1,9 +1,10 @@
-package data
+package images
 
 import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -38,7 +39,7 @@ func DefaultAugmentOptions(size int) AugmentOptions {
 // AugmentOptionsFor returns the default augmentation for a dataset: as
 // DefaultAugmentOptions; when the classes name the hand, a flipped example
 // becomes the other hand (a flipped right hand is a left hand).
-func AugmentOptionsFor(m Manifest) AugmentOptions {
+func AugmentOptionsFor(m data.Manifest) AugmentOptions {
 	a := DefaultAugmentOptions(m.Shape[0])
 	if HandClasses(m.Classes) {
 		index := map[string]int32{}
@@ -112,7 +113,7 @@ type Augmenter struct {
 // NewAugmenter returns an Augmenter for examples of shape [H, W, C]
 // normalised with norm (nil when the values are pixels scaled to [0,1]),
 // typically NewAugmenter(ds.Manifest.Shape, ds.Manifest.Normalize, opt).
-func NewAugmenter(shape []int, norm *Normalize, opt AugmentOptions) (*Augmenter, error) {
+func NewAugmenter(shape []int, norm *data.Normalize, opt AugmentOptions) (*Augmenter, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"math/rand/v2"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -72,7 +73,7 @@ func TestAugmenterRotation(t *testing.T) {
 }
 
 func TestAugmenterDeterministicAndBrightness(t *testing.T) {
-	norm := &Normalize{Mean: []float32{0.5}, Std: []float32{0.25}}
+	norm := &data.Normalize{Mean: []float32{0.5}, Std: []float32{0.25}}
 	opt := AugmentOptions{FlipProb: 0.5, MaxShift: 2, MaxRotate: 10, Brightness: 0.1}
 	a, err := NewAugmenter([]int{8, 8, 1}, norm, opt)
 	require.NoError(t, err)

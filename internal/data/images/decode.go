@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/image/draw"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -20,21 +21,21 @@ import (
 // recorded in the manifest so a server can check it applies the same one.
 const ResizeKernel = "catmull-rom"
 
-// MaxImagePixels bounds the decoded size of one image (64 megapixels), so
+// MaxPixels bounds the decoded size of one image (64 megapixels), so
 // a hostile or broken file cannot make the decoder allocate gigabytes. It
 // is the hard cap everywhere, dataset preparation included; a server sets
-// a tighter one in bytes (DecodeImageContext's maxBytes).
-const MaxImagePixels = 64 << 20
+// a tighter one in bytes (DecodeContext's maxBytes).
+const MaxPixels = 64 << 20
 
-// MaxImageFileBytes bounds the size of one source image file (256 MiB).
-const MaxImageFileBytes = 256 << 20
+// MaxFileBytes bounds the size of one source image file (256 MiB).
+const MaxFileBytes = 256 << 20
 
-// ImageOptions say how one image becomes a model input: decoded (PNG or JPEG),
+// Options say how one image becomes a model input: decoded (PNG or JPEG),
 // converted to grayscale or RGB, optionally centre-cropped to a square, and
 // resized to Size x Size with a Catmull-Rom kernel, as uint8 pixels in
 // height-width-channel order. The model package stores them so serving
 // applies exactly the preprocessing the training data had.
-type ImageOptions struct {
+type Options struct {
 	Size     int `json:"size"`     // output width and height in pixels
 	Channels int `json:"channels"` // 1 (grayscale) or 3 (RGB)
 	// Crop centre-crops non-square images to a square before resizing;
@@ -42,11 +43,11 @@ type ImageOptions struct {
 	Crop bool `json:"crop,omitempty"`
 }
 
-// DefaultImageOptions returns 64x64 grayscale, the fingers default.
-func DefaultImageOptions() ImageOptions { return ImageOptions{Size: 64, Channels: 1} }
+// DefaultOptions returns 64x64 grayscale, the fingers default.
+func DefaultOptions() Options { return Options{Size: 64, Channels: 1} }
 
 // Validate checks the size (1..1024) and the channel count (1 or 3).
-func (o ImageOptions) Validate() error {
+func (o Options) Validate() error {
 	if o.Size < 1 || o.Size > 1024 {
 		return errs.Invalidf("image size %d: expected 1 to 1024 pixels", o.Size)
 	}
@@ -57,15 +58,15 @@ func (o ImageOptions) Validate() error {
 }
 
 // Shape is the [H, W, C] shape of one preprocessed image.
-func (o ImageOptions) Shape() []int { return []int{o.Size, o.Size, o.Channels} }
+func (o Options) Shape() []int { return []int{o.Size, o.Size, o.Channels} }
 
 // Len is the number of uint8 values in one preprocessed image.
-func (o ImageOptions) Len() int { return o.Size * o.Size * o.Channels }
+func (o Options) Len() int { return o.Size * o.Size * o.Channels }
 
-// ImageOptionsOf returns the preprocessing recorded in an image dataset's
+// OptionsOf returns the preprocessing recorded in an image dataset's
 // manifest (Params["image"]), for a model package to copy.
-func ImageOptionsOf(m Manifest) (ImageOptions, error) {
-	var o ImageOptions
+func OptionsOf(m data.Manifest) (Options, error) {
+	var o Options
 	raw, ok := m.Params["image"]
 	if m.Kind != "images" || !ok {
 		return o, errs.Invalidf("dataset %s: not an image dataset (no image options in its manifest)", shortHash(m.Hash))
@@ -80,21 +81,21 @@ func ImageOptionsOf(m Manifest) (ImageOptions, error) {
 	return o, o.Validate()
 }
 
-// DecodeImage decodes one PNG or JPEG image and preprocesses it as opt says,
+// Decode decodes one PNG or JPEG image and preprocesses it as opt says,
 // returning Size*Size*Channels uint8 values in HWC order. It is the exact
-// function PrepareImages applies to every file, so a server calling it on a
+// function Prepare applies to every file, so a server calling it on a
 // request image feeds the model what it was trained on.
-func DecodeImage(b []byte, opt ImageOptions) ([]uint8, error) {
-	return DecodeImageContext(context.Background(), b, opt, 0)
+func Decode(b []byte, opt Options) ([]uint8, error) {
+	return DecodeContext(context.Background(), b, opt, 0)
 }
 
-// DecodeImageContext is DecodeImage for untrusted input. It reads the
+// DecodeContext is Decode for untrusted input. It reads the
 // header first and refuses, before decoding, an image of more than
-// MaxImagePixels or, when maxBytes > 0, one whose decoding and resizing
+// MaxPixels or, when maxBytes > 0, one whose decoding and resizing
 // take more than maxBytes (opt.ImageBytes); it stops decoding with ctx's
 // error once ctx ends. Errors: Invalid (not an image, bad options),
 // TooLarge, ctx's.
-func DecodeImageContext(ctx context.Context, b []byte, opt ImageOptions, maxBytes int64) ([]uint8, error) {
+func DecodeContext(ctx context.Context, b []byte, opt Options, maxBytes int64) ([]uint8, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -106,12 +107,12 @@ func DecodeImageContext(ctx context.Context, b []byte, opt ImageOptions, maxByte
 	return dst, nil
 }
 
-// CheckImageSize refuses an image of more than MaxImagePixels or, when
+// CheckSize refuses an image of more than MaxPixels or, when
 // maxBytes > 0, one whose decoding and resizing with opt take more than
 // maxBytes. Errors: TooLarge naming the size and the limit.
-func CheckImageSize(h ImageHeader, opt ImageOptions, maxBytes int64) error {
-	if h.Pixels() > MaxImagePixels {
-		return errs.E(errs.TooLarge, "%s has %d pixels; at most %d are allowed", h, h.Pixels(), MaxImagePixels)
+func CheckSize(h Header, opt Options, maxBytes int64) error {
+	if h.Pixels() > MaxPixels {
+		return errs.E(errs.TooLarge, "%s has %d pixels; at most %d are allowed", h, h.Pixels(), MaxPixels)
 	}
 	if need := opt.ImageBytes(h); maxBytes > 0 && need > maxBytes {
 		return errs.E(errs.TooLarge, "%s takes %s (%d bytes) to decode and resize; the limit is %s (%d bytes)", h, byteSize(need), need, byteSize(maxBytes), maxBytes)
@@ -137,9 +138,9 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
-// ConvertImage preprocesses an already decoded image like DecodeImage, into
+// Convert preprocesses an already decoded image like Decode, into
 // dst when it has room (else a new slice), and returns the pixels.
-func ConvertImage(img image.Image, opt ImageOptions, dst []uint8) ([]uint8, error) {
+func Convert(img image.Image, opt Options, dst []uint8) ([]uint8, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -160,16 +161,16 @@ type imageDecoder struct {
 	scratch *image.RGBA
 }
 
-func (d *imageDecoder) decode(b []byte, opt ImageOptions, dst []uint8) error {
+func (d *imageDecoder) decode(b []byte, opt Options, dst []uint8) error {
 	return d.decodeContext(context.Background(), b, opt, dst, 0)
 }
 
-func (d *imageDecoder) decodeContext(ctx context.Context, b []byte, opt ImageOptions, dst []uint8, maxBytes int64) error {
-	h, err := ReadImageHeader(b)
+func (d *imageDecoder) decodeContext(ctx context.Context, b []byte, opt Options, dst []uint8, maxBytes int64) error {
+	h, err := ReadHeader(b)
 	if err != nil {
 		return err
 	}
-	if err := CheckImageSize(h, opt, maxBytes); err != nil {
+	if err := CheckSize(h, opt, maxBytes); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -204,7 +205,7 @@ func (r *ctxReader) Read(p []byte) (int, error) {
 
 // convert crops, resizes and converts img into dst (opt.Len() values).
 // Transparent pixels are composed over black.
-func (d *imageDecoder) convert(img image.Image, opt ImageOptions, dst []uint8) error {
+func (d *imageDecoder) convert(img image.Image, opt Options, dst []uint8) error {
 	sr := img.Bounds()
 	if sr.Empty() {
 		return errs.Invalidf("empty image: expected at least one pixel")

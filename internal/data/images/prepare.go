@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -25,22 +26,22 @@ import (
 // bytes for the same inputs and parameters; it is part of the content hash.
 const prepareVersion = 1
 
-// ImagePrepareOptions configure PrepareImages.
-type ImagePrepareOptions struct {
+// PrepareOptions configure Prepare.
+type PrepareOptions struct {
 	// Source is a folder, a .zip file or an http(s) URL of a .zip file.
 	Source string
 	// SHA256 is the expected digest (hex) of a downloaded or zip source.
 	SHA256 string
 	// RequireSHA256 makes a URL source without SHA256 an error.
 	RequireSHA256 bool
-	Image         ImageOptions
+	Image         Options
 	// Labels is, for the fingers layout, LabelsCount (the default: classes
 	// "0".."5") or LabelsCountHand (classes "0L", "0R", ..., "5R", so a
 	// model also says which hand).
 	Labels string
 	// Split are the validation and test fractions for examples whose split
-	// no train/ val/ test/ folder fixes (see PrepareImages).
-	Split SplitFractions
+	// no train/ val/ test/ folder fixes (see Prepare).
+	Split data.SplitFractions
 	Seed  uint64
 	// Workers decode images in parallel; 0 means runtime.NumCPU(). The
 	// output does not depend on it.
@@ -60,23 +61,23 @@ type ImagePrepareOptions struct {
 	HTTPClient *http.Client
 }
 
-// DefaultImagePrepareOptions returns 64x64 grayscale, 15% validation and 15%
+// DefaultPrepareOptions returns 64x64 grayscale, 15% validation and 15%
 // test, seed 1, every core and the default cache folder.
-func DefaultImagePrepareOptions() ImagePrepareOptions {
-	return ImagePrepareOptions{
-		Image:    DefaultImageOptions(),
-		Split:    SplitFractions{Validation: 0.15, Test: 0.15},
+func DefaultPrepareOptions() PrepareOptions {
+	return PrepareOptions{
+		Image:    DefaultOptions(),
+		Split:    data.SplitFractions{Validation: 0.15, Test: 0.15},
 		Seed:     1,
-		CacheDir: DefaultCacheDir,
+		CacheDir: data.DefaultCacheDir,
 	}
 }
 
 // Validate checks the options that do not need the source.
-func (o ImagePrepareOptions) Validate() error {
+func (o PrepareOptions) Validate() error {
 	if o.Source == "" {
 		return errs.Invalidf("prepare images: no source: expected a folder, a .zip file or an http(s) URL")
 	}
-	if o.RequireSHA256 && o.SHA256 == "" && IsURL(o.Source) {
+	if o.RequireSHA256 && o.SHA256 == "" && data.IsURL(o.Source) {
 		return errs.Invalidf("prepare images: %s: a SHA-256 checksum is required for downloads", o.Source)
 	}
 	if o.Workers < 0 {
@@ -94,12 +95,12 @@ func (o ImagePrepareOptions) Validate() error {
 	return nil
 }
 
-// PrepareResult is what PrepareImages made or found.
+// PrepareResult is what Prepare made or found.
 type PrepareResult struct {
 	Dir      string        // the prepared dataset's folder (load it with Load)
 	Hash     string        // content hash of the inputs and parameters
 	Hit      bool          // found in the cache: nothing was decoded
-	Manifest Manifest      // the dataset's manifest
+	Manifest data.Manifest // the dataset's manifest
 	Duration time.Duration // wall time of the whole call
 	// Counts gives, per split, the number of examples of each class.
 	Counts map[string]map[string]int
@@ -109,11 +110,11 @@ type PrepareResult struct {
 	SourceSHA256 string
 }
 
-// decodes counts images decoded by PrepareImages (tests check a cache hit
+// decodes counts images decoded by Prepare (tests check a cache hit
 // decodes nothing).
 var decodes atomic.Int64
 
-// PrepareImages turns an image source into a prepared dataset in the cache:
+// Prepare turns an image source into a prepared dataset in the cache:
 // uint8 pixels [N, Size, Size, Channels] with int32 labels, a seeded
 // stratified split, and per-channel mean and std of the train split in
 // Manifest.Normalize.
@@ -134,7 +135,7 @@ var decodes atomic.Int64
 // options, files or layouts (naming the file and what was expected),
 // NotFound for a missing source, Unavailable for a failed download, and the
 // context's error when ctx ends.
-func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult, error) {
+func Prepare(ctx context.Context, opt PrepareOptions) (*PrepareResult, error) {
 	start := time.Now()
 	if err := opt.Validate(); err != nil {
 		return nil, err
@@ -143,8 +144,8 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	cache := NewCache(opt.CacheDir)
-	src, err := OpenSource(ctx, opt.Source, opt.SHA256, cache.DownloadDir(), opt.HTTPClient)
+	cache := data.NewCache(opt.CacheDir)
+	src, err := data.OpenSource(ctx, opt.Source, opt.SHA256, cache.DownloadDir(), opt.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
@@ -171,7 +172,7 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 	}
 	if hit {
 		res.Hit, res.Dir, res.Manifest = true, cache.DatasetDir(hash), m
-		labels, err := ReadLabels(res.Dir)
+		labels, err := data.ReadLabels(res.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("prepare images: %w", err)
 		}
@@ -218,7 +219,7 @@ func PrepareImages(ctx context.Context, opt ImagePrepareOptions) (*PrepareResult
 
 // imagesHash is the cache key: the SHA-256 over the parameters that change
 // the output and the sorted (path, content SHA-256) list of the files.
-func imagesHash(ctx context.Context, src *Source, scan *scanResult, opt ImagePrepareOptions, cache *Cache, workers int) (string, error) {
+func imagesHash(ctx context.Context, src *data.Source, scan *scanResult, opt PrepareOptions, cache *data.Cache, workers int) (string, error) {
 	ix := cache.FileHashes(src.Key)
 	sums := make([]string, len(scan.files))
 	err := parallel(ctx, workers, len(scan.files), func(_, i int) error {
@@ -246,17 +247,17 @@ func imagesHash(ctx context.Context, src *Source, scan *scanResult, opt ImagePre
 	ix.Save()
 
 	params, _ := json.Marshal(struct {
-		Kind      string         `json:"kind"`
-		Format    int            `json:"format"`
-		Prepare   int            `json:"prepare"`
-		Image     ImageOptions   `json:"image"`
-		Resize    string         `json:"resize"`
-		Split     SplitFractions `json:"split"`
-		Seed      uint64         `json:"seed"`
-		SkipBad   bool           `json:"skip_bad"`
-		Synthetic bool           `json:"synthetic"`
-		Labels    string         `json:"labels,omitempty"` // empty for the default, so earlier hashes hold
-	}{"images", FormatVersion, prepareVersion, opt.Image, ResizeKernel, opt.Split, opt.Seed, opt.SkipBad, opt.Synthetic || scan.synthetic,
+		Kind      string              `json:"kind"`
+		Format    int                 `json:"format"`
+		Prepare   int                 `json:"prepare"`
+		Image     Options             `json:"image"`
+		Resize    string              `json:"resize"`
+		Split     data.SplitFractions `json:"split"`
+		Seed      uint64              `json:"seed"`
+		SkipBad   bool                `json:"skip_bad"`
+		Synthetic bool                `json:"synthetic"`
+		Labels    string              `json:"labels,omitempty"` // empty for the default, so earlier hashes hold
+	}{"images", data.FormatVersion, prepareVersion, opt.Image, ResizeKernel, opt.Split, opt.Seed, opt.SkipBad, opt.Synthetic || scan.synthetic,
 		strings.TrimPrefix(opt.Labels, LabelsCount)})
 	h := sha256.New()
 	h.Write(params)
@@ -271,7 +272,7 @@ func imagesHash(ctx context.Context, src *Source, scan *scanResult, opt ImagePre
 
 // decodeImages decodes every file of the scan into a dataset, in path order,
 // with split and normalisation; under SkipBad it leaves out files that fail.
-func decodeImages(ctx context.Context, src *Source, scan *scanResult, opt ImagePrepareOptions, workers int) (*Dataset, []SkippedFile, error) {
+func decodeImages(ctx context.Context, src *data.Source, scan *scanResult, opt PrepareOptions, workers int) (*data.Dataset, []SkippedFile, error) {
 	n, size := len(scan.files), opt.Image.Len()
 	pix := make([]uint8, n*size)
 	failed := make([]error, n)
@@ -282,8 +283,8 @@ func decodeImages(ctx context.Context, src *Source, scan *scanResult, opt ImageP
 		f := scan.files[i]
 		var b []byte
 		var err error
-		if f.size > MaxImageFileBytes {
-			err = errs.Invalidf("%d bytes: larger than the %d bytes an image file may have", f.size, MaxImageFileBytes)
+		if f.size > MaxFileBytes {
+			err = errs.Invalidf("%d bytes: larger than the %d bytes an image file may have", f.size, MaxFileBytes)
 		} else if b, err = fs.ReadFile(src.FS, path.Join(src.Root, f.rel)); err != nil {
 			err = fmt.Errorf("cannot read file: %w", err)
 		} else {
@@ -314,10 +315,10 @@ func decodeImages(ctx context.Context, src *Source, scan *scanResult, opt ImageP
 	for i, c := range scan.classes {
 		classIndex[c] = int32(i)
 	}
-	d := &Dataset{Manifest: Manifest{
+	d := &data.Dataset{Manifest: data.Manifest{
 		Kind:    "images",
 		Shape:   opt.Image.Shape(),
-		DType:   Uint8,
+		DType:   data.Uint8,
 		Classes: scan.classes,
 	}}
 	var fixed []string
@@ -349,25 +350,25 @@ func decodeImages(ctx context.Context, src *Source, scan *scanResult, opt ImageP
 	d.Manifest.Count = k
 
 	frac := opt.Split
-	if scan.folders[SplitValidation] {
+	if scan.folders[data.SplitValidation] {
 		frac.Validation = 0
 	}
-	if scan.folders[SplitTest] {
+	if scan.folders[data.SplitTest] {
 		frac.Test = 0
 	}
 	if !anyFixed {
 		fixed = nil
 	}
-	splits, err := Split(d.Labels, fixed, frac, opt.Seed)
+	splits, err := data.Split(d.Labels, fixed, frac, opt.Seed)
 	if err != nil {
 		return nil, skipped, err
 	}
 	d.Manifest.Splits = splits
-	if len(splits[SplitTrain]) == 0 {
+	if len(splits[data.SplitTrain]) == 0 {
 		return nil, skipped, errs.Invalidf("%s: %d images leave no training examples after the split; lower the validation and test fractions or add images",
 			src.Display("."), k)
 	}
-	d.Manifest.Normalize = channelStats(d.U8, opt.Image.Channels, size, splits[SplitTrain])
+	d.Manifest.Normalize = channelStats(d.U8, opt.Image.Channels, size, splits[data.SplitTrain])
 	return d, skipped, nil
 }
 
@@ -384,11 +385,11 @@ func reason(err error) string {
 // are drawn from it).
 func fixedSplit(folder string, folders map[string]bool) string {
 	switch folder {
-	case SplitValidation, SplitTest:
+	case data.SplitValidation, data.SplitTest:
 		return folder
-	case SplitTrain:
-		if folders[SplitValidation] && folders[SplitTest] {
-			return SplitTrain
+	case data.SplitTrain:
+		if folders[data.SplitValidation] && folders[data.SplitTest] {
+			return data.SplitTrain
 		}
 	}
 	return ""
@@ -396,7 +397,7 @@ func fixedSplit(folder string, folders map[string]bool) string {
 
 // channelStats computes the per-channel mean and standard deviation of the
 // pixels (scaled to [0,1]) of the given examples, from exact histograms.
-func channelStats(pix []uint8, channels, size int, examples []int) *Normalize {
+func channelStats(pix []uint8, channels, size int, examples []int) *data.Normalize {
 	hist := make([][256]uint64, channels)
 	for _, e := range examples {
 		px := pix[e*size : (e+1)*size]
@@ -411,7 +412,7 @@ func channelStats(pix []uint8, channels, size int, examples []int) *Normalize {
 			hist[j%channels][v]++
 		}
 	}
-	norm := &Normalize{Mean: make([]float32, channels), Std: make([]float32, channels)}
+	norm := &data.Normalize{Mean: make([]float32, channels), Std: make([]float32, channels)}
 	for c := range hist {
 		var n, sum, sq float64
 		for v, cnt := range hist[c] {
@@ -435,7 +436,7 @@ func channelStats(pix []uint8, channels, size int, examples []int) *Normalize {
 }
 
 // countsOf counts the examples of each class per split.
-func countsOf(m Manifest, labels []int32) map[string]map[string]int {
+func countsOf(m data.Manifest, labels []int32) map[string]map[string]int {
 	out := map[string]map[string]int{}
 	for split, idx := range m.Splits {
 		c := map[string]int{}

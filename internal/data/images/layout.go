@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"archive/zip"
@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
-// Image folder layouts PrepareImages understands.
+// Image folder layouts Prepare understands.
 const (
 	// LayoutFingers is a flat folder of <uuid>_<N><L|R>.png files: label N
 	// (class "0".."5"), hand L or R kept in the example's Meta["hand"].
@@ -29,7 +30,7 @@ const layoutHelp = "expected <uuid>_<N><L|R>.png files (the fingers naming), or 
 // fingersClasses are the fingers labels: the finger count.
 var fingersClasses = []string{"0", "1", "2", "3", "4", "5"}
 
-// Fingers label sets (ImagePrepareOptions.Labels).
+// Fingers label sets (PrepareOptions.Labels).
 const (
 	LabelsCount     = "count"      // classes "0".."5"
 	LabelsCountHand = "count_hand" // classes "0L", "0R", ..., "5R"
@@ -104,14 +105,14 @@ func isImageName(name string) bool {
 // scanImages lists the images of a source and works out its layout and
 // labels. With skipBad, files that are not images or do not fit the layout
 // are skipped and reported; otherwise they are an error naming the file.
-func scanImages(src *Source, skipBad bool) (*scanResult, error) {
+func scanImages(src *data.Source, skipBad bool) (*scanResult, error) {
 	res := &scanResult{folders: map[string]bool{}}
 	top, err := readDir(src, src.Root)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range top.all {
-		if e.Name() == SyntheticMarker {
+		if e.Name() == data.SyntheticMarker {
 			res.synthetic = true
 		}
 	}
@@ -127,7 +128,7 @@ func scanImages(src *Source, skipBad bool) (*scanResult, error) {
 	type part struct{ dir, split string }
 	var parts []part
 	for _, e := range top.visible {
-		if s := SplitOfFolder(e.Name()); s != "" && e.IsDir() {
+		if s := data.SplitOfFolder(e.Name()); s != "" && e.IsDir() {
 			if res.folders[s] {
 				return nil, errs.Invalidf("%s: two folders for the %s split; expected one of train/, val/ (or validation/), test/ each", src.Display("."), s)
 			}
@@ -137,7 +138,7 @@ func scanImages(src *Source, skipBad bool) (*scanResult, error) {
 	}
 	if len(parts) > 0 {
 		for _, e := range top.visible {
-			if SplitOfFolder(e.Name()) != "" && e.IsDir() {
+			if data.SplitOfFolder(e.Name()) != "" && e.IsDir() {
 				continue
 			}
 			if e.IsDir() {
@@ -253,7 +254,7 @@ func scanImages(src *Source, skipBad bool) (*scanResult, error) {
 	if len(parts) > 1 || parts[0].split != "" {
 		hasTrain := false
 		for _, f := range res.files {
-			if f.split == SplitTrain {
+			if f.split == data.SplitTrain {
 				hasTrain = true
 				break
 			}
@@ -268,7 +269,7 @@ func scanImages(src *Source, skipBad bool) (*scanResult, error) {
 
 func partNames(folders map[string]bool) []string {
 	var names []string
-	for _, s := range []string{SplitTrain, SplitValidation, SplitTest} {
+	for _, s := range []string{data.SplitTrain, data.SplitValidation, data.SplitTest} {
 		if folders[s] {
 			names = append(names, s+"/")
 		}
@@ -279,7 +280,7 @@ func partNames(folders map[string]bool) []string {
 // dirListing is a folder's entries, all of them and the visible ones.
 type dirListing struct{ all, visible []fs.DirEntry }
 
-func readDir(src *Source, dir string) (dirListing, error) {
+func readDir(src *data.Source, dir string) (dirListing, error) {
 	var l dirListing
 	entries, err := fs.ReadDir(src.FS, dir)
 	if err != nil {
@@ -287,7 +288,7 @@ func readDir(src *Source, dir string) (dirListing, error) {
 	}
 	l.all = entries
 	for _, e := range entries {
-		if !Hidden(e.Name()) {
+		if !data.Hidden(e.Name()) {
 			if e.Type()&fs.ModeSymlink != 0 {
 				fi, err := fs.Stat(src.FS, path.Join(dir, e.Name()))
 				if err != nil {
@@ -303,7 +304,7 @@ func readDir(src *Source, dir string) (dirListing, error) {
 
 // walkImages calls fn for every visible file under dir (a path relative to
 // the data folder), in lexical order, following links to files.
-func walkImages(src *Source, dir string, fn func(rel string, e fs.DirEntry) error) error {
+func walkImages(src *data.Source, dir string, fn func(rel string, e fs.DirEntry) error) error {
 	l, err := readDir(src, path.Join(src.Root, dir))
 	if err != nil {
 		return err
@@ -326,7 +327,7 @@ func walkImages(src *Source, dir string, fn func(rel string, e fs.DirEntry) erro
 	return nil
 }
 
-func relTo(src *Source, dir string) string {
+func relTo(src *data.Source, dir string) string {
 	if src.Root == "." {
 		return dir
 	}
@@ -339,7 +340,7 @@ func relTo(src *Source, dir string) string {
 }
 
 // fileOf stats a file for its size and the stamp that keys its cached hash.
-func fileOf(src *Source, rel string, e fs.DirEntry) (imageFile, error) {
+func fileOf(src *data.Source, rel string, e fs.DirEntry) (imageFile, error) {
 	fi, err := e.Info()
 	if err != nil {
 		return imageFile{}, errs.Invalidf("%s: cannot read file: %v", src.Display(rel), err)

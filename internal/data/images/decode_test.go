@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -55,7 +55,7 @@ func TestDecodeImageGrayResize(t *testing.T) {
 		}
 		return 255
 	})
-	px, err := DecodeImage(b, ImageOptions{Size: 8, Channels: 1})
+	px, err := Decode(b, Options{Size: 8, Channels: 1})
 	require.NoError(t, err)
 	require.Len(t, px, 64)
 	for y := 0; y < 8; y++ {
@@ -69,7 +69,7 @@ func TestDecodeImageGrayResize(t *testing.T) {
 
 func TestDecodeImageSameSizeIsExact(t *testing.T) {
 	f := func(x, y int) uint8 { return uint8(x*16 + y) }
-	px, err := DecodeImage(grayPNG(t, 16, 16, f), ImageOptions{Size: 16, Channels: 1})
+	px, err := Decode(grayPNG(t, 16, 16, f), Options{Size: 16, Channels: 1})
 	require.NoError(t, err)
 	for y := 0; y < 16; y++ {
 		for x := 0; x < 16; x++ {
@@ -77,7 +77,7 @@ func TestDecodeImageSameSizeIsExact(t *testing.T) {
 		}
 	}
 	// Three channels repeat the gray value.
-	px3, err := DecodeImage(grayPNG(t, 16, 16, f), ImageOptions{Size: 16, Channels: 3})
+	px3, err := Decode(grayPNG(t, 16, 16, f), Options{Size: 16, Channels: 3})
 	require.NoError(t, err)
 	require.Equal(t, []uint8{f(1, 0), f(1, 0), f(1, 0)}, px3[3:6])
 }
@@ -97,7 +97,7 @@ func TestDecodeImageColour(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// 12x6 resized to 4x4: a uniform image stays uniform.
-			px, err := DecodeImage(rgbPNG(t, 12, 6, tt.in), ImageOptions{Size: 4, Channels: tt.channels})
+			px, err := Decode(rgbPNG(t, 12, 6, tt.in), Options{Size: 4, Channels: tt.channels})
 			require.NoError(t, err)
 			require.Len(t, px, 16*tt.channels)
 			require.Equal(t, tt.want, px[:tt.channels])
@@ -120,12 +120,12 @@ func TestDecodeImageJPEGAndCrop(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 100}))
-	cropped, err := DecodeImage(buf.Bytes(), ImageOptions{Size: 8, Channels: 1, Crop: true})
+	cropped, err := Decode(buf.Bytes(), Options{Size: 8, Channels: 1, Crop: true})
 	require.NoError(t, err)
 	for _, v := range cropped {
 		require.Greater(t, v, uint8(240))
 	}
-	stretched, err := DecodeImage(buf.Bytes(), ImageOptions{Size: 8, Channels: 1})
+	stretched, err := Decode(buf.Bytes(), Options{Size: 8, Channels: 1})
 	require.NoError(t, err)
 	require.Less(t, stretched[0], uint8(20))
 	require.Greater(t, stretched[4], uint8(240))
@@ -136,17 +136,17 @@ func TestDecodeImageErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		b    []byte
-		opt  ImageOptions
+		opt  Options
 		msg  string
 	}{
-		{"not an image", []byte("hello, world"), DefaultImageOptions(), "not a readable PNG or JPEG image"},
-		{"truncated png", good[:len(good)-20], DefaultImageOptions(), "corrupt png image"},
-		{"size zero", good, ImageOptions{Size: 0, Channels: 1}, "image size 0"},
-		{"two channels", good, ImageOptions{Size: 8, Channels: 2}, "image channels 2"},
+		{"not an image", []byte("hello, world"), DefaultOptions(), "not a readable PNG or JPEG image"},
+		{"truncated png", good[:len(good)-20], DefaultOptions(), "corrupt png image"},
+		{"size zero", good, Options{Size: 0, Channels: 1}, "image size 0"},
+		{"two channels", good, Options{Size: 8, Channels: 2}, "image channels 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeImage(tt.b, tt.opt)
+			_, err := Decode(tt.b, tt.opt)
 			require.Error(t, err)
 			require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 			require.Contains(t, err.Error(), tt.msg)
@@ -156,19 +156,19 @@ func TestDecodeImageErrors(t *testing.T) {
 
 func TestConvertImageMatchesDecodeImage(t *testing.T) {
 	b := grayPNG(t, 30, 30, func(x, y int) uint8 { return uint8(x * y) })
-	opt := ImageOptions{Size: 7, Channels: 3}
-	want, err := DecodeImage(b, opt)
+	opt := Options{Size: 7, Channels: 3}
+	want, err := Decode(b, opt)
 	require.NoError(t, err)
 	img, err := png.Decode(bytes.NewReader(b))
 	require.NoError(t, err)
-	got, err := ConvertImage(img, opt, nil)
+	got, err := Convert(img, opt, nil)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 }
 
 func BenchmarkDecodeImage(b *testing.B) {
 	src := grayPNG(b, 128, 128, func(x, y int) uint8 { return uint8(x ^ y) })
-	opt := ImageOptions{Size: 64, Channels: 1}
+	opt := Options{Size: 64, Channels: 1}
 	var d imageDecoder
 	dst := make([]uint8, opt.Len())
 	b.ReportAllocs()

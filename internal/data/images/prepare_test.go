@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -34,10 +35,10 @@ func fingersFolder(t testing.TB, dir string, n int) {
 	}
 }
 
-func prepOpts(t testing.TB, source string) ImagePrepareOptions {
-	opt := DefaultImagePrepareOptions()
+func prepOpts(t testing.TB, source string) PrepareOptions {
+	opt := DefaultPrepareOptions()
 	opt.Source = source
-	opt.Image = ImageOptions{Size: 8, Channels: 1}
+	opt.Image = Options{Size: 8, Channels: 1}
 	opt.CacheDir = filepath.Join(t.TempDir(), "cache")
 	opt.Workers = 2
 	return opt
@@ -47,7 +48,7 @@ func TestPrepareImagesFingersLayout(t *testing.T) {
 	src := t.TempDir()
 	fingersFolder(t, src, 5)
 	writeFile(t, filepath.Join(src, ".DS_Store"), []byte("junk")) // hidden: ignored
-	res, err := PrepareImages(context.Background(), prepOpts(t, src))
+	res, err := Prepare(context.Background(), prepOpts(t, src))
 	require.NoError(t, err)
 	require.False(t, res.Hit)
 	m := res.Manifest
@@ -58,7 +59,7 @@ func TestPrepareImagesFingersLayout(t *testing.T) {
 	require.False(t, m.Synthetic)
 	require.Equal(t, LayoutFingers, m.Params["layout"])
 
-	d, err := Load(res.Dir)
+	d, err := data.Load(res.Dir)
 	require.NoError(t, err)
 	for i, meta := range d.Manifest.Meta {
 		name := meta["file"]
@@ -68,24 +69,24 @@ func TestPrepareImagesFingersLayout(t *testing.T) {
 		require.Equal(t, name[len(name)-5:len(name)-4], meta["hand"])
 	}
 	// Stratified 15/15: 10 per class becomes 7/2/1... rounded per class.
-	require.Len(t, m.Splits[SplitValidation], 12)
-	require.Len(t, m.Splits[SplitTest], 12)
-	require.Len(t, m.Splits[SplitTrain], 36)
-	for _, split := range []string{SplitTrain, SplitValidation, SplitTest} {
+	require.Len(t, m.Splits[data.SplitValidation], 12)
+	require.Len(t, m.Splits[data.SplitTest], 12)
+	require.Len(t, m.Splits[data.SplitTrain], 36)
+	for _, split := range []string{data.SplitTrain, data.SplitValidation, data.SplitTest} {
 		for _, c := range m.Classes {
 			require.Equal(t, len(m.Splits[split])/6, res.Counts[split][c], "%s %s", split, c)
 		}
 	}
 	// Normalisation comes from the train split only.
 	require.Len(t, m.Normalize.Mean, 1)
-	require.Equal(t, *channelStats(d.U8, 1, 64, m.Splits[SplitTrain]), *m.Normalize)
+	require.Equal(t, *channelStats(d.U8, 1, 64, m.Splits[data.SplitTrain]), *m.Normalize)
 	require.Greater(t, m.Normalize.Std[0], float32(0))
 	x := d.Example(0, make([]float32, 64))
 	require.InDelta(t, (float32(d.U8[0])/255-m.Normalize.Mean[0])/m.Normalize.Std[0], x[0], 1e-6)
 
-	opts, err := ImageOptionsOf(d.Manifest)
+	opts, err := OptionsOf(d.Manifest)
 	require.NoError(t, err)
-	require.Equal(t, ImageOptions{Size: 8, Channels: 1}, opts)
+	require.Equal(t, Options{Size: 8, Channels: 1}, opts)
 }
 
 func TestPrepareImagesClassFoldersAndSplitFolders(t *testing.T) {
@@ -106,8 +107,8 @@ func TestPrepareImagesClassFoldersAndSplitFolders(t *testing.T) {
 	writeFile(t, filepath.Join(src, "train", "emu", "more", "emu9.jpg"), jpegOf(t, 12, 12, 200))
 	opt := prepOpts(t, src)
 	opt.Image.Channels = 3
-	opt.Split = SplitFractions{Validation: 0.2, Test: 0.3}
-	res, err := PrepareImages(context.Background(), opt)
+	opt.Split = data.SplitFractions{Validation: 0.2, Test: 0.3}
+	res, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	m := res.Manifest
 	require.Equal(t, LayoutClasses, m.Params["layout"])
@@ -118,26 +119,26 @@ func TestPrepareImagesClassFoldersAndSplitFolders(t *testing.T) {
 
 	// test/ fixes the test split (the 0.3 test fraction is not used); the
 	// validation split is drawn from train/ with the 0.2 fraction.
-	for _, i := range m.Splits[SplitTest] {
+	for _, i := range m.Splits[data.SplitTest] {
 		require.True(t, strings.HasPrefix(m.Meta[i]["file"], "test/"), m.Meta[i]["file"])
 	}
-	require.Len(t, m.Splits[SplitTest], 6)
-	for _, split := range []string{SplitTrain, SplitValidation} {
+	require.Len(t, m.Splits[data.SplitTest], 6)
+	for _, split := range []string{data.SplitTrain, data.SplitValidation} {
 		for _, i := range m.Splits[split] {
 			require.True(t, strings.HasPrefix(m.Meta[i]["file"], "train/"), m.Meta[i]["file"])
 		}
 	}
-	require.Equal(t, map[string]int{"cat": 1, "dog": 1, "emu": 1}, res.Counts[SplitValidation])
-	require.Equal(t, map[string]int{"cat": 5, "dog": 5, "emu": 6}, res.Counts[SplitTrain])
+	require.Equal(t, map[string]int{"cat": 1, "dog": 1, "emu": 1}, res.Counts[data.SplitValidation])
+	require.Equal(t, map[string]int{"cat": 5, "dog": 5, "emu": 6}, res.Counts[data.SplitTrain])
 	require.Equal(t, []any{"train/", "test/"}, toAny(m.Params["split_folders"]))
 
 	// With val/ as well, every folder keeps its split.
 	writeFile(t, filepath.Join(src, "val", "cat", "v.png"), px(1))
 	writeFile(t, filepath.Join(src, "val", "dog", "v.png"), px(2))
-	res, err = PrepareImages(context.Background(), opt)
+	res, err = Prepare(context.Background(), opt)
 	require.NoError(t, err)
-	require.Len(t, res.Manifest.Splits[SplitValidation], 2)
-	require.Len(t, res.Manifest.Splits[SplitTrain], 19)
+	require.Len(t, res.Manifest.Splits[data.SplitValidation], 2)
+	require.Len(t, res.Manifest.Splits[data.SplitTrain], 19)
 }
 
 // mustChtimesAll dates every file under dir an hour back, out of the racy
@@ -210,7 +211,7 @@ func TestPrepareImagesBadInput(t *testing.T) {
 			for name, b := range tt.files {
 				writeFile(t, filepath.Join(src, filepath.FromSlash(name)), b)
 			}
-			_, err := PrepareImages(context.Background(), prepOpts(t, src))
+			_, err := Prepare(context.Background(), prepOpts(t, src))
 			require.Error(t, err)
 			require.Equal(t, tt.kind, errs.KindOf(err), "%v", err)
 			for _, m := range tt.msgs {
@@ -220,7 +221,7 @@ func TestPrepareImagesBadInput(t *testing.T) {
 	}
 
 	t.Run("missing source", func(t *testing.T) {
-		_, err := PrepareImages(context.Background(), prepOpts(t, filepath.Join(t.TempDir(), "nope")))
+		_, err := Prepare(context.Background(), prepOpts(t, filepath.Join(t.TempDir(), "nope")))
 		require.True(t, errs.Is(err, errs.NotFound), "%v", err)
 		require.Contains(t, err.Error(), "nope")
 	})
@@ -228,14 +229,14 @@ func TestPrepareImagesBadInput(t *testing.T) {
 		src := t.TempDir()
 		writeFile(t, filepath.Join(src, "cats", "c.png"), good)
 		require.NoError(t, os.MkdirAll(filepath.Join(src, "dogs"), 0o755))
-		_, err := PrepareImages(context.Background(), prepOpts(t, src))
+		_, err := Prepare(context.Background(), prepOpts(t, src))
 		require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 		require.Contains(t, err.Error(), filepath.Join(src, "dogs")+": class folder has no")
 	})
 	t.Run("bad options", func(t *testing.T) {
 		opt := prepOpts(t, t.TempDir())
-		opt.Split = SplitFractions{Validation: 0.6, Test: 0.5}
-		_, err := PrepareImages(context.Background(), opt)
+		opt.Split = data.SplitFractions{Validation: 0.6, Test: 0.5}
+		_, err := Prepare(context.Background(), opt)
 		require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 	})
 }
@@ -248,7 +249,7 @@ func TestPrepareImagesSkipBad(t *testing.T) {
 	writeFile(t, filepath.Join(src, "x_9L.png"), grayPNG(t, 4, 4, func(int, int) uint8 { return 1 }))
 	opt := prepOpts(t, src)
 	opt.SkipBad = true
-	res, err := PrepareImages(context.Background(), opt)
+	res, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.Equal(t, 24, res.Manifest.Count)
 	var files []string
@@ -260,7 +261,7 @@ func TestPrepareImagesSkipBad(t *testing.T) {
 	require.Equal(t, []string{"readme.txt", "x_9L.png", "zz_3L.png"}, files)
 
 	// A cache hit reports the same skipped files.
-	again, err := PrepareImages(context.Background(), opt)
+	again, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.True(t, again.Hit)
 	require.ElementsMatch(t, res.Skipped, again.Skipped)
@@ -277,14 +278,14 @@ func TestPrepareImagesCacheHit(t *testing.T) {
 		require.Equal(t, calls, done)
 		require.Equal(t, 36, total)
 	}
-	first, err := PrepareImages(context.Background(), opt)
+	first, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.False(t, first.Hit)
 	require.Equal(t, 36, calls)
 	opt.Progress = nil
 
 	before := decodes.Load()
-	second, err := PrepareImages(context.Background(), opt)
+	second, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.True(t, second.Hit)
 	require.Equal(t, before, decodes.Load(), "a cache hit must not decode")
@@ -299,16 +300,16 @@ func TestPrepareImagesCacheHit(t *testing.T) {
 	require.Len(t, ixFiles, 1)
 
 	// Any parameter that changes the output changes the hash.
-	for name, change := range map[string]func(*ImagePrepareOptions){
-		"size":     func(o *ImagePrepareOptions) { o.Image.Size = 9 },
-		"channels": func(o *ImagePrepareOptions) { o.Image.Channels = 3 },
-		"seed":     func(o *ImagePrepareOptions) { o.Seed = 2 },
-		"split":    func(o *ImagePrepareOptions) { o.Split.Test = 0.2 },
-		"crop":     func(o *ImagePrepareOptions) { o.Image.Crop = true },
+	for name, change := range map[string]func(*PrepareOptions){
+		"size":     func(o *PrepareOptions) { o.Image.Size = 9 },
+		"channels": func(o *PrepareOptions) { o.Image.Channels = 3 },
+		"seed":     func(o *PrepareOptions) { o.Seed = 2 },
+		"split":    func(o *PrepareOptions) { o.Split.Test = 0.2 },
+		"crop":     func(o *PrepareOptions) { o.Image.Crop = true },
 	} {
 		o := opt
 		change(&o)
-		r, err := PrepareImages(context.Background(), o)
+		r, err := Prepare(context.Background(), o)
 		require.NoError(t, err, name)
 		require.False(t, r.Hit, name)
 		require.NotEqual(t, first.Hash, r.Hash, name)
@@ -316,14 +317,14 @@ func TestPrepareImagesCacheHit(t *testing.T) {
 	// Workers do not.
 	o := opt
 	o.Workers = 1
-	r, err := PrepareImages(context.Background(), o)
+	r, err := Prepare(context.Background(), o)
 	require.NoError(t, err)
 	require.True(t, r.Hit)
 
 	// Changing one file's content (same size, new time) is a miss.
 	files, _ := filepath.Glob(filepath.Join(src, "*_0L.png"))
 	writeFile(t, files[0], grayPNG(t, 16, 16, func(int, int) uint8 { return 250 }))
-	r, err = PrepareImages(context.Background(), opt)
+	r, err = Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.False(t, r.Hit)
 	require.NotEqual(t, first.Hash, r.Hash)
@@ -335,7 +336,7 @@ func TestPrepareImagesFileHashIndexIsUsed(t *testing.T) {
 	// Files older than the racy window get remembered.
 	old := mustChtimesAll(t, src)
 	opt := prepOpts(t, src)
-	first, err := PrepareImages(context.Background(), opt)
+	first, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 
 	// Rewrite a file with other content but restore its size and time: the
@@ -347,14 +348,14 @@ func TestPrepareImagesFileHashIndexIsUsed(t *testing.T) {
 	b2[len(b2)-1] ^= 0xff
 	writeFile(t, files[0], b2)
 	require.NoError(t, os.Chtimes(files[0], old, old))
-	second, err := PrepareImages(context.Background(), opt)
+	second, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.True(t, second.Hit)
 	require.Equal(t, first.Hash, second.Hash)
 
 	// Without the index the change is seen.
 	require.NoError(t, os.RemoveAll(filepath.Join(opt.CacheDir, "filehashes")))
-	third, err := PrepareImages(context.Background(), opt)
+	third, err := Prepare(context.Background(), opt)
 	require.Error(t, err) // the flipped byte breaks the PNG's checksum
 	require.Contains(t, err.Error(), filepath.Base(files[0]))
 	require.Nil(t, third)
@@ -367,12 +368,12 @@ func TestPrepareImagesWorkersGiveIdenticalBytes(t *testing.T) {
 	for _, w := range []int{1, 2, 3} {
 		opt := prepOpts(t, src)
 		opt.Workers = w
-		res, err := PrepareImages(context.Background(), opt)
+		res, err := Prepare(context.Background(), opt)
 		require.NoError(t, err)
 		require.False(t, res.Hit)
 		dirs = append(dirs, res.Dir)
 	}
-	for _, name := range []string{tensorFile, labelFile} {
+	for _, name := range []string{"examples.bin", "labels.bin"} { // the tensors data.Dataset.Save writes
 		want, err := os.ReadFile(filepath.Join(dirs[0], name))
 		require.NoError(t, err)
 		for _, d := range dirs[1:] {
@@ -381,9 +382,9 @@ func TestPrepareImagesWorkersGiveIdenticalBytes(t *testing.T) {
 			require.Equal(t, want, got, name)
 		}
 	}
-	m1, err := ReadManifest(dirs[0])
+	m1, err := data.ReadManifest(dirs[0])
 	require.NoError(t, err)
-	m2, err := ReadManifest(dirs[1])
+	m2, err := data.ReadManifest(dirs[1])
 	require.NoError(t, err)
 	m1.CreatedAt = m2.CreatedAt
 	require.Equal(t, m1, m2)
@@ -395,7 +396,7 @@ func TestPrepareImagesSplitDeterminism(t *testing.T) {
 	split := func(seed uint64) map[string][]int {
 		opt := prepOpts(t, src)
 		opt.Seed = seed
-		res, err := PrepareImages(context.Background(), opt)
+		res, err := Prepare(context.Background(), opt)
 		require.NoError(t, err)
 		return res.Manifest.Splits
 	}
@@ -408,7 +409,7 @@ func TestPrepareImagesCancelled(t *testing.T) {
 	fingersFolder(t, src, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := PrepareImages(ctx, prepOpts(t, src))
+	_, err := Prepare(ctx, prepOpts(t, src))
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -416,7 +417,7 @@ func TestPrepareImagesSyntheticMarker(t *testing.T) {
 	src := t.TempDir()
 	_, err := GenerateHands(context.Background(), SynthHandsOptions{Out: src, N: 24, Seed: 1, Size: 32})
 	require.NoError(t, err)
-	res, err := PrepareImages(context.Background(), prepOpts(t, src))
+	res, err := Prepare(context.Background(), prepOpts(t, src))
 	require.NoError(t, err)
 	require.True(t, res.Manifest.Synthetic)
 	require.Equal(t, 24, res.Manifest.Count)

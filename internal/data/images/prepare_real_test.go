@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/data"
 )
 
 // realFingers returns ../shared/data/fingers beside the module root, or
@@ -39,9 +41,9 @@ func TestPrepareImagesRealFingers(t *testing.T) {
 
 	// The 1,200 test photos as a flat fingers folder, at 32 px.
 	opt := prepOpts(t, filepath.Join(root, "test"))
-	opt.Image = ImageOptions{Size: 32, Channels: 1}
+	opt.Image = Options{Size: 32, Channels: 1}
 	opt.Workers = 0
-	res, err := PrepareImages(context.Background(), opt)
+	res, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	m := res.Manifest
 	require.Equal(t, 1200, m.Count)
@@ -66,7 +68,7 @@ func TestPrepareImagesRealFingers(t *testing.T) {
 	require.Greater(t, m.Normalize.Std[0], float32(0.05))
 	t.Logf("test/ at 32px: %d images in %v, mean %.3f std %.3f", m.Count, res.Duration, m.Normalize.Mean[0], m.Normalize.Std[0])
 
-	again, err := PrepareImages(context.Background(), opt)
+	again, err := Prepare(context.Background(), opt)
 	require.NoError(t, err)
 	require.True(t, again.Hit)
 	t.Logf("cache hit in %v", again.Duration)
@@ -82,21 +84,21 @@ func TestPrepareImagesRealFingers(t *testing.T) {
 			require.NoError(t, os.Symlink(f, filepath.Join(sub, split, filepath.Base(f))))
 		}
 	}
-	res, err = PrepareImages(context.Background(), prepOpts(t, sub))
+	res, err = Prepare(context.Background(), prepOpts(t, sub))
 	require.NoError(t, err)
 	require.Equal(t, 120, res.Manifest.Count)
-	require.Len(t, res.Manifest.Splits[SplitTest], 60)
-	for _, i := range res.Manifest.Splits[SplitTest] {
+	require.Len(t, res.Manifest.Splits[data.SplitTest], 60)
+	for _, i := range res.Manifest.Splits[data.SplitTest] {
 		require.True(t, strings.HasPrefix(res.Manifest.Meta[i]["file"], "test/"))
 	}
-	require.NotEmpty(t, res.Manifest.Splits[SplitValidation])
+	require.NotEmpty(t, res.Manifest.Splits[data.SplitValidation])
 }
 
 // BenchmarkPrepareImages measures cold preparation (no cache) of all the
 // real fingers photos (train/ and test/, 4,800 PNGs) at 64 px grayscale,
 // with 1 and 2 workers, and a cache hit. Run it with
 //
-//	go test -run '^$' -bench PrepareImages -benchtime 3x ./internal/data/
+//	go test -run '^$' -bench PrepareImages -benchtime 3x ./internal/data/images/
 func BenchmarkPrepareImages(b *testing.B) {
 	root := realFingers(b)
 	for _, workers := range []int{1, 2} {
@@ -104,10 +106,10 @@ func BenchmarkPrepareImages(b *testing.B) {
 			var n int
 			var elapsed time.Duration
 			for b.Loop() {
-				opt := DefaultImagePrepareOptions()
+				opt := DefaultPrepareOptions()
 				opt.Source, opt.Workers = root, workers
 				opt.CacheDir = filepath.Join(b.TempDir(), "cache")
-				res, err := PrepareImages(context.Background(), opt)
+				res, err := Prepare(context.Background(), opt)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -123,17 +125,17 @@ func BenchmarkPrepareImages(b *testing.B) {
 			name = "hit/rehash-files"
 		}
 		b.Run(name, func(b *testing.B) {
-			opt := DefaultImagePrepareOptions()
+			opt := DefaultPrepareOptions()
 			opt.Source = root
 			opt.CacheDir = filepath.Join(b.TempDir(), "cache")
-			if _, err := PrepareImages(context.Background(), opt); err != nil {
+			if _, err := Prepare(context.Background(), opt); err != nil {
 				b.Fatal(err)
 			}
 			for b.Loop() {
 				if !index {
 					os.RemoveAll(filepath.Join(opt.CacheDir, "filehashes"))
 				}
-				res, err := PrepareImages(context.Background(), opt)
+				res, err := Prepare(context.Background(), opt)
 				if err != nil || !res.Hit {
 					b.Fatal("expected a cache hit", err)
 				}

@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"bytes"
@@ -204,7 +204,7 @@ func TestReadImageHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			hd, err := ReadImageHeader(tt.b)
+			hd, err := ReadHeader(tt.b)
 			require.NoError(t, err)
 			require.Equal(t, w, hd.Width)
 			require.Equal(t, h, hd.Height)
@@ -234,7 +234,7 @@ func TestReadImageHeaderLateAdobeMarker(t *testing.T) {
 	b := synthJPEG(640, 400, 3, 0x22, false, false)
 	adobe := append([]byte{0xff, 0xee, 0, 14}, append([]byte("Adobe"), 0, 100, 0, 0, 0, 0, 0)...)
 	b = append(append(b[:len(b)-2:len(b)-2], adobe...), 0xff, 0xd9)
-	hd, err := ReadImageHeader(b)
+	hd, err := ReadHeader(b)
 	require.NoError(t, err)
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -246,7 +246,7 @@ func TestReadImageHeaderLateAdobeMarker(t *testing.T) {
 	require.LessOrEqual(t, int64(after.TotalAlloc-before.TotalAlloc), hd.DecodedBytes+128<<10)
 }
 
-// colorName names the type a decoder returned, as ImageHeader.Color does.
+// colorName names the type a decoder returned, as Header.Color does.
 func colorName(img image.Image) string {
 	switch img.(type) {
 	case *image.Gray:
@@ -295,7 +295,7 @@ func TestReadImageHeaderErrors(t *testing.T) {
 		{"gif", gifBytes(t), "a gif image: expected PNG or JPEG"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadImageHeader(tt.b)
+			_, err := ReadHeader(tt.b)
 			require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 			require.Contains(t, err.Error(), tt.msg)
 		})
@@ -305,11 +305,11 @@ func TestReadImageHeaderErrors(t *testing.T) {
 // TestDecodeImageContextLimits refuses, from the header and at once, an
 // image whose decoding would pass the limit, and decodes one under it.
 func TestDecodeImageContextLimits(t *testing.T) {
-	opt := ImageOptions{Size: 16, Channels: 1}
+	opt := Options{Size: 16, Channels: 1}
 	// A small file (the rows are zeros) that decodes to 72 MB.
 	huge := rawPNG(3000, 3000, 16, 2, 0, func(zw *zlib.Writer) { zeroRows(zw, 3000, 3000*6) })
 	require.Less(t, len(huge), 1<<20)
-	hd, err := ReadImageHeader(huge)
+	hd, err := ReadHeader(huge)
 	require.NoError(t, err)
 	require.Equal(t, "RGBA64", hd.Color)
 
@@ -326,23 +326,23 @@ func TestDecodeImageContextLimits(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := DecodeImageContext(context.Background(), tt.b, opt, tt.maxBytes)
+			_, err := DecodeContext(context.Background(), tt.b, opt, tt.maxBytes)
 			require.True(t, errs.Is(err, errs.TooLarge), "%v", err)
 			require.Equal(t, tt.msg, errs.MessageOf(err)[:len(tt.msg)])
 			require.Less(t, time.Since(start), 5*time.Second, "refused from the header, not after decoding")
 		})
 	}
 
-	// Under the limit it decodes as DecodeImage does.
+	// Under the limit it decodes as Decode does.
 	small := encodePNG(t, image.NewRGBA64(image.Rect(0, 0, 100, 80)))
-	want, err := DecodeImage(small, opt)
+	want, err := Decode(small, opt)
 	require.NoError(t, err)
-	got, err := DecodeImageContext(context.Background(), small, opt, 1<<20)
+	got, err := DecodeContext(context.Background(), small, opt, 1<<20)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
-	hs, err := ReadImageHeader(small)
+	hs, err := ReadHeader(small)
 	require.NoError(t, err)
-	_, err = DecodeImageContext(context.Background(), small, opt, opt.ImageBytes(hs)-1)
+	_, err = DecodeContext(context.Background(), small, opt, opt.ImageBytes(hs)-1)
 	require.True(t, errs.Is(err, errs.TooLarge), "%v", err)
 }
 
@@ -351,7 +351,7 @@ func TestDecodeImageContextCanceled(t *testing.T) {
 	b := rawPNG(2000, 2000, 8, 0, 0, func(zw *zlib.Writer) { zeroRows(zw, 2000, 2000) })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := DecodeImageContext(ctx, b, DefaultImageOptions(), 0)
+	_, err := DecodeContext(ctx, b, DefaultOptions(), 0)
 	require.ErrorIs(t, err, context.Canceled)
 
 	// A reader whose context ends midway fails the decoder's next read.

@@ -1,4 +1,4 @@
-package data
+package images
 
 import (
 	"archive/zip"
@@ -49,7 +49,7 @@ func TestPrepareImagesZipSource(t *testing.T) {
 	fingersFolder(t, folder, 2)
 	// macOS archives carry resource forks: ignored like hidden files.
 	writeFile(t, filepath.Join(folder, "__MACOSX", "._a_1L.png"), []byte("fork"))
-	fromFolder, err := PrepareImages(context.Background(), prepOpts(t, folder))
+	fromFolder, err := Prepare(context.Background(), prepOpts(t, folder))
 	require.NoError(t, err)
 
 	for _, prefix := range []string{"", "fingers/"} {
@@ -57,7 +57,7 @@ func TestPrepareImagesZipSource(t *testing.T) {
 			zp := filepath.Join(t.TempDir(), "fingers.zip")
 			z := zipOf(t, folder, prefix)
 			writeFile(t, zp, z)
-			res, err := PrepareImages(context.Background(), prepOpts(t, zp))
+			res, err := Prepare(context.Background(), prepOpts(t, zp))
 			require.NoError(t, err)
 			require.Equal(t, 24, res.Manifest.Count)
 			// Same files, same parameters: the same content hash as the folder.
@@ -72,14 +72,14 @@ func TestPrepareImagesZipSource(t *testing.T) {
 		writeFile(t, zp, zipOf(t, folder, ""))
 		opt := prepOpts(t, zp)
 		opt.SHA256 = strings.Repeat("ab", 32)
-		_, err := PrepareImages(context.Background(), opt)
+		_, err := Prepare(context.Background(), opt)
 		require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 		require.Contains(t, err.Error(), "expected "+opt.SHA256)
 	})
 	t.Run("not a zip", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "data.tar")
 		writeFile(t, p, []byte("not an archive"))
-		_, err := PrepareImages(context.Background(), prepOpts(t, p))
+		_, err := Prepare(context.Background(), prepOpts(t, p))
 		require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 		require.Contains(t, err.Error(), "data.tar")
 		require.Contains(t, err.Error(), "zip")
@@ -90,7 +90,7 @@ func TestPrepareImagesZipSource(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "bad_3R.png"), []byte("nope"))
 		zp := filepath.Join(t.TempDir(), "bad.zip")
 		writeFile(t, zp, zipOf(t, dir, "top/"))
-		_, err := PrepareImages(context.Background(), prepOpts(t, zp))
+		_, err := Prepare(context.Background(), prepOpts(t, zp))
 		require.True(t, errs.Is(err, errs.Invalid), "%v", err)
 		require.Contains(t, err.Error(), "bad.zip!top/bad_3R.png")
 	})
@@ -113,13 +113,13 @@ func TestPrepareImagesHTTPSource(t *testing.T) {
 	}))
 	defer srv.Close()
 	cacheDir := filepath.Join(t.TempDir(), "cache")
-	opts := func(url, sha string) ImagePrepareOptions {
+	opts := func(url, sha string) PrepareOptions {
 		o := prepOpts(t, url)
 		o.CacheDir, o.SHA256 = cacheDir, sha
 		return o
 	}
 
-	res, err := PrepareImages(context.Background(), opts(srv.URL+"/fingers.zip", digest))
+	res, err := Prepare(context.Background(), opts(srv.URL+"/fingers.zip", digest))
 	require.NoError(t, err)
 	require.Equal(t, 24, res.Manifest.Count)
 	require.Equal(t, digest, res.SourceSHA256)
@@ -127,13 +127,13 @@ func TestPrepareImagesHTTPSource(t *testing.T) {
 	require.EqualValues(t, 1, requests.Load())
 
 	// A pinned checksum already downloaded needs no request, and is a hit.
-	again, err := PrepareImages(context.Background(), opts(srv.URL+"/fingers.zip", strings.ToUpper(digest)))
+	again, err := Prepare(context.Background(), opts(srv.URL+"/fingers.zip", strings.ToUpper(digest)))
 	require.NoError(t, err)
 	require.True(t, again.Hit)
 	require.EqualValues(t, 1, requests.Load())
 
 	// Without a checksum it downloads again (the content may have changed).
-	unpinned, err := PrepareImages(context.Background(), opts(srv.URL+"/fingers.zip", ""))
+	unpinned, err := Prepare(context.Background(), opts(srv.URL+"/fingers.zip", ""))
 	require.NoError(t, err)
 	require.True(t, unpinned.Hit)
 	require.Equal(t, digest, unpinned.SourceSHA256)
@@ -141,7 +141,7 @@ func TestPrepareImagesHTTPSource(t *testing.T) {
 
 	tests := []struct {
 		name string
-		opt  ImagePrepareOptions
+		opt  PrepareOptions
 		kind errs.Kind
 		msgs []string
 	}{
@@ -149,7 +149,7 @@ func TestPrepareImagesHTTPSource(t *testing.T) {
 			[]string{"checksum mismatch", "expected " + strings.Repeat("0", 64), "got " + digest}},
 		{"bad checksum", opts(srv.URL+"/fingers.zip", "abc"), errs.Invalid, []string{"64 hex digits"}},
 		{"not found", opts(srv.URL+"/missing.zip", ""), errs.NotFound, []string{"404"}},
-		{"required checksum", func() ImagePrepareOptions {
+		{"required checksum", func() PrepareOptions {
 			o := opts(srv.URL+"/fingers.zip", "")
 			o.RequireSHA256 = true
 			return o
@@ -158,7 +158,7 @@ func TestPrepareImagesHTTPSource(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := PrepareImages(context.Background(), tt.opt)
+			_, err := Prepare(context.Background(), tt.opt)
 			require.Error(t, err)
 			require.Equal(t, tt.kind, errs.KindOf(err), "%v", err)
 			for _, m := range tt.msgs {
