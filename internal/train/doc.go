@@ -7,5 +7,6 @@
 // import of ONNX models (e.g. exported from PyTorch) as packages.
 //
 // It is the only package that imports GoMLX; GoMLX panics are turned into
-// errors before they leave it. It may import internal/errs and internal/data.
+// errors before they leave it. It may import internal/errs and internal/data
+// (with its images and table packages).
 package train
