@@ -440,12 +440,10 @@ func TestServiceRejectsBeforeTheStore(t *testing.T) {
 		{"inputs: no digest", func() error { return s.LogInputs(ctx, "r1", ds(tracking.Dataset{Name: "n"})) }, "datasets[1].dataset.digest is required"},
 		{"inputs: long name", func() error {
 			return s.LogInputs(ctx, "r1", ds(tracking.Dataset{Name: strings.Repeat("n", 501), Digest: "d"}))
-		},
-			"datasets[1]: name must be at most 500 and digest at most 36 characters"},
+		}, "datasets[1]: name must be at most 500 and digest at most 36 characters"},
 		{"inputs: long digest", func() error {
 			return s.LogInputs(ctx, "r1", ds(tracking.Dataset{Name: "n", Digest: strings.Repeat("d", 37)}))
-		},
-			"datasets[1]: name must be at most 500 and digest at most 36 characters"},
+		}, "datasets[1]: name must be at most 500 and digest at most 36 characters"},
 		{"inputs: long schema", func() error {
 			return s.LogInputs(ctx, "r1", ds(tracking.Dataset{Name: "n", Digest: "d", Schema: strings.Repeat("s", 1<<20+1)}))
 		}, "datasets[1]: schema, profile or source is too long"},
