@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,9 @@ func (s *Service) ValidateSource(ctx context.Context, source, runID string) erro
 	}
 	_, _, p = splitURI(decoded)
 	p = strings.TrimRight(multiSlash.ReplaceAllString(p, "/"), "/")
-	if strings.ContainsRune(p, 0) || !strings.HasPrefix(p, "/") || path.Clean(p) != p {
+	// A ".." anywhere in the decoded source is refused, not only in its path:
+	// behind an encoded '#' the parsed path ends before the traversal.
+	if strings.ContainsRune(p, 0) || !strings.HasPrefix(p, "/") || path.Clean(p) != p || slices.Contains(strings.Split(decoded, "/"), "..") {
 		return errs.Invalidf("Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", source)
 	}
 	return nil
