@@ -166,7 +166,7 @@ func (s *Service) inScope(ctx context.Context, sc *Scope, find func(context.Cont
 
 // requestFields returns every value the handler might take for names:
 // from the JSON body when there is one (it is read and put back), else from
-// the query string, as respond.Decode does; from the query alone for
+// the query string, as api.Decode does; from the query alone for
 // upload-artifact, whose body is the file. Keys match without regard to case
 // and may repeat, as encoding/json allows, so every match is returned for
 // the caller to check. Errors: Invalid (a body that is not a JSON object, or

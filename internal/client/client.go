@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/api/wire"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/tracking"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow/wire"
 )
 
 // Options configure a Client. Token wins over Username/Password.
@@ -48,15 +49,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 		opts.HTTPClient = DefaultOptions().HTTPClient
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), opts: opts}, nil
-}
-
-// kindOfCode maps MLflow error codes back to kinds.
-var kindOfCode = map[string]errs.Kind{
-	"INVALID_PARAMETER_VALUE": errs.Invalid, "BAD_REQUEST": errs.Invalid, "MALFORMED_REQUEST": errs.Invalid,
-	"RESOURCE_DOES_NOT_EXIST": errs.NotFound, "ENDPOINT_NOT_FOUND": errs.NotFound,
-	"RESOURCE_ALREADY_EXISTS": errs.Conflict, "TEMPORARILY_UNAVAILABLE": errs.Unavailable,
-	"UNAUTHENTICATED": errs.Unauthenticated, "PERMISSION_DENIED": errs.PermissionDenied,
-	"REQUEST_LIMIT_EXCEEDED": errs.TooLarge, "INTERNAL_ERROR": errs.Internal,
 }
 
 // Do sends one API call: in is encoded as JSON (for GET, as the query string
@@ -148,25 +140,9 @@ func decodeResponse(resp *http.Response, out any) error {
 			Message   string `json:"message"`
 		}
 		if json.Unmarshal(b, &e) == nil && e.ErrorCode != "" {
-			k, ok := kindOfCode[e.ErrorCode]
-			if !ok {
-				k = errs.Internal
-			}
-			return &errs.Error{Kind: k, Message: e.Message}
+			return &errs.Error{Kind: api.KindOf(resp.StatusCode, e.ErrorCode), Message: e.Message}
 		}
-		k := errs.Internal
-		switch {
-		case resp.StatusCode == 401:
-			k = errs.Unauthenticated
-		case resp.StatusCode == 403:
-			k = errs.PermissionDenied
-		case resp.StatusCode == 404:
-			k = errs.NotFound
-		case resp.StatusCode == 503:
-			k = errs.Unavailable
-		case resp.StatusCode < 500:
-			k = errs.Invalid
-		}
+		k := api.KindOf(resp.StatusCode, "")
 		return &errs.Error{Kind: k, Message: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))}
 	}
 	if out == nil {
@@ -179,14 +155,14 @@ func decodeResponse(resp *http.Response, out any) error {
 	return nil
 }
 
-const api = "/api/2.0/mlflow/"
+const mlflowAPI = "/api/2.0/mlflow/"
 
 // CreateExperiment creates an experiment and returns its ID.
 func (c *Client) CreateExperiment(ctx context.Context, name string, tags ...tracking.Tag) (string, error) {
 	var out struct {
 		ExperimentID string `json:"experiment_id"`
 	}
-	err := c.Do(ctx, "POST", api+"experiments/create", map[string]any{"name": name, "tags": wire.FromTags(tags)}, &out)
+	err := c.Do(ctx, "POST", mlflowAPI+"experiments/create", map[string]any{"name": name, "tags": wire.FromTags(tags)}, &out)
 	return out.ExperimentID, err
 }
 
@@ -214,7 +190,7 @@ func (c *Client) GetExperimentByName(ctx context.Context, name string) (*trackin
 	var out struct {
 		Experiment wire.Experiment `json:"experiment"`
 	}
-	if err := c.Do(ctx, "GET", api+"experiments/get-by-name", url.Values{"experiment_name": {name}}, &out); err != nil {
+	if err := c.Do(ctx, "GET", mlflowAPI+"experiments/get-by-name", url.Values{"experiment_name": {name}}, &out); err != nil {
 		return nil, err
 	}
 	return wire.ToExperiment(out.Experiment), nil
@@ -225,7 +201,7 @@ func (c *Client) GetExperiment(ctx context.Context, id string) (*tracking.Experi
 	var out struct {
 		Experiment wire.Experiment `json:"experiment"`
 	}
-	if err := c.Do(ctx, "GET", api+"experiments/get", url.Values{"experiment_id": {id}}, &out); err != nil {
+	if err := c.Do(ctx, "GET", mlflowAPI+"experiments/get", url.Values{"experiment_id": {id}}, &out); err != nil {
 		return nil, err
 	}
 	return wire.ToExperiment(out.Experiment), nil
@@ -239,7 +215,7 @@ func (c *Client) SearchExperiments(ctx context.Context, q tracking.ExperimentQue
 		Experiments   []wire.Experiment `json:"experiments"`
 		NextPageToken string            `json:"next_page_token"`
 	}
-	if err := c.Do(ctx, "POST", api+"experiments/search", in, &out); err != nil {
+	if err := c.Do(ctx, "POST", mlflowAPI+"experiments/search", in, &out); err != nil {
 		return nil, "", err
 	}
 	exps := make([]*tracking.Experiment, len(out.Experiments))
@@ -269,7 +245,7 @@ func (c *Client) CreateRun(ctx context.Context, in tracking.CreateRunInput) (*tr
 	var out struct {
 		Run wire.Run `json:"run"`
 	}
-	if err := c.Do(ctx, "POST", api+"runs/create", req, &out); err != nil {
+	if err := c.Do(ctx, "POST", mlflowAPI+"runs/create", req, &out); err != nil {
 		return nil, err
 	}
 	return wire.ToRun(out.Run), nil
@@ -280,7 +256,7 @@ func (c *Client) GetRun(ctx context.Context, id string) (*tracking.Run, error) {
 	var out struct {
 		Run wire.Run `json:"run"`
 	}
-	if err := c.Do(ctx, "GET", api+"runs/get", url.Values{"run_id": {id}}, &out); err != nil {
+	if err := c.Do(ctx, "GET", mlflowAPI+"runs/get", url.Values{"run_id": {id}}, &out); err != nil {
 		return nil, err
 	}
 	return wire.ToRun(out.Run), nil
@@ -292,7 +268,7 @@ func (c *Client) UpdateRun(ctx context.Context, id, status string, endTime int64
 	if endTime != 0 {
 		req["end_time"] = endTime
 	}
-	return c.Do(ctx, "POST", api+"runs/update", req, nil)
+	return c.Do(ctx, "POST", mlflowAPI+"runs/update", req, nil)
 }
 
 // LogBatch logs metrics, params and tags to a run in one call, splitting it
@@ -323,7 +299,7 @@ func (c *Client) LogBatch(ctx context.Context, runID string, metrics []tracking.
 		if nt > 0 {
 			req["tags"] = wire.FromTags(tags[:nt])
 		}
-		if err := c.Do(ctx, "POST", api+"runs/log-batch", req, nil); err != nil {
+		if err := c.Do(ctx, "POST", mlflowAPI+"runs/log-batch", req, nil); err != nil {
 			return err
 		}
 		metrics, params, tags = metrics[nm:], params[np:], tags[nt:]
@@ -339,7 +315,7 @@ func (c *Client) SearchRuns(ctx context.Context, q tracking.RunQuery) ([]*tracki
 		Runs          []wire.Run `json:"runs"`
 		NextPageToken string     `json:"next_page_token"`
 	}
-	if err := c.Do(ctx, "POST", api+"runs/search", in, &out); err != nil {
+	if err := c.Do(ctx, "POST", mlflowAPI+"runs/search", in, &out); err != nil {
 		return nil, "", err
 	}
 	runs := make([]*tracking.Run, len(out.Runs))
@@ -362,7 +338,7 @@ func (c *Client) MetricHistory(ctx context.Context, runID, key string) ([]tracki
 			Metrics       []wire.Metric `json:"metrics"`
 			NextPageToken string        `json:"next_page_token"`
 		}
-		if err := c.Do(ctx, "GET", api+"metrics/get-history", q, &out); err != nil {
+		if err := c.Do(ctx, "GET", mlflowAPI+"metrics/get-history", q, &out); err != nil {
 			return nil, err
 		}
 		for _, m := range out.Metrics {
@@ -381,7 +357,7 @@ func (c *Client) LogInputs(ctx context.Context, runID string, datasets []trackin
 	for i, d := range datasets {
 		in[i] = wire.FromDatasetInput(d)
 	}
-	return c.Do(ctx, "POST", api+"runs/log-inputs", map[string]any{"run_id": runID, "datasets": in}, nil)
+	return c.Do(ctx, "POST", mlflowAPI+"runs/log-inputs", map[string]any{"run_id": runID, "datasets": in}, nil)
 }
 
 // UploadArtifact streams r to the run's artifact folder at relPath (through

@@ -177,7 +177,7 @@ func (c *Client) list(ctx context.Context, t *tree, rel string) ([]FileInfo, err
 			Files         []wireFile `json:"files"`
 			NextPageToken string     `json:"next_page_token"`
 		}
-		if err := c.Do(ctx, "GET", api+"artifacts/list", q, &out); err != nil {
+		if err := c.Do(ctx, "GET", mlflowAPI+"artifacts/list", q, &out); err != nil {
 			return nil, err
 		}
 		if !t.known && strings.HasPrefix(out.RootURI, proxyScheme) {

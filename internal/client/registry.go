@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/api/wire"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow/wire"
 )
 
 // Statuses of a model version while an MLflow server registers it
@@ -98,7 +98,7 @@ func (c *Client) modelCall(ctx context.Context, method, route string, in any) (*
 	var out struct {
 		Model wireRegisteredModel `json:"registered_model"`
 	}
-	if err := c.Do(ctx, method, api+route, in, &out); err != nil {
+	if err := c.Do(ctx, method, mlflowAPI+route, in, &out); err != nil {
 		return nil, err
 	}
 	return toModel(out.Model)
@@ -109,7 +109,7 @@ func (c *Client) versionCall(ctx context.Context, method, route string, in any) 
 	var out struct {
 		Version wireModelVersion `json:"model_version"`
 	}
-	if err := c.Do(ctx, method, api+route, in, &out); err != nil {
+	if err := c.Do(ctx, method, mlflowAPI+route, in, &out); err != nil {
 		return nil, err
 	}
 	return toVersion(out.Version)
@@ -196,13 +196,13 @@ func (c *Client) GetModelVersionByAlias(ctx context.Context, name, alias string)
 // elsewhere. Errors: Invalid (alias), NotFound (version).
 func (c *Client) SetRegisteredModelAlias(ctx context.Context, name, alias string, ver int64) error {
 	in := map[string]any{"name": name, "alias": alias, "version": version(ver)}
-	return c.Do(ctx, "POST", api+"registered-models/alias", in, nil)
+	return c.Do(ctx, "POST", mlflowAPI+"registered-models/alias", in, nil)
 }
 
 // DeleteRegisteredModelAlias removes an alias; a missing alias is not an
 // error. Errors: NotFound (model).
 func (c *Client) DeleteRegisteredModelAlias(ctx context.Context, name, alias string) error {
-	return c.Do(ctx, "DELETE", api+"registered-models/alias", url.Values{"name": {name}, "alias": {alias}}, nil)
+	return c.Do(ctx, "DELETE", mlflowAPI+"registered-models/alias", url.Values{"name": {name}, "alias": {alias}}, nil)
 }
 
 // SearchModelVersions returns one page of versions matching q.Filter (MLflow
@@ -226,7 +226,7 @@ func (c *Client) SearchModelVersions(ctx context.Context, q registry.Query) ([]*
 		ModelVersions []wireModelVersion `json:"model_versions"`
 		NextPageToken string             `json:"next_page_token"`
 	}
-	if err := c.Do(ctx, "GET", api+"model-versions/search", in, &out); err != nil {
+	if err := c.Do(ctx, "GET", mlflowAPI+"model-versions/search", in, &out); err != nil {
 		return nil, "", err
 	}
 	vs, err := toVersions(out.ModelVersions)
@@ -239,14 +239,14 @@ func (c *Client) GetModelVersionDownloadURI(ctx context.Context, name string, ve
 	var out struct {
 		ArtifactURI string `json:"artifact_uri"`
 	}
-	err := c.Do(ctx, "GET", api+"model-versions/get-download-uri", url.Values{"name": {name}, "version": {version(ver)}}, &out)
+	err := c.Do(ctx, "GET", mlflowAPI+"model-versions/get-download-uri", url.Values{"name": {name}, "version": {version(ver)}}, &out)
 	return out.ArtifactURI, err
 }
 
 // SetModelVersionTag sets or replaces a tag of a version. Errors: Invalid, NotFound.
 func (c *Client) SetModelVersionTag(ctx context.Context, name string, ver int64, t registry.Tag) error {
 	in := map[string]any{"name": name, "version": version(ver), "key": t.Key, "value": t.Value}
-	return c.Do(ctx, "POST", api+"model-versions/set-tag", in, nil)
+	return c.Do(ctx, "POST", mlflowAPI+"model-versions/set-tag", in, nil)
 }
 
 // getLatestVersion returns the newest version of a model in stage, or in any
@@ -259,7 +259,7 @@ func (c *Client) getLatestVersion(ctx context.Context, name, stage string) (*reg
 	var out struct {
 		ModelVersions []wireModelVersion `json:"model_versions"`
 	}
-	if err := c.Do(ctx, "POST", api+"registered-models/get-latest-versions", in, &out); err != nil {
+	if err := c.Do(ctx, "POST", mlflowAPI+"registered-models/get-latest-versions", in, &out); err != nil {
 		return nil, err
 	}
 	vs, err := toVersions(out.ModelVersions)

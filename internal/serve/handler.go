@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Handler returns the deployment's endpoints at the root of its own URL
@@ -33,7 +33,7 @@ func (d *Deployment) routes() http.Handler {
 	mux.Handle("POST /invocations", d.endpoint("invocations", d.invocations))
 	mux.HandleFunc("GET /ping", d.ping)
 	mux.HandleFunc("GET /health", d.ping)
-	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { respond.JSON(w, http.StatusOK, serverMetadata()) })
+	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { api.JSON(w, http.StatusOK, serverMetadata()) })
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /v2/health/ready", d.readyHandler)
 	mux.HandleFunc("GET /v2/models/{model}", d.oipMetadata)
@@ -81,18 +81,18 @@ func (d *Deployment) endpoint(name string, f inference) http.Handler {
 			return
 		}
 		w.Header().Set("Cairn-Model-Version", s.version)
-		respond.JSON(w, http.StatusOK, v)
+		api.JSON(w, http.StatusOK, v)
 	})
 }
 
 // writeError writes {"error": message} with the status of err's kind and
 // returns the status.
 func writeError(w http.ResponseWriter, r *http.Request, err error) int {
-	st, msg := respond.Problem(r, err)
+	st, msg := api.Problem(r, err)
 	if st.HTTP == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	respond.JSON(w, st.HTTP, map[string]string{"error": msg})
+	api.JSON(w, st.HTTP, map[string]string{"error": msg})
 	return st.HTTP
 }
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Store keeps deployments across restarts.
@@ -296,16 +296,16 @@ func (m *Manager) Register(mux *http.ServeMux) {
 	mux.HandleFunc(Prefix+"{name}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path+"/", http.StatusPermanentRedirect)
 	})
-	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { respond.JSON(w, http.StatusOK, serverMetadata()) })
+	mux.HandleFunc("GET /v2", func(w http.ResponseWriter, r *http.Request) { api.JSON(w, http.StatusOK, serverMetadata()) })
 	mux.HandleFunc("GET /v2/health/live", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /v2/health/ready", m.ready)
 	mux.HandleFunc("/v2/models/{model}/{rest...}", m.dispatchOIP)
 	mux.HandleFunc("GET /v2/models/{model}", m.dispatchOIP)
-	mux.Handle("GET "+APIPrefix+"list", respond.Handler(m.apiList))
-	mux.Handle("GET "+APIPrefix+"get", respond.Handler(m.apiGet))
-	mux.Handle("POST "+APIPrefix+"create", respond.Handler(m.apiCreate))
-	mux.Handle("POST "+APIPrefix+"delete", respond.Handler(m.apiDelete))
-	mux.Handle("POST "+APIPrefix+"refresh", respond.Handler(m.apiRefresh))
+	mux.Handle("GET "+APIPrefix+"list", api.Handler(m.apiList))
+	mux.Handle("GET "+APIPrefix+"get", api.Handler(m.apiGet))
+	mux.Handle("POST "+APIPrefix+"create", api.Handler(m.apiCreate))
+	mux.Handle("POST "+APIPrefix+"delete", api.Handler(m.apiDelete))
+	mux.Handle("POST "+APIPrefix+"refresh", api.Handler(m.apiRefresh))
 }
 
 func (m *Manager) dispatch(w http.ResponseWriter, r *http.Request) {
@@ -405,7 +405,7 @@ type createRequest struct {
 
 func (m *Manager) apiCreate(r *http.Request) (any, error) {
 	var req createRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if _, err := m.Deploy(r.Context(), req.Config, req.Wait); err != nil {
@@ -422,7 +422,7 @@ func (m *Manager) apiDelete(r *http.Request) (any, error) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Name == "" {
@@ -436,7 +436,7 @@ func (m *Manager) apiRefresh(r *http.Request) (any, error) {
 	var req struct {
 		Name string `json:"name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	d, err := m.Get(req.Name)

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Version is the server version reported by GET /v2; cmd sets it.
@@ -136,7 +136,7 @@ func (d *Deployment) oipMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.inflight.Done()
-	respond.JSON(w, http.StatusOK, metadataOf(d.Name(), s))
+	api.JSON(w, http.StatusOK, metadataOf(d.Name(), s))
 }
 
 func metadataOf(name string, s *served) oipModelMetadata {

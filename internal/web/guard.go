@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/cors"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // guard refuses what a web page on another site could make a browser send:
@@ -132,7 +132,7 @@ func newGuard(opts Options, access func(*http.Request) Access) *guard {
 func (g *guard) wrap(next http.Handler) http.Handler {
 	checked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := g.check(r); err != nil {
-			respond.Error(w, r, err)
+			api.Error(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -143,7 +143,7 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := g.checkHost(r.Host); err != nil {
-			respond.Error(w, r, err)
+			api.Error(w, r, err)
 			return
 		}
 		h.ServeHTTP(w, r)

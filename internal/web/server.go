@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Version is the server's version, set by cmd at build time.
@@ -188,7 +188,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(respond.WithRequestID(r.Context(), id, s.opts.Logger))
+		r = r.WithContext(api.WithRequestID(r.Context(), id, s.opts.Logger))
 		sw := &statusWriter{ResponseWriter: w}
 		if p := r.URL.Path; p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
 			// The mux would redirect to the cleaned path. Repeated slashes are
@@ -198,7 +198,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				p = strings.ReplaceAll(p, "//", "/")
 			}
 			if path.Clean(p) != strings.TrimSuffix(p, "/") {
-				respond.Error(sw, r, errs.Invalidf("Invalid path"))
+				api.Error(sw, r, errs.Invalidf("Invalid path"))
 				return
 			}
 			r.URL.Path, r.URL.RawPath = p, ""
@@ -210,7 +210,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 				s.opts.Logger.Error("panic serving request", "request_id", id, "panic", p, "stack", string(debug.Stack()))
 				if sw.status == 0 {
-					respond.Error(sw, r, &errs.Error{Kind: errs.Internal, Err: fmt.Errorf("panic: %v", p)})
+					api.Error(sw, r, &errs.Error{Kind: errs.Internal, Err: fmt.Errorf("panic: %v", p)})
 				}
 			}
 			elapsed := time.Since(start)
@@ -249,7 +249,7 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			if errs.KindOf(err) == errs.Unauthenticated {
 				w.Header().Set("WWW-Authenticate", `Basic realm="cairn", Bearer`)
 			}
-			respond.Error(w, r, err)
+			api.Error(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -9,17 +9,17 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // The endpoints MLflow's web UI uses beside the REST API.
 func (h *Handler) uiRoutes(mux *http.ServeMux) {
 	for _, p := range Prefixes {
-		mux.Handle("GET "+p+"metrics/get-history-bulk", api(h.getMetricHistoryBulk))
-		mux.Handle("POST "+p+"experiments/search-datasets", api(h.searchDatasets))
-		mux.Handle("POST "+p+"upload-artifact", api(h.uploadRunArtifact))
+		mux.Handle("GET "+p+"metrics/get-history-bulk", handle(h.getMetricHistoryBulk))
+		mux.Handle("POST "+p+"experiments/search-datasets", handle(h.searchDatasets))
+		mux.Handle("POST "+p+"upload-artifact", handle(h.uploadRunArtifact))
 	}
 	mux.HandleFunc("GET /get-artifact", h.getRunArtifact)
 	mux.HandleFunc("GET /model-versions/get-artifact", h.getModelVersionArtifact)
@@ -29,7 +29,7 @@ func (h *Handler) searchDatasets(r *http.Request) (any, error) {
 	var req struct {
 		ExperimentIDs []string `json:"experiment_ids"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if len(req.ExperimentIDs) == 0 {
@@ -106,12 +106,12 @@ func (h *Handler) getRunArtifact(w http.ResponseWriter, r *http.Request) {
 		err = errs.Missing("path")
 	}
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	store, p, err := h.runArtifactPath(r, id, q.Get("path"))
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	h.sendFile(w, r, store, p)
@@ -146,7 +146,7 @@ func MimeType(name string) string {
 func (h *Handler) sendFile(w http.ResponseWriter, r *http.Request, store artifacts.Store, p string) {
 	rc, info, err := store.Get(r.Context(), p)
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	defer rc.Close()

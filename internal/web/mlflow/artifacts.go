@@ -13,21 +13,21 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // artifactRoutes mounts the mlflow-artifacts proxy under prefix.
 func (h *Handler) artifactRoutes(mux *http.ServeMux, prefix string) {
-	mux.Handle("GET "+prefix+"artifacts", api(h.listProxyArtifacts))
+	mux.Handle("GET "+prefix+"artifacts", handle(h.listProxyArtifacts))
 	mux.HandleFunc("GET "+prefix+"artifacts/{path...}", h.downloadArtifact)
-	mux.Handle("PUT "+prefix+"artifacts/{path...}", api(h.uploadArtifact))
-	mux.Handle("DELETE "+prefix+"artifacts/{path...}", api(h.deleteArtifact))
-	mux.Handle("POST "+prefix+"mpu/create/{path...}", api(h.createMultipart))
+	mux.Handle("PUT "+prefix+"artifacts/{path...}", handle(h.uploadArtifact))
+	mux.Handle("DELETE "+prefix+"artifacts/{path...}", handle(h.deleteArtifact))
+	mux.Handle("POST "+prefix+"mpu/create/{path...}", handle(h.createMultipart))
 	mux.Handle("PUT "+prefix+"mpu/part/{path...}", http.HandlerFunc(h.uploadPart))
-	mux.Handle("POST "+prefix+"mpu/complete/{path...}", api(h.completeMultipart))
-	mux.Handle("POST "+prefix+"mpu/abort/{path...}", api(h.abortMultipart))
+	mux.Handle("POST "+prefix+"mpu/complete/{path...}", handle(h.completeMultipart))
+	mux.Handle("POST "+prefix+"mpu/abort/{path...}", handle(h.abortMultipart))
 }
 
 type wireFileInfo struct {
@@ -53,7 +53,7 @@ func (h *Handler) listProxyArtifacts(r *http.Request) (any, error) {
 	var req struct {
 		Path string `json:"path"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	p, err := artifacts.ValidatePath(req.Path)
@@ -79,7 +79,7 @@ func (h *Handler) downloadArtifact(w http.ResponseWriter, r *http.Request) {
 		err = errs.Invalidf("artifact path is empty: expected a file path such as 1/<run>/artifacts/model.pkl")
 	}
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	h.sendFile(w, r, h.artifacts, p)
@@ -157,7 +157,7 @@ func (h *Handler) createMultipart(r *http.Request) (any, error) {
 		Path     string `json:"path"`
 		NumParts Int64  `json:"num_parts"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
@@ -202,32 +202,32 @@ func escapePath(p string) string {
 func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request) {
 	p, err := artifacts.ValidatePath(r.PathValue("path"))
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	q := r.URL.Query()
 	id := q.Get("upload_id")
 	n, err := strconv.Atoi(q.Get("part_number"))
 	if err != nil || n < 1 {
-		respond.Error(w, r, errs.Invalidf("invalid value '%s' for parameter 'part_number': expected a positive integer", q.Get("part_number")))
+		api.Error(w, r, errs.Invalidf("invalid value '%s' for parameter 'part_number': expected a positive integer", q.Get("part_number")))
 		return
 	}
 	if !hmac.Equal([]byte(q.Get("signature")), []byte(h.partSignature(p, id, n))) {
-		respond.Error(w, r, errs.E(errs.PermissionDenied, "invalid or missing signature on the part upload URL"))
+		api.Error(w, r, errs.E(errs.PermissionDenied, "invalid or missing signature on the part upload URL"))
 		return
 	}
 	mp, err := h.multipart()
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	etag, err := mp.UploadPart(r.Context(), p, id, n, h.uploadBody(r))
 	if err != nil {
-		respond.Error(w, r, tooLarge(err, h.opts.MaxArtifactBytes))
+		api.Error(w, r, tooLarge(err, h.opts.MaxArtifactBytes))
 		return
 	}
 	w.Header().Set("ETag", etag)
-	respond.JSON(w, http.StatusOK, nil)
+	api.JSON(w, http.StatusOK, nil)
 }
 
 // multipartUpload checks the path and upload ID that complete and abort
@@ -253,7 +253,7 @@ func (h *Handler) completeMultipart(r *http.Request) (any, error) {
 			ETag       string `json:"etag"`
 		} `json:"parts"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	mp, p, err := h.multipartUpload(r, req.Path, req.UploadID)
@@ -272,7 +272,7 @@ func (h *Handler) abortMultipart(r *http.Request) (any, error) {
 		Path     string `json:"path"`
 		UploadID string `json:"upload_id"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	mp, p, err := h.multipartUpload(r, req.Path, req.UploadID)
@@ -289,7 +289,7 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 		Path      string `json:"path"`
 		PageToken string `json:"page_token"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)

@@ -3,9 +3,9 @@ package mlflow
 import (
 	"net/http"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/tracking"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 func (h *Handler) createExperiment(r *http.Request) (any, error) {
@@ -14,7 +14,7 @@ func (h *Handler) createExperiment(r *http.Request) (any, error) {
 		ArtifactLocation string    `json:"artifact_location"`
 		Tags             []wireTag `json:"tags"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.ArtifactLocation != "" {
@@ -33,7 +33,7 @@ func (h *Handler) getExperiment(r *http.Request) (any, error) {
 	var req struct {
 		ExperimentID string `json:"experiment_id"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {
@@ -50,7 +50,7 @@ func (h *Handler) getExperimentByName(r *http.Request) (any, error) {
 	var req struct {
 		ExperimentName string `json:"experiment_name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_name", req.ExperimentName); err != nil {
@@ -71,7 +71,7 @@ func (h *Handler) searchExperiments(r *http.Request) (any, error) {
 		OrderBy    []string `json:"order_by"`
 		ViewType   string   `json:"view_type"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	vt, ok := tracking.ParseViewType(req.ViewType)
@@ -100,7 +100,7 @@ func (h *Handler) updateExperiment(r *http.Request) (any, error) {
 		ExperimentID string `json:"experiment_id"`
 		NewName      string `json:"new_name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {
@@ -115,7 +115,7 @@ type experimentIDRequest struct {
 
 func (h *Handler) deleteExperiment(r *http.Request) (any, error) {
 	var req experimentIDRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {
@@ -126,7 +126,7 @@ func (h *Handler) deleteExperiment(r *http.Request) (any, error) {
 
 func (h *Handler) restoreExperiment(r *http.Request) (any, error) {
 	var req experimentIDRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {
@@ -141,7 +141,7 @@ func (h *Handler) setExperimentTag(r *http.Request) (any, error) {
 		Key          string `json:"key"`
 		Value        string `json:"value"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {
@@ -155,7 +155,7 @@ func (h *Handler) deleteExperimentTag(r *http.Request) (any, error) {
 		ExperimentID string `json:"experiment_id"`
 		Key          string `json:"key"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("experiment_id", req.ExperimentID); err != nil {

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/tracking"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Options configure the API.
@@ -50,8 +50,8 @@ func NewHandler(t *tracking.Service, reg *registry.Service, art artifacts.Store,
 	return &Handler{tracking: t, registry: reg, artifacts: art, opts: opts}
 }
 
-// api adapts a handler method that returns its response body.
-var api = respond.Handler
+// handle adapts a handler method that returns its response body.
+var handle = api.Handler
 
 // Prefixes under which the MLflow API is served.
 var Prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
@@ -62,16 +62,16 @@ var ArtifactPrefixes = []string{"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlf
 // Register mounts every MLflow route on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, p := range Prefixes {
-		add := func(methods, path string, f respond.Func) {
+		add := func(methods, path string, f api.Func) {
 			for _, m := range strings.Split(methods, ",") {
-				mux.Handle(m+" "+p+path, api(f))
+				mux.Handle(m+" "+p+path, handle(f))
 			}
 		}
 		h.trackingRoutes(add)
 		h.registryRoutes(add)
 		h.loggedModelRoutes(add)
 		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			respond.JSON(w, http.StatusNotFound, respond.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
+			api.JSON(w, http.StatusNotFound, api.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
 				Message: "no MLflow endpoint " + r.Method + " " + r.URL.Path})
 		}))
 	}
@@ -81,7 +81,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	h.uiRoutes(mux)
 }
 
-func (h *Handler) trackingRoutes(add func(methods, path string, f respond.Func)) {
+func (h *Handler) trackingRoutes(add func(methods, path string, f api.Func)) {
 	add("POST", "experiments/create", h.createExperiment)
 	add("GET", "experiments/get", h.getExperiment)
 	add("GET", "experiments/get-by-name", h.getExperimentByName)

@@ -3,14 +3,14 @@ package mlflow
 import (
 	"net/http"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/tracking"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // MLflow 3 logged models: log_model creates one, uploads its files under the
 // model's artifact URI, then marks it ready.
-func (h *Handler) loggedModelRoutes(add func(methods, path string, f respond.Func)) {
+func (h *Handler) loggedModelRoutes(add func(methods, path string, f api.Func)) {
 	add("POST", "logged-models", h.createLoggedModel)
 	add("GET", "logged-models/{model_id}", h.getLoggedModel)
 	add("PATCH", "logged-models/{model_id}", h.finalizeLoggedModel)
@@ -68,7 +68,7 @@ func (h *Handler) createLoggedModel(r *http.Request) (any, error) {
 		Params       []wireParam `json:"params"`
 		Tags         []wireTag   `json:"tags"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	m := tracking.LoggedModel{ExperimentID: req.ExperimentID, Name: req.Name, ModelType: req.ModelType,
@@ -95,7 +95,7 @@ func (h *Handler) finalizeLoggedModel(r *http.Request) (any, error) {
 	var req struct {
 		Status string `json:"status"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	m, err := h.tracking.FinalizeLoggedModel(r.Context(), r.PathValue("model_id"), req.Status)
@@ -113,7 +113,7 @@ func (h *Handler) setLoggedModelTags(r *http.Request) (any, error) {
 	var req struct {
 		Tags []wireTag `json:"tags"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	return nil, h.tracking.SetLoggedModelTags(r.Context(), r.PathValue("model_id"), fromWireTags(req.Tags))
@@ -138,7 +138,7 @@ func (h *Handler) searchLoggedModels(r *http.Request) (any, error) {
 			Ascending *bool  `json:"ascending"`
 		} `json:"order_by"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	q := tracking.LoggedModelQuery{ExperimentIDs: req.ExperimentIDs, Filter: req.Filter,

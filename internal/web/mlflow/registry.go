@@ -6,14 +6,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // registryRoutes mounts the model-registry routes.
-func (h *Handler) registryRoutes(add func(methods, path string, f respond.Func)) {
+func (h *Handler) registryRoutes(add func(methods, path string, f api.Func)) {
 	add("POST", "registered-models/create", h.createRegisteredModel)
 	add("GET", "registered-models/get", h.getRegisteredModel)
 	add("POST", "registered-models/rename", h.renameRegisteredModel)
@@ -126,7 +126,7 @@ func (h *Handler) createRegisteredModel(r *http.Request) (any, error) {
 		Tags        []wireTag `json:"tags"`
 		Description string    `json:"description"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	m, err := h.registry.CreateRegisteredModel(r.Context(), req.Name, req.Description, fromWireTags(req.Tags))
@@ -138,7 +138,7 @@ func (h *Handler) createRegisteredModel(r *http.Request) (any, error) {
 
 func (h *Handler) getRegisteredModel(r *http.Request) (any, error) {
 	var req nameRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -156,7 +156,7 @@ func (h *Handler) renameRegisteredModel(r *http.Request) (any, error) {
 		Name    string `json:"name"`
 		NewName string `json:"new_name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	m, err := h.registry.RenameRegisteredModel(r.Context(), req.Name, req.NewName)
@@ -171,7 +171,7 @@ func (h *Handler) updateRegisteredModel(r *http.Request) (any, error) {
 		Name        string `json:"name"`
 		Description string `json:"description"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	m, err := h.registry.UpdateRegisteredModel(r.Context(), req.Name, req.Description)
@@ -183,7 +183,7 @@ func (h *Handler) updateRegisteredModel(r *http.Request) (any, error) {
 
 func (h *Handler) deleteRegisteredModel(r *http.Request) (any, error) {
 	var req nameRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -199,7 +199,7 @@ func (h *Handler) searchRegisteredModels(r *http.Request) (any, error) {
 		OrderBy    []string `json:"order_by"`
 		PageToken  string   `json:"page_token"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	ms, next, err := h.registry.SearchRegisteredModels(r.Context(), registry.Query{Filter: req.Filter,
@@ -222,7 +222,7 @@ func (h *Handler) getLatestVersions(r *http.Request) (any, error) {
 		Name   string   `json:"name"`
 		Stages []string `json:"stages"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -247,7 +247,7 @@ func (h *Handler) setRegisteredModelTag(r *http.Request) (any, error) {
 		Key   string `json:"key"`
 		Value string `json:"value"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	return nil, h.registry.SetRegisteredModelTag(r.Context(), req.Name, registry.Tag{Key: req.Key, Value: req.Value})
@@ -258,7 +258,7 @@ func (h *Handler) deleteRegisteredModelTag(r *http.Request) (any, error) {
 		Name string `json:"name"`
 		Key  string `json:"key"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -276,7 +276,7 @@ func (h *Handler) setAlias(r *http.Request) (any, error) {
 		Alias   string `json:"alias"`
 		Version string `json:"version"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, v, err := versionRequest{req.Name, req.Version}.parse()
@@ -291,7 +291,7 @@ func (h *Handler) deleteAlias(r *http.Request) (any, error) {
 		Name  string `json:"name"`
 		Alias string `json:"alias"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -308,7 +308,7 @@ func (h *Handler) getVersionByAlias(r *http.Request) (any, error) {
 		Name  string `json:"name"`
 		Alias string `json:"alias"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("name", req.Name); err != nil {
@@ -334,7 +334,7 @@ func (h *Handler) createModelVersion(r *http.Request) (any, error) {
 		Description string    `json:"description"`
 		ModelID     string    `json:"model_id"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	// A source the server would read files from must lie in a root it
@@ -365,7 +365,7 @@ func (h *Handler) createModelVersion(r *http.Request) (any, error) {
 
 func (h *Handler) getModelVersion(r *http.Request) (any, error) {
 	var req versionRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := req.parse()
@@ -385,7 +385,7 @@ func (h *Handler) updateModelVersion(r *http.Request) (any, error) {
 		Version     string `json:"version"`
 		Description string `json:"description"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := versionRequest{req.Name, req.Version}.parse()
@@ -401,7 +401,7 @@ func (h *Handler) updateModelVersion(r *http.Request) (any, error) {
 
 func (h *Handler) deleteModelVersion(r *http.Request) (any, error) {
 	var req versionRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := req.parse()
@@ -418,7 +418,7 @@ func (h *Handler) searchModelVersions(r *http.Request) (any, error) {
 		OrderBy    []string `json:"order_by"`
 		PageToken  string   `json:"page_token"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	vs, next, err := h.registry.SearchModelVersions(r.Context(), registry.Query{Filter: req.Filter,
@@ -438,7 +438,7 @@ func (h *Handler) searchModelVersions(r *http.Request) (any, error) {
 
 func (h *Handler) getDownloadURI(r *http.Request) (any, error) {
 	var req versionRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := req.parse()
@@ -459,7 +459,7 @@ func (h *Handler) setModelVersionTag(r *http.Request) (any, error) {
 		Key     string `json:"key"`
 		Value   string `json:"value"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := versionRequest{req.Name, req.Version}.parse()
@@ -475,7 +475,7 @@ func (h *Handler) deleteModelVersionTag(r *http.Request) (any, error) {
 		Version string `json:"version"`
 		Key     string `json:"key"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := versionRequest{req.Name, req.Version}.parse()
@@ -495,7 +495,7 @@ func (h *Handler) transitionStage(r *http.Request) (any, error) {
 		Stage                   string `json:"stage"`
 		ArchiveExistingVersions bool   `json:"archive_existing_versions"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	name, n, err := versionRequest{req.Name, req.Version}.parse()
@@ -518,27 +518,27 @@ func (h *Handler) getModelVersionArtifact(w http.ResponseWriter, r *http.Request
 	q := r.URL.Query()
 	rel := q.Get("path")
 	if rel == "" || strings.Contains(rel, "..") {
-		respond.Error(w, r, errInvalidPath())
+		api.Error(w, r, errInvalidPath())
 		return
 	}
 	name, n, err := versionRequest{q.Get("name"), q.Get("version")}.parse()
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	uri, err := h.registry.DownloadURI(r.Context(), name, n)
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	store, root, err := h.storeFor(uri)
 	if err != nil {
-		respond.Error(w, r, err)
+		api.Error(w, r, err)
 		return
 	}
 	clean, err := artifacts.ValidatePath(rel)
 	if err != nil {
-		respond.Error(w, r, errInvalidPath())
+		api.Error(w, r, errInvalidPath())
 		return
 	}
 	h.sendFile(w, r, store, path.Join(root, clean))

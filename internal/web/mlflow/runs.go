@@ -6,10 +6,10 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/api/wire"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/tracking"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow/wire"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // runRef names a run the way either client generation does.
@@ -26,7 +26,7 @@ func (h *Handler) createRun(r *http.Request) (any, error) {
 		StartTime    Int64     `json:"start_time"`
 		Tags         []wireTag `json:"tags"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	run, err := h.tracking.CreateRun(r.Context(), tracking.CreateRunInput{
@@ -41,7 +41,7 @@ func (h *Handler) createRun(r *http.Request) (any, error) {
 
 func (h *Handler) getRun(r *http.Request) (any, error) {
 	var req runRef
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)
@@ -63,7 +63,7 @@ func (h *Handler) updateRun(r *http.Request) (any, error) {
 		EndTime *Int64  `json:"end_time"`
 		RunName *string `json:"run_name"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)
@@ -84,7 +84,7 @@ func (h *Handler) updateRun(r *http.Request) (any, error) {
 
 func (h *Handler) deleteRun(r *http.Request) (any, error) {
 	var req runRef
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)
@@ -96,7 +96,7 @@ func (h *Handler) deleteRun(r *http.Request) (any, error) {
 
 func (h *Handler) restoreRun(r *http.Request) (any, error) {
 	var req runRef
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)
@@ -115,7 +115,7 @@ func (h *Handler) logMetric(r *http.Request) (any, error) {
 		Timestamp *Int64 `json:"timestamp"`
 		Step      Int64  `json:"step"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)
@@ -149,7 +149,7 @@ func runKeyValue(r *http.Request) (id, key, value string, err error) {
 		Key     string  `json:"key"`
 		Value   *string `json:"value"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return "", "", "", err
 	}
 	if id, err = runID(req.RunID, req.RunUUID); err != nil {
@@ -193,7 +193,7 @@ func (h *Handler) deleteTag(r *http.Request) (any, error) {
 		RunID string `json:"run_id"`
 		Key   string `json:"key"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("run_id", req.RunID); err != nil {
@@ -235,7 +235,7 @@ func (h *Handler) logBatch(r *http.Request) (any, error) {
 	}
 	if len(body) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			return nil, respond.DecodeBytesError(err, body)
+			return nil, api.DecodeBytesError(err, body)
 		}
 	}
 	if err := required("run_id", req.RunID); err != nil {
@@ -274,7 +274,7 @@ func (h *Handler) searchRuns(r *http.Request) (any, error) {
 		OrderBy       []string `json:"order_by"`
 		PageToken     string   `json:"page_token"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	vt, ok := tracking.ParseViewType(req.RunViewType)
@@ -304,7 +304,7 @@ func (h *Handler) logInputs(r *http.Request) (any, error) {
 		Datasets []wireDatasetInput `json:"datasets"`
 		Models   []wireModelIO      `json:"models"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("run_id", req.RunID); err != nil {
@@ -325,7 +325,7 @@ func (h *Handler) logOutputs(r *http.Request) (any, error) {
 		RunID  string        `json:"run_id"`
 		Models []wireModelIO `json:"models"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("run_id", req.RunID); err != nil {
@@ -346,7 +346,7 @@ func (h *Handler) logModel(r *http.Request) (any, error) {
 		RunID     string `json:"run_id"`
 		ModelJSON string `json:"model_json"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if err := required("run_id", req.RunID); err != nil {
@@ -366,7 +366,7 @@ func (h *Handler) getMetricHistory(r *http.Request) (any, error) {
 		PageToken  string `json:"page_token"`
 		MaxResults Int64  `json:"max_results"`
 	}
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	id, err := runID(req.RunID, req.RunUUID)

@@ -1,6 +1,6 @@
 package mlflow
 
-import "github.com/cairn-mlops/cairn/internal/web/mlflow/wire"
+import "github.com/cairn-mlops/cairn/internal/api/wire"
 
 // Short names for the wire types the handlers use.
 type (

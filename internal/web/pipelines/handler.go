@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
-	"github.com/cairn-mlops/cairn/internal/web/respond"
 )
 
 // Prefix is where the API is served.
@@ -31,20 +31,20 @@ func NewHandler(svc *pipeline.Service, workDir string) *Handler {
 	return &Handler{svc: svc, WorkDir: workDir}
 }
 
-// api adapts a handler method that returns its response body.
-var api = respond.Handler
+// handle adapts a handler method that returns its response body.
+var handle = api.Handler
 
 // Register implements web.Mounter.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET "+Prefix+"list", api(h.list))
-	mux.Handle("POST "+Prefix+"create", api(h.create))
-	mux.Handle("GET "+Prefix+"get", api(h.get))
-	mux.Handle("GET "+Prefix+"runs/list", api(h.listRuns))
-	mux.Handle("GET "+Prefix+"runs/get", api(h.getRun))
-	mux.Handle("GET "+Prefix+"runs/logs", api(h.logs))
-	mux.Handle("POST "+Prefix+"runs/submit", api(h.submit))
-	mux.Handle("POST "+Prefix+"runs/cancel", api(h.cancel))
-	mux.Handle("POST "+Prefix+"runs/retry", api(h.retry))
+	mux.Handle("GET "+Prefix+"list", handle(h.list))
+	mux.Handle("POST "+Prefix+"create", handle(h.create))
+	mux.Handle("GET "+Prefix+"get", handle(h.get))
+	mux.Handle("GET "+Prefix+"runs/list", handle(h.listRuns))
+	mux.Handle("GET "+Prefix+"runs/get", handle(h.getRun))
+	mux.Handle("GET "+Prefix+"runs/logs", handle(h.logs))
+	mux.Handle("POST "+Prefix+"runs/submit", handle(h.submit))
+	mux.Handle("POST "+Prefix+"runs/cancel", handle(h.cancel))
+	mux.Handle("POST "+Prefix+"runs/retry", handle(h.retry))
 }
 
 // Pipeline is a definition on the wire.
@@ -273,7 +273,7 @@ func (h *Handler) submission(ctx context.Context, req specRequest) (pipeline.Sub
 
 func (h *Handler) create(r *http.Request) (any, error) {
 	var req specRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	if req.Spec == "" {
@@ -293,7 +293,7 @@ func (h *Handler) create(r *http.Request) (any, error) {
 
 func (h *Handler) submit(r *http.Request) (any, error) {
 	var req specRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
 	sub, err := h.submission(r.Context(), req)
@@ -313,7 +313,7 @@ type runRequest struct {
 
 func (h *Handler) runID(r *http.Request) (string, error) {
 	var req runRequest
-	if err := respond.Decode(r, &req); err != nil {
+	if err := api.Decode(r, &req); err != nil {
 		return "", err
 	}
 	if req.RunID == "" {
@@ -343,7 +343,7 @@ func (h *Handler) listRuns(r *http.Request) (any, error) {
 		MaxResults int      `json:"max_results"`
 		PageToken  string   `json:"page_token"`
 	}
-	if err := respond.DecodeQuery(r.URL.Query(), &q); err != nil {
+	if err := api.DecodeQuery(r.URL.Query(), &q); err != nil {
 		return nil, err
 	}
 	f := pipeline.RunFilter{Pipeline: q.Pipeline, Limit: q.MaxResults, Before: q.PageToken}
@@ -376,7 +376,7 @@ func (h *Handler) logs(r *http.Request) (any, error) {
 		Offset   int64  `json:"offset"`
 		MaxBytes int    `json:"max_bytes"`
 	}
-	if err := respond.DecodeQuery(r.URL.Query(), &q); err != nil {
+	if err := api.DecodeQuery(r.URL.Query(), &q); err != nil {
 		return nil, err
 	}
 	if q.RunID == "" {

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cairn-mlops/cairn/internal/web/respond"
+	"github.com/cairn-mlops/cairn/internal/api"
 )
 
 // The build writes into dist/app (git-ignored); dist/README.md is tracked so
@@ -109,13 +109,13 @@ const indexCSP = "default-src 'self'; img-src 'self' data: blob:; media-src 'sel
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if IsReserved(p) {
-		respond.JSON(w, http.StatusNotFound, respond.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
+		api.JSON(w, http.StatusNotFound, api.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
 			Message: "no endpoint " + r.Method + " " + p})
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		respond.JSON(w, http.StatusMethodNotAllowed, respond.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
+		api.JSON(w, http.StatusMethodNotAllowed, api.ErrorBody{ErrorCode: "ENDPOINT_NOT_FOUND",
 			Message: "the web UI answers only GET and HEAD; no endpoint " + r.Method + " " + p})
 		return
 	}

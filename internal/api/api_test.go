@@ -1,4 +1,4 @@
-package respond
+package api
 
 import (
 	"encoding/json"
@@ -37,6 +37,38 @@ func TestTable(t *testing.T) {
 	for k := errs.Internal; k <= errs.Unsupported; k++ {
 		_, ok := Table[k]
 		require.True(t, ok, "kind %s has no status", k)
+	}
+}
+
+// TestKindOf reads the table backwards: every kind survives a round trip
+// through its status and code, and answers from other MLflow servers get
+// the nearest kind.
+func TestKindOf(t *testing.T) {
+	for k, s := range Table {
+		require.Equal(t, k, KindOf(s.HTTP, s.Code), "%s", k)
+	}
+	tests := []struct {
+		status int
+		code   string
+		want   errs.Kind
+	}{
+		{400, "BAD_REQUEST", errs.Invalid},
+		{400, "MALFORMED_REQUEST", errs.Invalid},
+		{404, "ENDPOINT_NOT_FOUND", errs.NotFound},
+		{409, "RESOURCE_ALREADY_EXISTS", errs.Conflict},
+		{400, "SOME_FUTURE_CODE", errs.Invalid},
+		{404, "", errs.NotFound},
+		{401, "", errs.Unauthenticated},
+		{403, "", errs.PermissionDenied},
+		{413, "", errs.TooLarge},
+		{415, "", errs.Unsupported},
+		{503, "", errs.Unavailable},
+		{429, "", errs.Invalid},
+		{502, "", errs.Internal},
+		{500, "", errs.Internal},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, KindOf(tt.status, tt.code), "%d %s", tt.status, tt.code)
 	}
 }
 

@@ -1,4 +1,4 @@
-package respond
+package api
 
 import (
 	"context"
@@ -41,6 +41,46 @@ func StatusOf(err error) Status {
 		return s
 	}
 	return Table[errs.Internal]
+}
+
+// otherCodes are the MLflow error codes Table does not send, which servers
+// speaking MLflow's API (MLflow itself among them) answer with, and their
+// kinds.
+var otherCodes = map[string]errs.Kind{
+	"BAD_REQUEST": errs.Invalid, "MALFORMED_REQUEST": errs.Invalid, "INVALID_STATE": errs.Invalid,
+	"ENDPOINT_NOT_FOUND": errs.NotFound, "NOT_FOUND": errs.NotFound,
+	"ALREADY_EXISTS": errs.Conflict, "RESOURCE_CONFLICT": errs.Conflict,
+	"SERVICE_UNDER_MAINTENANCE": errs.Unavailable, "CUSTOMER_UNAUTHORIZED": errs.PermissionDenied,
+}
+
+// KindOf is Table read backwards, for clients: the kind of an error answer
+// with this HTTP status and MLflow error code ("" when the body had none).
+// An exact pair in Table wins, then the code alone, then the status.
+func KindOf(status int, code string) errs.Kind {
+	byCode, found := errs.Internal, false
+	for k, s := range Table {
+		if s.Code == code && s.HTTP == status {
+			return k
+		}
+		if s.Code == code && !found && code != "BAD_REQUEST" {
+			byCode, found = k, true
+		}
+	}
+	if k, ok := otherCodes[code]; ok {
+		return k
+	}
+	if found {
+		return byCode
+	}
+	for k, s := range Table {
+		if s.HTTP == status && k != errs.Conflict {
+			return k
+		}
+	}
+	if status >= 400 && status < 500 {
+		return errs.Invalid
+	}
+	return errs.Internal
 }
 
 type ctxKey int
