@@ -254,6 +254,11 @@ func checkInfo(i ModelInfo) error {
 	if len(i.Classes) == 0 || i.exampleSize() <= 0 {
 		return errs.Invalidf("model has no classes or no input shape")
 	}
+	for _, m := range i.Marginals {
+		if m.Name == "" || len(m.Values) != len(i.Classes) {
+			return errs.Invalidf("model marginal %q: expected a name and one value per class (%d), got %d", m.Name, len(i.Classes), len(m.Values))
+		}
+	}
 	return nil
 }
 

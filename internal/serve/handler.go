@@ -313,8 +313,8 @@ func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]a
 
 // classResult is the JSON answer for one example: the predicted class
 // under the label's name (as a number when the classes are numbers), its
-// probability, and every class's probability. Image models whose classes
-// are finger counts also say "fingers"; a record's ID field is echoed.
+// probability, every class's probability and the model's marginals; a
+// record's ID field is echoed.
 func classResult(s *served, probs []float32, rec map[string]any) map[string]any {
 	out := map[string]any{}
 	if id := s.info.ID; id != "" {
@@ -341,12 +341,9 @@ func classResult(s *served, probs []float32, rec map[string]any) map[string]any 
 	out[key] = label
 	if s.info.Kind == KindImage {
 		out["class"] = classes[best]
-		if s.counts != nil {
-			out["fingers"] = label
-		}
-		if s.info.Hands {
-			addHands(out, classes, probs)
-		}
+	}
+	for _, m := range s.info.Marginals {
+		addMarginal(out, m, probs)
 	}
 	if len(classes) == 2 {
 		out["probability"] = round6(probs[1])
@@ -362,24 +359,27 @@ func round6(p float32) float64 {
 	return float64(int64(x*1e6+0.5)) / 1e6
 }
 
-// addHands answers the count and the hand apart: each is the most likely
-// value of its marginal (the sum over the other), with its probabilities.
-func addHands(out map[string]any, classes []string, probs []float32) {
-	counts, hands := map[string]float64{}, map[string]float64{}
-	for i, c := range classes {
-		counts[c[:1]] += float64(probs[i])
-		hands[c[1:]] += float64(probs[i])
+// addMarginal answers marginal m: its likeliest value (the sum of its
+// classes' probabilities), and each value's probability when one stands
+// for several classes.
+func addMarginal(out map[string]any, m Marginal, probs []float32) {
+	sums := map[string]float64{}
+	for i, v := range m.Values {
+		if i < len(probs) {
+			sums[v] += float64(probs[i])
+		}
 	}
-	bestCount, bestHand := argmaxKey(counts), argmaxKey(hands)
-	for k, v := range counts {
-		counts[k] = round6(float32(v))
+	best := argmaxKey(sums)
+	out[m.Name] = best
+	if n, err := strconv.Atoi(best); m.Numeric && err == nil {
+		out[m.Name] = n
 	}
-	for k, v := range hands {
-		hands[k] = round6(float32(v))
+	if len(sums) < len(m.Values) {
+		for k, v := range sums {
+			sums[k] = round6(float32(v))
+		}
+		out[m.Name+"_probabilities"] = sums
 	}
-	n, _ := strconv.Atoi(bestCount)
-	out["fingers"], out["hand"] = n, bestHand
-	out["fingers_probabilities"], out["hand_probabilities"] = counts, hands
 }
 
 // argmaxKey returns the key with the largest value (the smallest key on a tie).

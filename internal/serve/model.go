@@ -52,11 +52,23 @@ type ModelInfo struct {
 	Label string `json:"label,omitempty"`
 	// ID is a table model's ID field (e.g. "PassengerId"), echoed in answers.
 	ID string `json:"id,omitempty"`
-	// Hands says the classes are finger counts with the hand ("0L".."5R"):
-	// answers then give the count and the hand apart.
-	Hands bool `json:"hands,omitempty"`
+	// Marginals are parts of the classes that answers give on their own,
+	// e.g. the count and the hand of classes "0L".."5R".
+	Marginals []Marginal `json:"marginals,omitempty"`
 	// Platform names the runtime, e.g. "cairn-gomlx" or "onnx-gomlx".
 	Platform string `json:"platform"`
+}
+
+// Marginal is one part of every class, answered on its own: under Name,
+// the value whose classes together are likeliest, and, when a value stands
+// for several classes, the probability of each value under
+// Name_probabilities.
+type Marginal struct {
+	Name string `json:"name"`
+	// Values holds each class's value of this part, in the order of Classes.
+	Values []string `json:"values"`
+	// Numeric says the values are integers, answered as numbers.
+	Numeric bool `json:"numeric,omitempty"`
 }
 
 // Field is one request field of a table model.

@@ -42,8 +42,13 @@ type testModel struct {
 }
 
 func (m *testModel) Info() ModelInfo {
-	return ModelInfo{Kind: m.kind, InputShape: []int{2}, Classes: []string{"0", "1"}, Platform: "test",
+	i := ModelInfo{Kind: m.kind, InputShape: []int{2}, Classes: []string{"0", "1"}, Platform: "test",
 		Inputs: []Field{{Name: "a", Type: "number"}, {Name: "b", Type: "category", Optional: true}}, Label: "Survived", ID: "PassengerId"}
+	if m.kind == KindImage {
+		// Image classes that count fingers are answered as a count too.
+		i.Marginals = []Marginal{{Name: "fingers", Values: i.Classes, Numeric: true}}
+	}
+	return i
 }
 
 func (m *testModel) Predict(x []float32, n int) ([][]float32, error) {
@@ -682,7 +687,12 @@ var handClassNames = []string{"0L", "0R", "1L", "1R", "2L", "2R", "3L", "3R", "4
 
 func (m *handModel) Info() ModelInfo {
 	i := m.testModel.Info()
-	i.Classes, i.Hands = handClassNames, true
+	i.Classes = handClassNames
+	i.Marginals = []Marginal{{Name: "fingers", Numeric: true}, {Name: "hand"}}
+	for _, c := range handClassNames {
+		i.Marginals[0].Values = append(i.Marginals[0].Values, c[:1])
+		i.Marginals[1].Values = append(i.Marginals[1].Values, c[1:])
+	}
 	return i
 }
 

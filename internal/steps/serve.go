@@ -82,7 +82,7 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 	info := serve.ModelInfo{InputShape: pkg.InputShape, Classes: pkg.Classes, Platform: "cairn-gomlx"}
 	switch {
 	case pkg.Kind == train.KindImage || (pkg.Kind == train.KindONNX && pkg.Image != nil):
-		info.Kind, info.Hands = serve.KindImage, images.HandClasses(pkg.Classes)
+		info.Kind, info.Marginals = serve.KindImage, fingerMarginals(pkg.Classes)
 	case len(pkg.Transform) > 0:
 		info.Kind = serve.KindTable
 		t, err := table.UnmarshalTransform(pkg.Transform)
@@ -103,6 +103,25 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 }
 
 func (m servedModel) Info() serve.ModelInfo { return m.info }
+
+// fingerMarginals are what answers of a fingers model say besides the
+// class: classes "0L".."5R" give the count and the hand apart; classes
+// that are counts give the count as a number under "fingers".
+func fingerMarginals(classes []string) []serve.Marginal {
+	if images.HandClasses(classes) {
+		count, hand := serve.Marginal{Name: "fingers", Numeric: true}, serve.Marginal{Name: "hand"}
+		for _, c := range classes {
+			count.Values, hand.Values = append(count.Values, c[:1]), append(hand.Values, c[1:])
+		}
+		return []serve.Marginal{count, hand}
+	}
+	for _, c := range classes {
+		if _, err := strconv.Atoi(c); err != nil {
+			return nil
+		}
+	}
+	return []serve.Marginal{{Name: "fingers", Values: classes, Numeric: true}}
+}
 
 func init() {
 	Register(Info{ID: "serve.deploy", Version: "1", Doc: "deploy a model (models:/name@alias) on the server's model server; waits until it serves",
