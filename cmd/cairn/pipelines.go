@@ -23,6 +23,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/steps"
@@ -93,16 +94,16 @@ func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
 	// Tasks inherit only what programs need, not the server's settings and
 	// credentials; built-in steps keep datasets and work folders under the
 	// data folder.
-	env := append(pipeline.TaskEnviron(os.Environ(), c.TaskEnv...), "CAIRN_DATA_DIR="+absData)
+	env := append(exec.TaskEnviron(os.Environ(), c.TaskEnv...), "CAIRN_DATA_DIR="+absData)
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = filepath.Join(absData, "pipelines"), machineCapacity(c.GPUs), env, c.TrackingURI
 	opts.Credentials = c.Credentials
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, c.Log, c.OnTask
 	if !c.Unsandboxed {
 		// Tasks see neither the database nor the artifacts: they reach both
 		// through the tracking API, with their own credential.
-		opts.Sandbox = &pipeline.SandboxOptions{Command: []string{exe, "sandbox"}, Hidden: append([]string{absData}, c.Hidden...),
+		opts.Sandbox = &exec.SandboxOptions{Command: []string{exe, "sandbox"}, Hidden: append([]string{absData}, c.Hidden...),
 			Shared: []string{filepath.Join(absData, "datasets")}, PerRun: []string{filepath.Join(absData, "tune")}}
-		if err := pipeline.HideFromTasks(); err != nil {
+		if err := exec.HideFromTasks(); err != nil {
 			c.Log.Warn("tasks may read this process's memory and environment", "err", err)
 		}
 		for _, d := range append(opts.Sandbox.Shared, opts.Sandbox.PerRun...) {
@@ -111,7 +112,7 @@ func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
 			}
 		}
 	}
-	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()),
+	return pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), exec.NewLocal(exec.DefaultLocalOptions()),
 		steps.Default(), opts)
 }
 
@@ -580,7 +581,7 @@ func newSandboxCmd() *cobra.Command {
 			if len(args) > 0 && args[0] == "--" {
 				args = args[1:]
 			}
-			return pipeline.RunSandboxed(args)
+			return exec.RunSandboxed(args)
 		},
 	}
 }
@@ -595,7 +596,7 @@ func newPipelineService(db *meta.DB, c engineConfig) (*pipeline.Service, web.Mou
 		return nil, nil, err
 	}
 	wd, _ := os.Getwd()
-	if !c.Unsandboxed && pipeline.SandboxSupported() == 0 {
+	if !c.Unsandboxed && exec.SandboxSupported() == 0 {
 		c.Log.Warn("this kernel cannot sandbox pipeline tasks (no Landlock): they can read and write everything this server's user can, the database included")
 	}
 	svc := pipeline.NewService(e, c.Log)

@@ -3,8 +3,7 @@
 // (topological order), `${{ }}` templates and `when:` expressions, node phases
 // (Pending Running Succeeded Failed Cancelled Skipped Omitted), the scheduler that runs a
 // pipeline run with retries, timeouts, fan-out, caching, resume and resource
-// packing, the local executor (child processes in their own process group),
-// and cron schedules. It declares the Store, Tracker and Catalog it needs;
+// packing, and cron schedules. Its tasks run through an exec.Executor. It declares the Store, Tracker and Catalog it needs;
 // store/meta, an adapter over tracking and internal/steps provide them.
-// It imports errs and tracking.
+// It imports errs, exec and tracking.
 package pipeline

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -46,8 +47,8 @@ type Options struct {
 	// progress with it.
 	OnTask func(runID string, t TaskRun)
 	// Sandbox, when set, confines every task to what it may read and write
-	// (see Sandbox).
-	Sandbox *SandboxOptions
+	// (see exec.Sandbox).
+	Sandbox *exec.SandboxOptions
 	// Credentials, when set, issues each run's tasks their own tracking
 	// credential (MLFLOW_TRACKING_TOKEN), acting for the submitting user.
 	Credentials Credentials
@@ -76,16 +77,16 @@ func DefaultOptions() Options {
 
 // Engine submits, executes, resumes, retries and cancels pipeline runs.
 type Engine struct {
-	store   Store
-	tracker Tracker
-	exec    Executor
-	cat     Catalog
-	opts    Options
-	host    string
+	store    Store
+	tracker  Tracker
+	executor exec.Executor
+	cat      Catalog
+	opts     Options
+	host     string
 }
 
 // NewEngine returns an engine over its dependencies.
-func NewEngine(store Store, tracker Tracker, exec Executor, cat Catalog, opts Options) (*Engine, error) {
+func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat Catalog, opts Options) (*Engine, error) {
 	def := DefaultOptions()
 	if opts.Root == "" {
 		return nil, errors.New("pipeline engine: Options.Root is required")
@@ -128,7 +129,7 @@ func NewEngine(store Store, tracker Tracker, exec Executor, cat Catalog, opts Op
 	if opts.Owner == "" {
 		opts.Owner = host + ":" + strconv.Itoa(os.Getpid())
 	}
-	return &Engine{store: store, tracker: tracker, exec: exec, cat: cat, opts: opts, host: host}, nil
+	return &Engine{store: store, tracker: tracker, executor: executor, cat: cat, opts: opts, host: host}, nil
 }
 
 // Store returns the engine's store, for reads.
@@ -239,7 +240,7 @@ func (e *Engine) ownerAlive(r *Run, now time.Time) bool {
 		return true
 	}
 	host, pid, ok := strings.Cut(r.Owner, ":")
-	if n, err := strconv.Atoi(pid); ok && err == nil && host == e.host && !processAlive(n) {
+	if n, err := strconv.Atoi(pid); ok && err == nil && host == e.host && !exec.ProcessAlive(n) {
 		return false
 	}
 	return now.Sub(r.Heartbeat) < e.opts.StaleAfter

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
@@ -99,7 +100,7 @@ func newEngine(db *meta.DB, root string, tweak func(*pipeline.Options)) *pipelin
 	if tweak != nil {
 		tweak(&opts)
 	}
-	local := pipeline.NewLocal(pipeline.LocalOptions{KillGrace: 200 * time.Millisecond})
+	local := exec.NewLocal(exec.LocalOptions{KillGrace: 200 * time.Millisecond})
 	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), local, steps.Default(), opts)
 	if err != nil {
 		panic(err)
@@ -570,7 +571,7 @@ tasks:
     needs: [b]
     run: echo "a said ${{ tasks.a.outputs.v }}"
 `, nil)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := osexec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CAIRN_TEST_EXECUTE="+f.path+","+filepath.Join(f.dir, "pipelines")+","+r.ID)
 	require.NoError(t, cmd.Start())
 	var once sync.Once
@@ -629,14 +630,14 @@ tasks:
 // names an unrelated process, or one stored without its start (by an older
 // version), is left alone.
 func TestResumeKillsOnlyItsOwnProcesses(t *testing.T) {
-	self := pipeline.ProcStart(os.Getpid())
+	self := exec.ProcStart(os.Getpid())
 	if self == "" {
 		t.Skip("no /proc to tell processes apart")
 	}
 	boot, _, _ := strings.Cut(self, "/")
 	ctx := context.Background()
-	start := func() (*exec.Cmd, chan error) {
-		cmd := exec.Command("sleep", "60")
+	start := func() (*osexec.Cmd, chan error) {
+		cmd := osexec.Command("sleep", "60")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		require.NoError(t, cmd.Start())
 		done, exited := make(chan error, 1), make(chan struct{})
@@ -656,7 +657,7 @@ func TestResumeKillsOnlyItsOwnProcesses(t *testing.T) {
 	for node, pid := range map[string]int{"a": ours.Process.Pid, "b": reused.Process.Pid, "c": legacy.Process.Pid} {
 		ts[node].Phase, ts[node].PID = pipeline.Running, pid
 	}
-	ts["a"].PIDStart = pipeline.ProcStart(ours.Process.Pid)
+	ts["a"].PIDStart = exec.ProcStart(ours.Process.Pid)
 	ts["b"].PIDStart = boot + "/1" // b's process started at tick 1 and is long gone
 	require.NoError(t, f.db.UpdatePipelineRun(ctx, run, ts["a"], ts["b"], ts["c"]))
 	stored, err := f.db.FindPipelineRunByID(ctx, r.ID)
@@ -679,5 +680,5 @@ func TestResumeKillsOnlyItsOwnProcesses(t *testing.T) {
 		t.Fatal("the resume killed a PID stored without its start")
 	case <-time.After(200 * time.Millisecond):
 	}
-	require.Empty(t, pipeline.ProcStart(-1))
+	require.Empty(t, exec.ProcStart(-1))
 }

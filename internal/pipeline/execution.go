@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -155,7 +156,7 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 			continue // a for_each task whose items are tracked one by one
 		}
 		if t.Phase == Running {
-			if t.PID > 0 && !KillGroup(t.PID, t.PIDStart) {
+			if t.PID > 0 && !exec.KillGroup(t.PID, t.PIDStart) {
 				e.opts.Logger.Info("interrupted task's process is gone or no longer its own; nothing killed",
 					"run", run.ID, "task", t.Node, "pid", t.PID)
 			}

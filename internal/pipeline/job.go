@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -150,9 +151,9 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
-	j.secrets = Secrets(env, x.token)
+	j.secrets = exec.Secrets(env, x.token)
 	if sbo := e.opts.Sandbox; sbo != nil {
-		sb, err := sbo.taskSandbox(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.runsCommands(), j.pt.Writable)
+		sb, err := sbo.For(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.runsCommands(), j.pt.Writable)
 		if err != nil {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
 			return ev
@@ -170,15 +171,15 @@ func (j *job) run(ctx context.Context) jobEvent {
 		}
 		defer os.RemoveAll(tmp)
 		args = append(append(append([]string{}, sbo.Command...), "--"), args...)
-		env = append(env, SandboxEnv+"="+sb.Encode(), "TMPDIR="+tmp)
+		env = append(env, exec.SandboxEnv+"="+sb.Encode(), "TMPDIR="+tmp)
 	}
-	logf := NewMaskWriter(f, j.secrets)
+	logf := exec.NewMaskWriter(f, j.secrets)
 	defer logf.Close()
 	row.Attempts++
 	fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
-	jb := &Job{Args: args, Env: env, Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
+	jb := &exec.Job{Args: args, Env: env, Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
 		Started: func(pid int) {
-			row.Phase, row.PID, row.PIDStart, row.Message = Running, pid, ProcStart(pid), ""
+			row.Phase, row.PID, row.PIDStart, row.Message = Running, pid, exec.ProcStart(pid), ""
 			if row.Started.IsZero() {
 				row.Started = time.Now().UTC()
 			}
@@ -187,7 +188,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	if jb.Dir == "" {
 		jb.Dir = out
 	}
-	r := e.exec.Execute(ctx, jb)
+	r := e.executor.Execute(ctx, jb)
 	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
 	if r.Err == nil {
 		err = j.collect(outputsFile, out)
@@ -309,7 +310,7 @@ func (j *job) collect(outputsFile, out string) error {
 		return err
 	}
 	for k, v := range vals {
-		vals[k] = MaskString(v, j.secrets)
+		vals[k] = exec.MaskString(v, j.secrets)
 	}
 	var missing []string
 	for _, o := range j.pt.valueOutputs() {

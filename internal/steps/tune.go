@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
@@ -51,6 +52,9 @@ type Sweep struct {
 	Command []string `json:"-"`
 	// Poll is how often a running trial's metric is read (default 200ms).
 	Poll time.Duration `json:"-"`
+	// Executor runs the trials (default: exec.Local, child processes of
+	// this one), as a pipeline's executor runs its tasks.
+	Executor exec.Executor `json:"-"`
 }
 
 // trialSpec is what each trial runs.
@@ -130,7 +134,7 @@ type sweepState struct {
 // trialEnd is how one attempt of a trial ended.
 type trialEnd struct {
 	id, runID string
-	res       pipeline.Result
+	res       exec.Result
 	outputs   map[string]string
 	log       string
 	took      time.Duration
@@ -188,7 +192,10 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		}
 		cmd = []string{exe, "step", "exec"}
 	}
-	exec := pipeline.NewLocal(pipeline.DefaultLocalOptions())
+	runner := s.Executor
+	if runner == nil {
+		runner = exec.NewLocal(exec.DefaultLocalOptions())
+	}
 	gpus := newGPUPool(int(capacity.GPU), envValue(env.Environ, "CUDA_VISIBLE_DEVICES"))
 	need := s.Spec.WithDefaults().Resources.GPU
 	devices := map[string][]int{}
@@ -251,7 +258,7 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 			wg.Add(1)
 			go func(t tune.Trial) {
 				defer wg.Done()
-				ends <- s.runTrial(tctx, c, exec, cmd, tenv, ts, t, runID, dir, sw, cancel)
+				ends <- s.runTrial(tctx, c, runner, cmd, tenv, ts, t, runID, dir, sw, cancel)
 			}(*t)
 			fmt.Fprintf(env.Stdout, "trial %s started (run %s): %s\n", t.ID, runID, t.Params)
 		}
@@ -392,13 +399,13 @@ func (s *Sweep) startRun(ctx context.Context, c *client.Client, expID, parent st
 
 // runTrial runs one attempt as a child process and feeds its metric to
 // the sweep until it ends or the scheduler stops it.
-func (s *Sweep) runTrial(ctx context.Context, c *client.Client, exec *pipeline.Local, cmd []string, env Env, ts trialSpec,
+func (s *Sweep) runTrial(ctx context.Context, c *client.Client, runner exec.Executor, cmd []string, env Env, ts trialSpec,
 	t tune.Trial, runID, dir string, sw *tune.Sweep, stop context.CancelFunc) trialEnd {
 	end := trialEnd{id: t.ID, runID: runID}
 	tdir := filepath.Join(dir, t.ID, strconv.Itoa(t.Attempts))
 	out := filepath.Join(tdir, "outputs")
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		end.res = pipeline.Result{ExitCode: -1, Err: err}
+		end.res = exec.Result{ExitCode: -1, Err: err}
 		return end
 	}
 	with := map[string]any{}
@@ -411,19 +418,19 @@ func (s *Sweep) runTrial(ctx context.Context, c *client.Client, exec *pipeline.L
 	inputs, _ := json.Marshal(with)
 	inFile, outFile, logFile := filepath.Join(tdir, "inputs.json"), filepath.Join(tdir, "outputs.txt"), filepath.Join(tdir, "log.txt")
 	if err := os.WriteFile(inFile, inputs, 0o644); err != nil {
-		end.res = pipeline.Result{ExitCode: -1, Err: err}
+		end.res = exec.Result{ExitCode: -1, Err: err}
 		return end
 	}
 	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		end.res = pipeline.Result{ExitCode: -1, Err: err}
+		end.res = exec.Result{ExitCode: -1, Err: err}
 		return end
 	}
 	defer f.Close()
 	environ := append(withoutKeys(env.Environ, "MLFLOW_RUN_ID", "CAIRN_OUTPUTS_DIR", "CAIRN_OUTPUTS", "MLFLOW_TRACKING_URI"),
 		"MLFLOW_TRACKING_URI="+env.TrackingURI, "MLFLOW_RUN_ID="+runID, "CAIRN_OUTPUTS_DIR="+out, "CAIRN_OUTPUTS="+outFile,
 		"CAIRN_TUNE_TRIAL="+t.ID)
-	logf := pipeline.NewMaskWriter(f, pipeline.Secrets(environ))
+	logf := exec.NewMaskWriter(f, exec.Secrets(environ))
 	defer logf.Close()
 	done := make(chan struct{})
 	watched := make(chan struct{})
@@ -432,7 +439,7 @@ func (s *Sweep) runTrial(ctx context.Context, c *client.Client, exec *pipeline.L
 		s.watch(ctx, c, sw, t.ID, runID, done, stop)
 	}()
 	startAt := time.Now()
-	end.res = exec.Execute(ctx, &pipeline.Job{Args: append(append([]string{}, cmd...), ts.Uses, "--inputs", inFile), Env: environ, Log: logf})
+	end.res = runner.Execute(ctx, &exec.Job{Args: append(append([]string{}, cmd...), ts.Uses, "--inputs", inFile), Env: environ, Log: logf})
 	end.took = time.Since(startAt)
 	close(done)
 	<-watched

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
@@ -48,7 +49,7 @@ func TestPipelinesAPI(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	opts := pipeline.DefaultOptions()
 	opts.Root, opts.Environ, opts.Heartbeat = filepath.Join(dir, "pipelines"), []string{"PATH=" + os.Getenv("PATH")}, 50*time.Millisecond
-	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()), steps.Default(), opts)
+	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), exec.NewLocal(exec.DefaultLocalOptions()), steps.Default(), opts)
 	require.NoError(t, err)
 	svc := pipeline.NewService(e, nil)
 	done := make(chan error, 1)
@@ -124,7 +125,7 @@ func TestPipelineParamsIntegers(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	opts := pipeline.DefaultOptions()
 	opts.Root, opts.Environ = filepath.Join(dir, "pipelines"), []string{"PATH=" + os.Getenv("PATH")}
-	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), pipeline.NewLocal(pipeline.DefaultLocalOptions()), steps.Default(), opts)
+	e, err := pipeline.NewEngine(db, pipeline.NewServiceTracker(tracking.NewService(db)), exec.NewLocal(exec.DefaultLocalOptions()), steps.Default(), opts)
 	require.NoError(t, err)
 	svc := pipeline.NewService(e, nil)
 	done := make(chan error, 1)

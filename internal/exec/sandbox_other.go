@@ -1,11 +1,11 @@
 //go:build !linux
 
-package pipeline
+package exec
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 )
 
 // SandboxSupported reports whether this kernel enforces sandboxes: never
@@ -21,10 +21,10 @@ func RunSandboxed(argv []string) error {
 		return fmt.Errorf("sandbox: no command")
 	}
 	os.Unsetenv(SandboxEnv)
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := osexec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee, ok := err.(*osexec.ExitError); ok {
 			os.Exit(ee.ExitCode())
 		}
 		return err

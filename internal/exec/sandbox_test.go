@@ -1,4 +1,4 @@
-package pipeline
+package exec
 
 import (
 	"os"
@@ -46,7 +46,7 @@ func TestTaskSandbox(t *testing.T) {
 	data := t.TempDir()
 	o := &SandboxOptions{Hidden: []string{data}, Shared: []string{filepath.Join(data, "datasets")}, PerRun: []string{filepath.Join(data, "tune")}}
 	root, task := filepath.Join(data, "pipelines"), filepath.Join(data, "pipelines", "r", "a")
-	sb, err := o.taskSandbox(root, "r", task, "/work", false, []string{"out", "/abs/x"})
+	sb, err := o.For(root, "r", task, "/work", false, []string{"out", "/abs/x"})
 	require.NoError(t, err)
 	require.Equal(t, []string{root, filepath.Join(data, "datasets")}, sb.Readable)
 	require.Contains(t, sb.Writable, task)
@@ -54,13 +54,13 @@ func TestTaskSandbox(t *testing.T) {
 	require.Contains(t, sb.Writable, "/abs/x")
 	require.NotContains(t, sb.Writable, filepath.Join(data, "datasets"), "run: tasks only read the shared cache")
 
-	step, err := o.taskSandbox(root, "r", task, "/work", true, nil)
+	step, err := o.For(root, "r", task, "/work", true, nil)
 	require.NoError(t, err)
 	require.Contains(t, step.Writable, filepath.Join(data, "datasets"))
 	require.Contains(t, step.Writable, filepath.Join(data, "tune", "r"))
 
 	for _, w := range []string{data, filepath.Join(data, "cairn.db"), filepath.Dir(data), "/"} {
-		_, err := o.taskSandbox(root, "r", task, "/work", false, []string{w})
+		_, err := o.For(root, "r", task, "/work", false, []string{w})
 		require.ErrorContains(t, err, "reaches into the server's data", w)
 	}
 	got, err := DecodeSandbox(sb.Encode())

@@ -1,11 +1,11 @@
-package pipeline
+package exec
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
+	osexec "os/exec"
 	"syscall"
 	"time"
 )
@@ -77,7 +77,7 @@ func (l *Local) Execute(ctx context.Context, job *Job) Result {
 		runCtx, cancel = context.WithTimeoutCause(ctx, job.Timeout, ErrTimeout)
 		defer cancel()
 	}
-	cmd := exec.Command(job.Args[0], job.Args[1:]...)
+	cmd := osexec.Command(job.Args[0], job.Args[1:]...)
 	cmd.Env, cmd.Dir, cmd.Stdin = job.Env, job.Dir, job.Stdin
 	cmd.Stdout, cmd.Stderr = job.Log, job.Log
 	cmd.SysProcAttr = sysProcAttr()
@@ -112,7 +112,7 @@ func (l *Local) Execute(ctx context.Context, job *Job) Result {
 	case ctx.Err() != nil:
 		res.Canceled, res.Err = true, errors.New("cancelled")
 	case err != nil:
-		var ee *exec.ExitError
+		var ee *osexec.ExitError
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				res.Err = fmt.Errorf("killed by signal %s", ws.Signal())
@@ -140,8 +140,8 @@ func KillGroup(pid int, start string) bool {
 	return syscall.Kill(-pid, syscall.SIGKILL) == nil
 }
 
-// processAlive reports whether a process with this ID exists.
-func processAlive(pid int) bool {
+// ProcessAlive reports whether a process with this ID exists.
+func ProcessAlive(pid int) bool {
 	if pid <= 0 {
 		return false
 	}

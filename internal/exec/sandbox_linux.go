@@ -1,9 +1,9 @@
-package pipeline
+package exec
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"runtime"
 	"syscall"
 
@@ -55,7 +55,7 @@ func RunSandboxed(argv []string) error {
 		return err
 	}
 	os.Unsetenv(SandboxEnv)
-	path, err := exec.LookPath(argv[0])
+	path, err := osexec.LookPath(argv[0])
 	if err != nil {
 		return err
 	}

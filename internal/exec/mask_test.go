@@ -1,4 +1,4 @@
-package pipeline_test
+package exec_test
 
 import (
 	"bytes"
@@ -7,11 +7,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/exec"
 )
 
 func TestMaskWriter(t *testing.T) {
-	secrets := pipeline.Secrets([]string{"MLFLOW_TRACKING_TOKEN=cairn_abcdefgh", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "PATH=/usr/bin",
+	secrets := exec.Secrets([]string{"MLFLOW_TRACKING_TOKEN=cairn_abcdefgh", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "PATH=/usr/bin",
 		"DB_PASSWORD=short", "GITHUB_TOKEN=cairn_abcdefgh"}, "extra-secret-value")
 	require.Equal(t, []string{"extra-secret-value", "cairn_abcdefgh", "wJalrXUtnFEMI"}, secrets, "longest first, no PATH, no short ones, no duplicates")
 
@@ -31,7 +31,7 @@ func TestMaskWriter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			w := pipeline.NewMaskWriter(&buf, secrets)
+			w := exec.NewMaskWriter(&buf, secrets)
 			for _, s := range tt.writes {
 				n, err := w.Write([]byte(s))
 				require.NoError(t, err)
@@ -41,13 +41,13 @@ func TestMaskWriter(t *testing.T) {
 			require.Equal(t, tt.want, buf.String())
 		})
 	}
-	require.Equal(t, "a *** b", pipeline.MaskString("a cairn_abcdefgh b", secrets))
+	require.Equal(t, "a *** b", exec.MaskString("a cairn_abcdefgh b", secrets))
 }
 
 func TestTaskEnviron(t *testing.T) {
 	env := []string{"PATH=/bin", "HOME=/root", "LC_ALL=C", "AWS_SECRET_ACCESS_KEY=x", "MLFLOW_TRACKING_TOKEN=y",
 		"CAIRN_TEST_AS_CAIRN=1", "PGPASSWORD=z", "MY_VAR=1", "HF_HOME=/h", "HF_TOKEN=t", "NOEQUALS"}
-	require.Equal(t, []string{"PATH=/bin", "HOME=/root", "LC_ALL=C"}, pipeline.TaskEnviron(env))
+	require.Equal(t, []string{"PATH=/bin", "HOME=/root", "LC_ALL=C"}, exec.TaskEnviron(env))
 	require.Equal(t, []string{"PATH=/bin", "HOME=/root", "LC_ALL=C", "MY_VAR=1", "HF_HOME=/h", "HF_TOKEN=t"},
-		pipeline.TaskEnviron(env, "MY_VAR", "HF_*"))
+		exec.TaskEnviron(env, "MY_VAR", "HF_*"))
 }

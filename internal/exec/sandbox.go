@@ -1,4 +1,4 @@
-package pipeline
+package exec
 
 import (
 	"encoding/json"
@@ -48,12 +48,12 @@ type SandboxOptions struct {
 	PerRun []string
 }
 
-// taskSandbox returns the sandbox of one attempt: it reads the pipelines'
+// For returns the sandbox of one attempt: it reads the pipelines'
 // task folders (its inputs link to them) and Shared; it writes its own
 // folder, /tmp and the devices; built-in steps also write Shared and their
 // run's PerRun folders; and a task's writable: paths are added. Errors:
 // Invalid (a writable path inside a hidden one).
-func (o *SandboxOptions) taskSandbox(root, runID, taskDir, workDir string, step bool, writable []string) (*Sandbox, error) {
+func (o *SandboxOptions) For(root, runID, taskDir, workDir string, step bool, writable []string) (*Sandbox, error) {
 	sb := &Sandbox{Hidden: o.Hidden, Readable: append([]string{root}, o.Shared...)}
 	sb.Writable = append([]string{taskDir, os.TempDir()}, deviceDirs...)
 	if step {
