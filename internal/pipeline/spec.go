@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"regexp"
@@ -12,6 +11,8 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cairn-mlops/cairn/internal/strictyaml"
 )
 
 // ParamType is the type of a pipeline parameter.
@@ -127,11 +128,9 @@ type Resources struct {
 	GPU    int
 }
 
-// Problem is one thing wrong with a spec.
-type Problem struct {
-	Line int // 0 when unknown
-	Msg  string
-}
+// Problem is one thing wrong with a spec (its Path is unused: messages
+// name the task and field).
+type Problem = strictyaml.Problem
 
 // ValidationError lists every problem found in a spec.
 type ValidationError struct {
@@ -173,18 +172,13 @@ func Parse(file string, src []byte) (*Spec, error) {
 	if file == "" {
 		file = "pipeline.yaml"
 	}
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&root); err != nil {
-		return nil, &ValidationError{File: file, Problems: []Problem{yamlProblem(err)}}
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &ValidationError{File: file, Problems: []Problem{{Line: extra.Line, Msg: "a pipeline file holds one YAML document"}}}
+	root, p := strictyaml.Document(src, strictyaml.Names{Empty: "the file is empty", One: "a pipeline file holds one YAML document"})
+	if p != nil {
+		return nil, &ValidationError{File: file, Problems: []Problem{*p}}
 	}
 	d := &decoder{}
 	s := &Spec{File: file, Source: src, lines: map[string]int{}}
-	doc := &root
+	doc := root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		doc = doc.Content[0]
 	}
@@ -193,20 +187,6 @@ func Parse(file string, src []byte) (*Spec, error) {
 		return s, &ValidationError{File: file, Problems: d.problems}
 	}
 	return s, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlProblem(err error) Problem {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return Problem{Line: n, Msg: "invalid YAML: " + m[2]}
-	}
-	if msg == "EOF" {
-		return Problem{Msg: "the file is empty"}
-	}
-	return Problem{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // fields walks a mapping node, calling set for each known key and reporting

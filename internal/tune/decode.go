@@ -1,16 +1,16 @@
 package tune
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cairn-mlops/cairn/internal/strictyaml"
 )
 
 // ParseSpec decodes a YAML (or JSON) spec strictly and validates it. An
@@ -18,17 +18,12 @@ import (
 // is a problem naming the field path and line; the error is an errs.Invalid
 // wrapping a *ValidationError that lists every problem at once.
 func ParseSpec(b []byte) (*Spec, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&root); err != nil {
-		return nil, invalidSpec([]Problem{yamlProblem(err)})
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, invalidSpec([]Problem{{Line: extra.Line, Msg: "a tune spec holds one YAML document"}})
+	root, p := strictyaml.Document(b, strictyaml.Names{Empty: "the spec is empty", One: "a tune spec holds one YAML document"})
+	if p != nil {
+		return nil, invalidSpec([]Problem{*p})
 	}
 	d := newDecoder()
-	s := d.spec(d.fromYAML(&root))
+	s := d.spec(d.fromYAML(root))
 	s.lines = d.lines
 	v := &validator{lines: d.lines}
 	v.spec(s, d.spaceBroken)
@@ -42,20 +37,6 @@ func ParseSpec(b []byte) (*Spec, error) {
 		return nil, invalidSpec(problems)
 	}
 	return s, nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-func yamlProblem(err error) Problem {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return Problem{Line: n, Msg: "invalid YAML: " + m[2]}
-	}
-	if msg == "EOF" {
-		return Problem{Msg: "the spec is empty"}
-	}
-	return Problem{Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
 }
 
 // node is a decoded YAML or JSON value with its line (0 for JSON), so one

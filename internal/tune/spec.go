@@ -13,6 +13,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/strictyaml"
 )
 
 // Mode says whether a higher or a lower value of the metric is better.
@@ -232,25 +233,10 @@ func (s *Spec) fingerprint() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// Problem is one thing wrong with a spec.
-type Problem struct {
-	Path string // the field, e.g. "space.model.choice.small.lr"; "" for the spec itself
-	Line int    // YAML line; 0 when unknown (a spec decoded from JSON or built in Go)
-	Msg  string
-}
-
-// String formats the problem as "line N: path: message".
-func (p Problem) String() string {
-	var b strings.Builder
-	if p.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", p.Line)
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path + ": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
-}
+// Problem is one thing wrong with a spec: the field path (e.g.
+// "space.model.choice.small.lr"; "" for the spec itself), its YAML line (0
+// for a spec decoded from JSON or built in Go) and the message.
+type Problem = strictyaml.Problem
 
 // ValidationError lists every problem found in a spec.
 type ValidationError struct {
