@@ -1,18 +1,17 @@
 package serve
 
 import (
-	"errors"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	cmetrics "github.com/cairn-mlops/cairn/internal/metrics"
 )
 
 // metrics are the model server's Prometheus series, all labelled by
 // deployment.
 type metrics struct {
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	requests  *cmetrics.Requests
 	batchSize *prometheus.HistogramVec
 	compute   *prometheus.HistogramVec
 	queue     *prometheus.GaugeVec
@@ -22,13 +21,12 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_serve_requests_total", Help: "Inference requests by deployment, endpoint and HTTP status.",
-		}, []string{"deployment", "endpoint", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "cairn_serve_request_duration_seconds", Help: "Inference request latency, queueing included.",
+		requests: cmetrics.NewRequests(reg, cmetrics.RequestsOpts{
+			Count: "cairn_serve_requests_total", CountHelp: "Inference requests by deployment, endpoint and HTTP status.",
+			Duration: "cairn_serve_request_duration_seconds", DurationHelp: "Inference request latency, queueing included.",
+			Labels: []string{"deployment", "endpoint"}, Status: "code",
 			Buckets: []float64{.0005, .001, .002, .004, .008, .016, .032, .064, .128, .256, .512, 1, 2, 4, 8},
-		}, []string{"deployment", "endpoint"}),
+		}),
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "cairn_serve_batch_size", Help: "Examples per computed batch.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024},
@@ -52,34 +50,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	// Several managers in one process (as in tests) share the series
 	// registered first.
-	m.requests = register(reg, m.requests)
-	m.latency = register(reg, m.latency)
-	m.batchSize = register(reg, m.batchSize)
-	m.compute = register(reg, m.compute)
-	m.queue = register(reg, m.queue)
-	m.version = register(reg, m.version)
-	m.swaps = register(reg, m.swaps)
+	m.batchSize = cmetrics.Register(reg, m.batchSize)
+	m.compute = cmetrics.Register(reg, m.compute)
+	m.queue = cmetrics.Register(reg, m.queue)
+	m.version = cmetrics.Register(reg, m.version)
+	m.swaps = cmetrics.Register(reg, m.swaps)
 	return m
 }
 
-// register registers c, or returns the collector of the same name already
-// registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
-}
-
 func (m *metrics) request(deployment, endpoint string, code int, d time.Duration) {
-	m.requests.WithLabelValues(deployment, endpoint, strconv.Itoa(code)).Inc()
-	m.latency.WithLabelValues(deployment, endpoint).Observe(d.Seconds())
+	m.requests.Observe(code, d, deployment, endpoint)
 }
 
 func (m *metrics) swap(deployment, result string) { m.swaps.WithLabelValues(deployment, result).Inc() }

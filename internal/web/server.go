@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"path"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/api"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/metrics"
 )
 
 // Version is the server's version, set by cmd at build time.
@@ -89,7 +88,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	handler http.Handler
-	metrics *httpMetrics
+	metrics *metrics.Requests
 }
 
 // NewServer returns a server with the given APIs mounted.
@@ -99,7 +98,7 @@ func NewServer(opts Options, apis ...Mounter) *Server {
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	if opts.Registerer != nil {
-		s.metrics = newHTTPMetrics(opts.Registerer)
+		s.metrics = httpMetrics(opts.Registerer)
 	}
 	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -216,7 +215,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			route := routeOf(r)
 			if s.metrics != nil {
-				s.metrics.observe(r.Method, route, sw.status, elapsed)
+				s.metrics.Observe(sw.status, elapsed, r.Method, route)
 			}
 			level := slog.LevelDebug
 			for _, p := range s.opts.AccessLog {
@@ -307,33 +306,13 @@ func (s *Server) access(r *http.Request) Access {
 	return AccessFor(r)
 }
 
-type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-}
-
-func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cairn_http_requests_total", Help: "HTTP requests by method, route and status.",
-		}, []string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "cairn_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"method", "route"}),
-	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err)
-			}
-		}
-	}
-	return m
-}
-
-func (m *httpMetrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+// httpMetrics are every request's count and latency, by method and
+// route.
+func httpMetrics(reg prometheus.Registerer) *metrics.Requests {
+	return metrics.NewRequests(reg, metrics.RequestsOpts{
+		Count: "cairn_http_requests_total", CountHelp: "HTTP requests by method, route and status.",
+		Duration: "cairn_http_request_duration_seconds", DurationHelp: "HTTP request latency by method and route.",
+		Labels: []string{"method", "route"}, Status: "status",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
 }
