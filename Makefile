@@ -29,7 +29,7 @@ vet:
 # Store, API, pipeline, training and model-server (loopback load) benchmarks; the store ones on SQLite
 # and (with CAIRN_TEST_POSTGRES_URL) PostgreSQL.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/... ./internal/pipeline/ ./internal/train/ ./internal/steps/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/store/meta/ ./internal/web/... ./internal/pipeline/ ./internal/train/ ./internal/jobs/
 
 # The runs table against 10,000 runs in Chromium: time to first render and to filter.
 bench-ui: ui

@@ -19,8 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/serve"
-	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/web"
 )
@@ -77,7 +77,7 @@ func newModelServer(db *meta.DB, data, baseURL, backend string, wopts web.Option
 	}
 	opts := serve.DefaultOptions()
 	opts.Logger, opts.Registerer = log, wopts.Registerer
-	opts.Loader = steps.ModelLoader{Client: c, CacheDir: modelCacheDir(data), Backend: backend}
+	opts.Loader = jobs.ModelLoader{Client: c, CacheDir: modelCacheDir(data), Backend: backend}
 	// A deployment on its own address gets the server's middleware and
 	// authentication.
 	opts.Wrap = func(h http.Handler) http.Handler { return web.NewServer(wopts, handlerMount{h}).Handler() }
@@ -213,7 +213,7 @@ func runServe(ctx context.Context, cfgs []serve.Config, c *client.Client, addr, 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := serve.DefaultOptions()
 	opts.Logger, opts.Registerer = log, reg
-	opts.Loader = steps.ModelLoader{Client: c, CacheDir: cacheDir, Backend: backend}
+	opts.Loader = jobs.ModelLoader{Client: c, CacheDir: cacheDir, Backend: backend}
 	m := serve.NewManager(opts)
 	defer m.Close()
 	for _, cfg := range cfgs {

@@ -12,7 +12,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/steps"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/train"
 )
 
@@ -132,7 +132,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	job := steps.TrainJob{Dataset: dsDir, Options: opt, Experiment: w.name}
+	job := jobs.Training{Dataset: dsDir, Options: opt, Experiment: w.name}
 	if v, _ := f.GetString("experiment"); v != "" {
 		job.Experiment = v
 	}
@@ -151,7 +151,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		}
 		bar.update(done, total)
 	}
-	res, err := steps.RunTraining(ctx, c, job, progress, errOut)
+	res, err := jobs.Train(ctx, c, job, progress, errOut)
 	bar.finish()
 	if err != nil {
 		return err

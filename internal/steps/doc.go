@@ -3,8 +3,10 @@
 // data.images, data.csv, train.cnn, registry.promote, ...). A step type is a
 // Go struct whose exported, json-tagged fields are its inputs: the task's
 // `with:` is decoded into it strictly (an unknown input is an error), it may
-// check itself with Validate, and Run does the work. It is glue: it imports
-// errs, pipeline and the engines its steps drive.
+// check itself with Validate, and Run does the work. It is glue: a step
+// decodes its inputs and calls a use case in jobs (training, model loading)
+// or an engine; it imports errs, pipeline, jobs and the engines its steps
+// drive.
 //
 // Adding a step type is one file and one init:
 //

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/data/table"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/train"
 )
@@ -33,7 +34,7 @@ func init() {
 		Outputs: trainOutputs, New: func() Step { return newTrainStep(train.KindTable, "mlp") }})
 	Register(Info{ID: "registry.promote", Version: "1", Doc: "register the best of some runs by a metric and point an alias at it",
 		Outputs: []string{"version", "run_id", "metric", "model_uri"}, New: func() Step {
-			return &Promote{Metric: "val_accuracy", Mode: "max", Alias: "champion", Artifact: packageArtifact}
+			return &Promote{Metric: "val_accuracy", Mode: "max", Alias: "champion", Artifact: jobs.PackageArtifact}
 		}})
 }
 
@@ -231,9 +232,9 @@ func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
 		a := images.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
-	job := TrainJob{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV,
+	job := jobs.Training{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV,
 		WorkDir: filepath.Join(env.OutputsDir, "work")}
-	out, err := RunTraining(ctx, c, job, nil, env.Stdout)
+	out, err := jobs.Train(ctx, c, job, nil, env.Stdout)
 	if err != nil {
 		return nil, err
 	}

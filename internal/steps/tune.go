@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -600,7 +601,7 @@ func (s *Sweep) conclude(ctx context.Context, c *client.Client, env Env, sw *tun
 	}
 	fmt.Fprintf(env.Stdout, "best: trial %s (run %s) %s = %s with %s\n", best.ID, bestRun, s.Metric, out["best_value"], best.Params)
 	if s.Register != nil {
-		prom := &Promote{Name: s.Register.Name, Runs: bestRun, Metric: s.Metric, Mode: string(s.Mode), Alias: s.Register.Alias, Artifact: packageArtifact}
+		prom := &Promote{Name: s.Register.Name, Runs: bestRun, Metric: s.Metric, Mode: string(s.Mode), Alias: s.Register.Alias, Artifact: jobs.PackageArtifact}
 		got, err := prom.Run(ctx, env)
 		if err != nil {
 			return nil, fmt.Errorf("tune.sweep: register the best trial: %w", err)

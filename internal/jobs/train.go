@@ -1,4 +1,4 @@
-package steps
+package jobs
 
 import (
 	"bytes"
@@ -20,9 +20,9 @@ import (
 	"github.com/cairn-mlops/cairn/internal/train"
 )
 
-// TrainJob is one tracked training run: a prepared dataset, the training
+// Training is one tracked training run: a prepared dataset, the training
 // options, and where the run is recorded.
-type TrainJob struct {
+type Training struct {
 	Dataset    string        // folder of a prepared dataset (data.Save)
 	Options    train.Options // Model, LearningRate, Epochs, ...
 	Experiment string        // experiment name, created if missing (ignored when RunID is set)
@@ -39,8 +39,8 @@ type TrainJob struct {
 	CVFolds int
 }
 
-// TrainOutcome is what a tracked training run produced.
-type TrainOutcome struct {
+// Trained is what a tracked training run produced.
+type Trained struct {
 	RunID      string
 	Package    string // local folder of the model package
 	ArtifactID string // artifact path of the package in the run: "model"
@@ -52,14 +52,14 @@ type TrainOutcome struct {
 // resumeFile, in a job's WorkDir, remembers the tracking run to continue.
 const resumeFile = "run.json"
 
-// packageArtifact is the run artifact folder of the model package.
-const packageArtifact = "model"
+// PackageArtifact is the run artifact folder of the model package.
+const PackageArtifact = "model"
 
-// RunTraining trains a model as a tracked run: params, per-epoch metrics
+// Train trains a model as a tracked run: params, per-epoch metrics
 // (step = epoch), the dataset as a run input, final validation and test
 // metrics, confusion matrices (JSON and PNG) and the model package as
 // artifacts. progress, when not nil, receives (epoch, batch, batches) calls.
-func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress func(epoch, done, total int), log io.Writer) (out *TrainOutcome, err error) {
+func Train(ctx context.Context, c *client.Client, job Training, progress func(epoch, done, total int), log io.Writer) (out *Trained, err error) {
 	ds, err := data.Load(job.Dataset)
 	if err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress f
 			return nil, err
 		}
 	}
-	if err := uploadDir(ctx, c, run, pkgDir, packageArtifact); err != nil {
+	if err := uploadDir(ctx, c, run, pkgDir, PackageArtifact); err != nil {
 		return nil, err
 	}
 	if owned {
@@ -198,12 +198,12 @@ func RunTraining(ctx context.Context, c *client.Client, job TrainJob, progress f
 		}
 	}
 	_ = os.Remove(filepath.Join(job.WorkDir, resumeFile))
-	return &TrainOutcome{RunID: run.Info.RunID, Package: pkgDir, ArtifactID: packageArtifact, Result: res, Pkg: pkg, CV: cv}, nil
+	return &Trained{RunID: run.Info.RunID, Package: pkgDir, ArtifactID: PackageArtifact, Result: res, Pkg: pkg, CV: cv}, nil
 }
 
 // trainingRun returns the run to log into: the job's, the one a previous
 // attempt in the same WorkDir started (resumed), or a new one.
-func trainingRun(ctx context.Context, c *client.Client, job TrainJob, ds *data.Dataset) (*tracking.Run, bool, error) {
+func trainingRun(ctx context.Context, c *client.Client, job Training, ds *data.Dataset) (*tracking.Run, bool, error) {
 	if job.RunID != "" {
 		run, err := c.GetRun(ctx, job.RunID)
 		return run, false, err
@@ -375,7 +375,7 @@ func LoadModel(ctx context.Context, c *client.Client, uri, cacheDir, backend str
 		if err != nil {
 			return nil, fmt.Errorf("load model %s: %w", uri, err)
 		}
-		dir = filepath.Join(d, packageArtifact)
+		dir = filepath.Join(d, PackageArtifact)
 		if _, err := os.Stat(filepath.Join(dir, train.PackageFile)); err != nil {
 			dir = d // the version's source is the package folder itself
 		}
