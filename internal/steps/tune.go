@@ -18,8 +18,8 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"

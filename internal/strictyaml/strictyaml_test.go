@@ -17,7 +17,7 @@ func TestDocument(t *testing.T) {
 		{"a: 1\n---\nb: 2\n", &Problem{Line: 2, Msg: "a file holds one YAML document"}},
 		{"a: [1, 2\n", &Problem{Line: 1, Msg: "invalid YAML: did not find expected ',' or ']'"}},
 		{"a: 1\n b: 2\n", &Problem{Line: 2, Msg: "invalid YAML: mapping values are not allowed in this context"}},
-		{"\t- x\n", &Problem{ Msg: "invalid YAML: found character that cannot start any token"}},
+		{"\t- x\n", &Problem{Msg: "invalid YAML: found character that cannot start any token"}},
 	} {
 		n, p := Document([]byte(tc.src), names)
 		require.Equal(t, tc.want, p, "%q", tc.src)
