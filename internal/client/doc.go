@@ -4,5 +4,5 @@
 // artifacts are read through the server's mlflow-artifacts proxy, and
 // FetchModel keeps a local cache of model versions). Errors come back as
 // *errs.Error with the kind the server meant. It imports errs, tracking,
-// registry and web/mlflow/wire.
+// registry, api and api/wire.
 package client

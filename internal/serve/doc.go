@@ -9,6 +9,6 @@
 // shared by the server's deployments, within the request's timeout.
 //
 // It does not import train: a Loader (given by the caller) resolves a model
-// URI to a version and loads it as a Model. It imports errs and web/respond
+// URI to a version and loads it as a Model. It imports errs, metrics and api
 // (the one table of error kinds to HTTP statuses), and prometheus.
 package serve

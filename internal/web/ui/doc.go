@@ -4,5 +4,5 @@
 // an API route gets index.html so the app's client-side routes work on
 // reload. It never answers for the API prefixes (/api/, /ajax-api/, /serve/,
 // /v2/, /health, /version, /metrics): an unknown API path gets a JSON 404.
-// It imports web/respond only.
+// It imports api only.
 package ui
