@@ -130,45 +130,25 @@ func uriScheme(uri string) (string, bool) {
 	return strings.ToLower(uri[:i]), true
 }
 
-// badEscape says what is wrong with the first percent-escape of uri, or of
-// uri decoded again and again, that hides a byte which changes how a path
-// splits or resolves: "%2e%2e" and "%252e%252e" alike. It returns "" when
-// there is none; malformed escapes are for url.Parse to reject.
+// badEscape says what is wrong with uri when decoding it, once or again
+// and again, brings out a byte that changes how a path splits or resolves:
+// "%2e%2e" and "%252e%252e" alike. It returns "" when there is none;
+// malformed escapes are for url.Parse to reject.
 func badEscape(uri string) string {
 	s := uri
 	for range 10 {
-		var b strings.Builder
-		decoded := false
-		for i := 0; i < len(s); i++ {
-			if s[i] != '%' || i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				b.WriteByte(s[i])
-				continue
-			}
-			c := unhex(s[i+1])<<4 | unhex(s[i+2])
-			if strings.IndexByte(`./\?#;`, c) >= 0 || c < 0x20 || c == 0x7f {
-				return fmt.Sprintf("contains a percent-encoded %q; write '.', '/' and the like plainly", rune(c))
-			}
-			b.WriteByte(c)
-			decoded, i = true, i+2
-		}
-		if !decoded {
+		d, err := url.PathUnescape(s)
+		if err != nil || d == s {
 			return ""
 		}
-		s = b.String()
+		for _, r := range d {
+			if c := string(r); (strings.ContainsAny(c, `./\?#;`) || unicode.IsControl(r)) && strings.Count(d, c) > strings.Count(s, c) {
+				return fmt.Sprintf("contains a percent-encoded %q; write '.', '/' and the like plainly", r)
+			}
+		}
+		s = d
 	}
 	return "is percent-encoded too many times"
-}
-
-func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // cleanPath cleans an absolute slash path, dropping "." and empty segments;
