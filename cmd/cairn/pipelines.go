@@ -25,6 +25,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
@@ -37,8 +38,8 @@ import (
 
 // machineCapacity is what this machine offers tasks: its CPUs, its memory
 // (from /proc/meminfo where there is one) and gpus GPUs.
-func machineCapacity(gpus int) pipeline.Resources {
-	c := pipeline.Resources{CPU: float64(runtime.NumCPU()), GPU: gpus}
+func machineCapacity(gpus int) spec.Resources {
+	c := spec.Resources{CPU: float64(runtime.NumCPU()), GPU: gpus}
 	if f, err := os.Open("/proc/meminfo"); err == nil {
 		defer f.Close()
 		sc := bufio.NewScanner(f)
@@ -235,7 +236,7 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			if (len(args) == 1) == (resume != "") {
 				return usageError{errors.New("give a pipeline FILE, or --resume RUN_ID")}
 			}
-			given, err := pipeline.ParseParamFlags(params)
+			given, err := spec.ParseParamFlags(params)
 			if err != nil {
 				return usageError{err}
 			}
@@ -552,7 +553,7 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 				defer f.Close()
 				dst = f
 			}
-			return pipeline.WriteOutputs(dst, vals)
+			return spec.WriteOutputs(dst, vals)
 		},
 	}
 	exec.Flags().StringVar(&inputs, "inputs", "", "JSON file with the step's inputs (default: stdin)")

@@ -27,7 +27,8 @@ var allowed = map[string][]string{
 	"internal/tune":            {"internal/errs", "internal/strictyaml"},
 	"internal/registry":        {"internal/errs", "internal/tracking"},
 	"internal/api/wire":        {"internal/errs", "internal/tracking", "internal/registry"},
-	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/strictyaml", "internal/tracking"},
+	"internal/pipeline/spec":   {"internal/errs", "internal/strictyaml"},
+	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/pipeline/spec", "internal/tracking"},
 	"internal/data":            {"internal/errs"},
 	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table"},
 	"internal/serve":           {"internal/errs", "internal/api", "internal/metrics"},
@@ -38,7 +39,7 @@ var allowed = map[string][]string{
 	"internal/client":          {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry"},
 	"internal/jobs": {"internal/errs", "internal/tracking", "internal/registry", "internal/data", "internal/data/images", "internal/data/table",
 		"internal/train", "internal/serve", "internal/client"},
-	"internal/steps": {"internal/errs", "internal/exec", "internal/tracking", "internal/registry", "internal/pipeline", "internal/data",
+	"internal/steps": {"internal/errs", "internal/exec", "internal/tracking", "internal/registry", "internal/pipeline/spec", "internal/data",
 		"internal/data/images", "internal/data/table", "internal/train", "internal/tune", "internal/serve", "internal/client", "internal/jobs"},
 	"internal/web":           {"internal/errs", "internal/api", "internal/metrics"},
 	"internal/web/ui":        {"internal/errs", "internal/api"},
@@ -66,7 +67,7 @@ var homes = map[string][]string{
 	"github.com/robfig/cron":              {"internal/pipeline"},
 	"github.com/rs/cors":                  {"internal/web"},
 	"github.com/landlock-lsm/go-landlock": {"internal/exec"},
-	"go.yaml.in/yaml":                     {"internal/strictyaml", "internal/pipeline", "internal/train", "internal/tune"},
+	"go.yaml.in/yaml":                     {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune"},
 	"github.com/gomlx":                    {"internal/train"},
 	"gonum.org/v1/plot":                   {"internal/train"},
 }
@@ -117,6 +118,7 @@ func TestForbiddenEdges(t *testing.T) {
 		{"internal/jobs", "internal/steps"}, {"internal/jobs", "internal/web"},
 		{"internal/data/images", "internal/data/table"}, {"internal/data/table", "internal/data/images"}, {"internal/data", "internal/data/images"},
 		{"internal/data", "internal/data/table"}, {"internal/data", "internal/train"},
+		{"internal/pipeline/spec", "internal/pipeline"}, {"internal/pipeline/spec", "internal/exec"},
 	} {
 		require.False(t, slices.Contains(allowed[e[0]], e[1]), "the table lets %s import %s", e[0], e[1])
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 )
 
@@ -50,14 +51,14 @@ func benchEngine(b *testing.B, onTask func(string, pipeline.TaskRun)) (*pipeline
 	require.NoError(b, err)
 	b.Cleanup(func() { db.Close() })
 	return newEngine(db, filepath.Join(dir, "pipelines"), func(o *pipeline.Options) {
-		o.Capacity = pipeline.Resources{CPU: 4}
+		o.Capacity = spec.Resources{CPU: 4}
 		o.OnTask = onTask
 	}), db
 }
 
-func runBench(b *testing.B, e *pipeline.Engine, spec string) {
+func runBench(b *testing.B, e *pipeline.Engine, src string) {
 	ctx := context.Background()
-	r, err := e.Submit(ctx, pipeline.Submission{File: "bench.yaml", Source: []byte(spec), Trigger: "bench"})
+	r, err := e.Submit(ctx, pipeline.Submission{File: "bench.yaml", Source: []byte(src), Trigger: "bench"})
 	require.NoError(b, err)
 	got, err := e.Execute(ctx, r.ID)
 	require.NoError(b, err)
@@ -69,10 +70,10 @@ func runBench(b *testing.B, e *pipeline.Engine, spec string) {
 // on a 4-CPU capacity), every task a child process and a tracking run.
 func BenchmarkDAG1000(b *testing.B) {
 	e, _ := benchEngine(b, nil)
-	spec := dagSpec("dag", 1000, 100)
+	src := dagSpec("dag", 1000, 100)
 	start := time.Now()
 	for b.Loop() {
-		runBench(b, e, spec)
+		runBench(b, e, src)
 	}
 	b.ReportMetric(float64(1000*b.N)/time.Since(start).Seconds(), "tasks/s")
 }
@@ -99,13 +100,13 @@ func BenchmarkChain100(b *testing.B) {
 			}
 		}
 	})
-	spec := chainSpec(100)
+	src := chainSpec(100)
 	start := time.Now()
 	for b.Loop() {
 		mu.Lock()
 		clear(succeeded)
 		mu.Unlock()
-		runBench(b, e, spec)
+		runBench(b, e, src)
 	}
 	elapsed := time.Since(start)
 	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })

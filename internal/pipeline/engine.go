@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -23,7 +24,7 @@ type Options struct {
 	Root string
 	// Capacity is what the machine offers tasks; a zero CPU means
 	// runtime.NumCPU(), a zero Memory means memory is not packed.
-	Capacity Resources
+	Capacity spec.Resources
 	// DefaultCPU is the CPU request of tasks that give none.
 	DefaultCPU float64
 	// StepCommand starts a built-in step: the step ID, "--inputs" and a file
@@ -53,8 +54,8 @@ type Options struct {
 	// credential (MLFLOW_TRACKING_TOKEN), acting for the submitting user.
 	Credentials Credentials
 	// Limits bound what one spec may ask for: tasks, and for_each items per
-	// task and per run (zero fields take DefaultLimits).
-	Limits Limits
+	// task and per run (zero fields take spec.DefaultLimits).
+	Limits spec.Limits
 	Logger *slog.Logger
 }
 
@@ -80,13 +81,13 @@ type Engine struct {
 	store    Store
 	tracker  Tracker
 	executor exec.Executor
-	cat      Catalog
+	cat      spec.Catalog
 	opts     Options
 	host     string
 }
 
 // NewEngine returns an engine over its dependencies.
-func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat Catalog, opts Options) (*Engine, error) {
+func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat spec.Catalog, opts Options) (*Engine, error) {
 	def := DefaultOptions()
 	if opts.Root == "" {
 		return nil, errors.New("pipeline engine: Options.Root is required")
@@ -124,7 +125,7 @@ func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat Catalog
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	opts.Limits = opts.Limits.withDefaults()
+	opts.Limits = opts.Limits.WithDefaults()
 	host, _ := os.Hostname()
 	if opts.Owner == "" {
 		opts.Owner = host + ":" + strconv.Itoa(os.Getpid())
@@ -136,12 +137,12 @@ func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat Catalog
 func (e *Engine) Store() Store { return e.store }
 
 // Catalog returns the engine's step catalog.
-func (e *Engine) Catalog() Catalog { return e.cat }
+func (e *Engine) Catalog() spec.Catalog { return e.cat }
 
 // Load parses and compiles a spec file's contents against the engine's
 // catalog, within its Limits. Errors: Invalid (every problem of the spec).
-func (e *Engine) Load(file string, src []byte) (*Plan, error) {
-	return load(file, src, e.cat, e.opts.Limits)
+func (e *Engine) Load(file string, src []byte) (*spec.Plan, error) {
+	return spec.Load(file, src, e.cat, e.opts.Limits)
 }
 
 // Submission is a request to run a pipeline.
@@ -158,7 +159,7 @@ type Submission struct {
 
 // Register validates a spec and stores it as its pipeline's definition,
 // without running it. Errors: Invalid (every problem of the spec).
-func (e *Engine) Register(ctx context.Context, s Submission) (*Plan, error) {
+func (e *Engine) Register(ctx context.Context, s Submission) (*spec.Plan, error) {
 	plan, err := e.Load(s.File, s.Source)
 	if err != nil {
 		return nil, err
@@ -202,7 +203,7 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Run, error) {
 	return run, nil
 }
 
-func (e *Engine) checkCapacity(plan *Plan) error {
+func (e *Engine) checkCapacity(plan *spec.Plan) error {
 	var problems []string
 	c := e.opts.Capacity
 	for _, pt := range plan.Order {
@@ -223,7 +224,7 @@ func (e *Engine) checkCapacity(plan *Plan) error {
 	return nil
 }
 
-func (e *Engine) request(pt *PlanTask) Resources {
+func (e *Engine) request(pt *spec.PlanTask) spec.Resources {
 	r := pt.Resources
 	if r.CPU == 0 {
 		r.CPU = e.opts.DefaultCPU

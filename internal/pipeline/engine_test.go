@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/tracking"
@@ -83,7 +84,7 @@ func stepExec(id, inputsFile string) int {
 		return 1
 	}
 	defer f.Close()
-	if err := pipeline.WriteOutputs(f, out); err != nil {
+	if err := spec.WriteOutputs(f, out); err != nil {
 		return 1
 	}
 	return 0
@@ -92,7 +93,7 @@ func stepExec(id, inputsFile string) int {
 func newEngine(db *meta.DB, root string, tweak func(*pipeline.Options)) *pipeline.Engine {
 	opts := pipeline.DefaultOptions()
 	opts.Root = root
-	opts.Capacity = pipeline.Resources{CPU: 4, GPU: 2}
+	opts.Capacity = spec.Resources{CPU: 4, GPU: 2}
 	opts.DefaultCPU = 0.25
 	opts.StepCommand = []string{os.Args[0], "step", "exec"}
 	opts.Environ = []string{"PATH=" + os.Getenv("PATH")}
@@ -125,16 +126,16 @@ func setup(t *testing.T, tweak func(*pipeline.Options)) *fixture {
 	return &fixture{t: t, db: db, dir: dir, path: path, e: newEngine(db, filepath.Join(dir, "pipelines"), tweak)}
 }
 
-func (f *fixture) submit(spec string, params map[string]any) *pipeline.Run {
+func (f *fixture) submit(src string, params map[string]any) *pipeline.Run {
 	f.t.Helper()
-	r, err := f.e.Submit(context.Background(), pipeline.Submission{File: "test.yaml", Source: []byte(spec), WorkDir: f.dir, Params: params, Trigger: "test"})
+	r, err := f.e.Submit(context.Background(), pipeline.Submission{File: "test.yaml", Source: []byte(src), WorkDir: f.dir, Params: params, Trigger: "test"})
 	require.NoError(f.t, err)
 	return r
 }
 
-func (f *fixture) run(spec string, params map[string]any) *pipeline.Run {
+func (f *fixture) run(src string, params map[string]any) *pipeline.Run {
 	f.t.Helper()
-	r := f.submit(spec, params)
+	r := f.submit(src, params)
 	got, err := f.e.Execute(context.Background(), r.ID)
 	require.NoError(f.t, err)
 	return got
@@ -278,7 +279,7 @@ func maxConcurrent(t *testing.T, path string) int {
 }
 
 func TestResourcePacking(t *testing.T) {
-	f := setup(t, func(o *pipeline.Options) { o.Capacity = pipeline.Resources{CPU: 2, GPU: 1} })
+	f := setup(t, func(o *pipeline.Options) { o.Capacity = spec.Resources{CPU: 2, GPU: 1} })
 	marks := filepath.Join(f.dir, "marks")
 	body := `run: echo "start $(date +%s%N)" >> ` + marks + `; sleep 0.15; echo "end $(date +%s%N)" >> ` + marks + `; echo "gpu=$CUDA_VISIBLE_DEVICES" >> "$CAIRN_OUTPUTS"
     outputs: [gpu]`
@@ -480,7 +481,7 @@ func waitPhase(t *testing.T, db *meta.DB, runID, node string, want pipeline.Phas
 func TestCacheReusesOutputs(t *testing.T) {
 	f := setup(t, nil)
 	counter := filepath.Join(f.dir, "count")
-	spec := `
+	src := `
 name: cached
 params:
   n: 1
@@ -496,9 +497,9 @@ tasks:
   always:
     needs: [prep]
     run: echo x >> ` + counter
-	first := f.run(spec, nil)
+	first := f.run(src, nil)
 	require.Equal(t, pipeline.Succeeded, first.Phase, first.Message)
-	second := f.run(spec, nil)
+	second := f.run(src, nil)
 	require.Equal(t, pipeline.Succeeded, second.Phase, second.Message)
 	ts := tasks(second)
 	require.Equal(t, first.ID+"/prep", ts["prep"].CachedFrom)
@@ -512,7 +513,7 @@ tasks:
 	b, _ := os.ReadFile(counter)
 	require.Equal(t, 4, strings.Count(string(b), "x"), "second run only ran 'always'")
 
-	third := f.run(spec, map[string]any{"n": "2"})
+	third := f.run(src, map[string]any{"n": "2"})
 	require.Empty(t, tasks(third)["prep"].CachedFrom, "a new param value misses the cache")
 	require.Empty(t, tasks(third)["use"].CachedFrom, "and so does what depends on it")
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -32,15 +33,15 @@ var (
 type execution struct {
 	e       *Engine
 	run     *Run
-	plan    *Plan
+	plan    *spec.Plan
 	rows    map[string]*TaskRun
 	items   map[string][]string // for_each task -> its item nodes
 	phase   map[string]Phase
 	active  map[string]bool // queued, running or waiting to retry
 	ready   []string
-	running map[string]Resources
+	running map[string]spec.Resources
 	perTask map[string]int
-	used    Resources
+	used    spec.Resources
 	gpuFree []bool
 	gpus    map[string][]int
 	timers  map[string]*time.Timer
@@ -59,7 +60,7 @@ type jobEvent struct {
 
 func newExecution(e *Engine, run *Run) (*execution, error) {
 	x := &execution{e: e, run: run, rows: map[string]*TaskRun{}, items: map[string][]string{}, phase: map[string]Phase{},
-		active: map[string]bool{}, running: map[string]Resources{}, perTask: map[string]int{}, gpus: map[string][]int{},
+		active: map[string]bool{}, running: map[string]spec.Resources{}, perTask: map[string]int{}, gpus: map[string][]int{},
 		timers: map[string]*time.Timer{}, events: make(chan jobEvent), retries: make(chan string), done: make(chan struct{}),
 		gpuFree: make([]bool, e.opts.Capacity.GPU)}
 	for i := range x.gpuFree {
@@ -119,7 +120,7 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 	if run.TrackingRunID == "" {
 		params := map[string]string{}
 		for k, v := range run.Params {
-			params[k] = Render(v)
+			params[k] = spec.Render(v)
 		}
 		id, expID, err := e.tracker.StartRun(parent, TrackedRun{Experiment: run.Pipeline, Name: run.Pipeline + "-" + run.ID[:8],
 			Params: params, Tags: map[string]string{"cairn.pipeline": run.Pipeline, "cairn.pipelineRun": run.ID, "cairn.trigger": run.Trigger}})
@@ -376,8 +377,8 @@ func (x *execution) advance(ctx context.Context) {
 				continue
 			}
 			sc := x.scope(pt, nil, false, false)
-			if pt.when != nil {
-				ok, err := pt.when.EvalBool(sc)
+			if pt.Compiled.When != nil {
+				ok, err := pt.Compiled.When.EvalBool(sc)
 				if err != nil {
 					x.setPhase(ctx, row, Failed, "when: "+err.Error())
 					changed = true
@@ -389,7 +390,7 @@ func (x *execution) advance(ctx context.Context) {
 					continue
 				}
 			}
-			if pt.forEach == nil {
+			if pt.Compiled.ForEach == nil {
 				x.enqueue(pt.Name)
 				continue
 			}
@@ -411,7 +412,7 @@ func (x *execution) advance(ctx context.Context) {
 }
 
 // expand creates the item rows of a for_each task and marks it Running.
-func (x *execution) expand(ctx context.Context, pt *PlanTask, sc *scope) error {
+func (x *execution) expand(ctx context.Context, pt *spec.PlanTask, sc *scope) error {
 	list, err := x.items4(pt, sc)
 	if err != nil {
 		return err
@@ -452,66 +453,12 @@ func (x *execution) expand(ctx context.Context, pt *PlanTask, sc *scope) error {
 }
 
 // items4 resolves a for_each to its items, at most Limits.TaskItems.
-func (x *execution) items4(pt *PlanTask, sc *scope) ([]any, error) {
-	v, err := resolveValue(pt.forEach, sc)
+func (x *execution) items4(pt *spec.PlanTask, sc *scope) ([]any, error) {
+	v, err := spec.EvalValue(pt.Compiled.ForEach, sc)
 	if err != nil {
 		return nil, err
 	}
-	limit := x.e.opts.Limits.TaskItems
-	tooMany := func(n int) error {
-		return fmt.Errorf("%s items, more than the %d a task may fan out to", countText(n), limit)
-	}
-	switch l := v.(type) {
-	case []any:
-		if len(l) > limit {
-			return nil, tooMany(len(l))
-		}
-		return l, nil
-	case string:
-		var out []any
-		if err := json.Unmarshal([]byte(l), &out); err != nil {
-			return nil, fmt.Errorf("expected a list, got %q", l)
-		}
-		if len(out) > limit {
-			return nil, tooMany(len(out))
-		}
-		return normalizeJSON(out).([]any), nil
-	case map[string]any:
-		// Count the product before building it.
-		n, _ := mapItems(l, func(v any) (int, bool) {
-			vals, _ := v.([]any)
-			return len(vals), true
-		})
-		if n > limit {
-			return nil, tooMany(n)
-		}
-		keys := make([]string, 0, len(l))
-		for k := range l {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		out := []any{map[string]any{}}
-		for _, k := range keys {
-			vals, ok := l[k].([]any)
-			if !ok {
-				return nil, fmt.Errorf("%s: expected a list", k)
-			}
-			var next []any
-			for _, prev := range out {
-				for _, val := range vals {
-					m := map[string]any{}
-					for pk, pv := range prev.(map[string]any) {
-						m[pk] = pv
-					}
-					m[k] = val
-					next = append(next, m)
-				}
-			}
-			out = next
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("expected a list, got %s", Render(v))
+	return spec.ForEachItems(v, x.e.opts.Limits.TaskItems)
 }
 
 // aggregate sets a for_each task's phase and outputs from its items: each
@@ -528,12 +475,12 @@ func (x *execution) aggregate(task string) {
 			failed = append(failed, strconv.Itoa(it.Item))
 		}
 		fmt.Fprintf(h, "%s %s\n", n, it.Digest)
-		for _, o := range pt.valueOutputs() {
+		for _, o := range pt.ValueOutputs() {
 			lists[o] = append(lists[o], it.Outputs[o])
 		}
 	}
 	row.Outputs = map[string]string{}
-	for _, o := range pt.valueOutputs() {
+	for _, o := range pt.ValueOutputs() {
 		b, _ := json.Marshal(append([]string{}, lists[o]...))
 		row.Outputs[o] = string(b)
 	}
@@ -642,7 +589,7 @@ type upstream struct {
 // scope resolves references for one task (or item) of a run.
 type scope struct {
 	run     *Run
-	params  Params
+	params  spec.Params
 	ups     map[string]*upstream
 	item    any
 	hasItem bool
@@ -662,7 +609,7 @@ func (x *execution) view(n string) *upstream {
 	return u
 }
 
-func (x *execution) scope(pt *PlanTask, row *TaskRun, forKey, withItem bool) *scope {
+func (x *execution) scope(pt *spec.PlanTask, row *TaskRun, forKey, withItem bool) *scope {
 	s := &scope{run: x.run, params: x.run.Params, ups: map[string]*upstream{}, forKey: forKey}
 	for a := range pt.Ancestors {
 		s.ups[a] = x.view(a)
@@ -671,7 +618,7 @@ func (x *execution) scope(pt *PlanTask, row *TaskRun, forKey, withItem bool) *sc
 		s.hasItem = true
 		var v any
 		_ = json.Unmarshal([]byte(row.ItemValue), &v)
-		s.item = normalizeJSON(v)
+		s.item = spec.NormalizeJSON(v)
 	}
 	return s
 }
@@ -757,37 +704,8 @@ func descend(v any, keys []string, ref string) (any, error) {
 			}
 			v = c[i]
 		default:
-			return nil, fmt.Errorf("%s: cannot index %s with %q", ref, Render(v), k)
+			return nil, fmt.Errorf("%s: cannot index %s with %q", ref, spec.Render(v), k)
 		}
-	}
-	return v, nil
-}
-
-// resolveValue substitutes the templates of a compiled value tree.
-func resolveValue(v any, s Scope) (any, error) {
-	switch x := v.(type) {
-	case *Template:
-		return x.Eval(s)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			r, err := resolveValue(e, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			r, err := resolveValue(e, s)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = r
-		}
-		return out, nil
 	}
 	return v, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -23,7 +24,7 @@ import (
 type job struct {
 	x        *execution
 	node     string
-	pt       *PlanTask
+	pt       *spec.PlanTask
 	row      *TaskRun
 	gpus     []int
 	scope    *scope
@@ -41,26 +42,26 @@ type resolved struct {
 
 func (j *job) resolve(s *scope) (*resolved, error) {
 	r := &resolved{env: map[string]string{}}
-	if j.pt.run != nil {
-		v, err := j.pt.run.Eval(s)
+	if j.pt.Compiled.Run != nil {
+		v, err := j.pt.Compiled.Run.Eval(s)
 		if err != nil {
 			return nil, fmt.Errorf("run: %w", err)
 		}
-		r.command = Render(v)
+		r.command = spec.Render(v)
 	}
-	if j.pt.with != nil {
-		v, err := resolveValue(j.pt.with, s)
+	if j.pt.Compiled.With != nil {
+		v, err := spec.EvalValue(j.pt.Compiled.With, s)
 		if err != nil {
 			return nil, fmt.Errorf("with: %w", err)
 		}
 		r.inputs = v.(map[string]any)
 	}
-	for k, t := range j.pt.env {
+	for k, t := range j.pt.Compiled.Env {
 		v, err := t.Eval(s)
 		if err != nil {
 			return nil, fmt.Errorf("env %s: %w", k, err)
 		}
-		r.env[k] = Render(v)
+		r.env[k] = spec.Render(v)
 	}
 	return r, nil
 }
@@ -153,7 +154,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	env := j.environ(res, in, out, outputsFile)
 	j.secrets = exec.Secrets(env, x.token)
 	if sbo := e.opts.Sandbox; sbo != nil {
-		sb, err := sbo.For(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.runsCommands(), j.pt.Writable)
+		sb, err := sbo.For(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.RunsCommands(), j.pt.Writable)
 		if err != nil {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
 			return ev
@@ -276,7 +277,7 @@ func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
 	if row.Item >= 0 {
 		var v any
 		_ = json.Unmarshal([]byte(row.ItemValue), &v)
-		set("CAIRN_ITEM", Render(v))
+		set("CAIRN_ITEM", spec.Render(v))
 		set("CAIRN_ITEM_INDEX", strconv.Itoa(row.Item))
 	}
 	if x.e.opts.Capacity.GPU > 0 {
@@ -304,7 +305,7 @@ func (j *job) collect(outputsFile, out string) error {
 	if err != nil {
 		return fmt.Errorf("read outputs: %w", err)
 	}
-	vals, err := ParseOutputs(f)
+	vals, err := spec.ParseOutputs(f)
 	f.Close()
 	if err != nil {
 		return err
@@ -313,7 +314,7 @@ func (j *job) collect(outputsFile, out string) error {
 		vals[k] = exec.MaskString(v, j.secrets)
 	}
 	var missing []string
-	for _, o := range j.pt.valueOutputs() {
+	for _, o := range j.pt.ValueOutputs() {
 		if _, ok := vals[o]; !ok {
 			missing = append(missing, o)
 		}
@@ -321,7 +322,7 @@ func (j *job) collect(outputsFile, out string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("the task did not write declared outputs %s to $CAIRN_OUTPUTS (lines name=value)", strings.Join(missing, ", "))
 	}
-	for _, a := range j.pt.artifactNames() {
+	for _, a := range j.pt.ArtifactNames() {
 		if _, err := os.Lstat(filepath.Join(out, a)); err != nil {
 			missing = append(missing, a)
 		}
@@ -363,7 +364,7 @@ func (j *job) track(ctx context.Context, res *resolved, tags map[string]string) 
 	if j.pt.Step != nil {
 		params["cairn.step"] = j.pt.Uses
 		for k, v := range res.inputs {
-			params[k] = Render(v)
+			params[k] = spec.Render(v)
 		}
 	} else {
 		params["cairn.command"] = res.command

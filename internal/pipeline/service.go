@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
 // Service runs pipelines inside a long-lived process (the server): it
@@ -47,7 +49,7 @@ func (s *Service) Engine() *Engine { return s.e }
 func (s *Service) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.ctx = ctx
-	s.cron = cron.New(cron.WithParser(cronParser), cron.WithLocation(time.Local))
+	s.cron = cron.New(cron.WithParser(spec.ScheduleParser()), cron.WithLocation(time.Local))
 	s.mu.Unlock()
 	orphans, err := s.e.Orphans(ctx)
 	if err != nil {

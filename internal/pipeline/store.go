@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"time"
+
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
 // Phase is the state of a pipeline run or of one of its tasks, named as Argo
@@ -48,7 +50,7 @@ type Run struct {
 	Source   string // the spec as it ran
 	File     string
 	WorkDir  string
-	Params   Params
+	Params   spec.Params
 	Phase    Phase
 	Message  string
 	Trigger  string // cli, api, schedule, retry

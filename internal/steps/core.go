@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/cairn-mlops/cairn/internal/data"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
 func init() {
-	Register(Info{ID: pipeline.ShellStep, Version: "1", Doc: "run a shell command (the run: form)",
+	Register(Info{ID: spec.ShellStep, Version: "1", Doc: "run a shell command (the run: form)",
 		New: func() Step { return &Shell{Shell: "sh"} }})
 	Register(Info{ID: "core.download", Version: "1", Doc: "download a URL into the output folder, checking its SHA-256",
 		Outputs: []string{"file", "sha256", "bytes"},

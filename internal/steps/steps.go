@@ -16,7 +16,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
 // Step is a step type's inputs and behaviour. New returns a fresh value (a
@@ -63,7 +63,7 @@ type Info struct {
 
 var idRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 
-// Registry holds step types by ID. It implements pipeline.Catalog.
+// Registry holds step types by ID. It implements spec.Catalog.
 type Registry struct {
 	mu    sync.RWMutex
 	types map[string]*Info
@@ -108,8 +108,8 @@ func (r *Registry) Add(info Info) error {
 	return nil
 }
 
-// Lookup implements pipeline.Catalog.
-func (r *Registry) Lookup(id string) (pipeline.StepType, bool) {
+// Lookup implements spec.Catalog.
+func (r *Registry) Lookup(id string) (spec.StepType, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	info, ok := r.types[id]
@@ -119,7 +119,7 @@ func (r *Registry) Lookup(id string) (pipeline.StepType, bool) {
 	return stepType{info}, true
 }
 
-// stepType adapts an Info to pipeline.StepType.
+// stepType adapts an Info to spec.StepType.
 type stepType struct{ info *Info }
 
 // List returns every registered step type, sorted by ID.
@@ -171,7 +171,7 @@ func jsonFields(t reflect.Type) []string {
 	return out
 }
 
-// CheckInputs checks a task's with: for pipeline.StepType: unknown inputs are errors, static
+// CheckInputs checks a task's with: for spec.StepType: unknown inputs are errors, static
 // inputs are decoded strictly, and Validate runs when nothing is dynamic.
 func (i *Info) CheckInputs(with map[string]any, dynamic map[string]bool) []error {
 	var out []error
@@ -255,7 +255,7 @@ func (r *Registry) Decode(id string, inputs []byte) (Step, error) {
 }
 
 // Exec decodes and runs one step. The caller writes the outputs with
-// pipeline.WriteOutputs to the file named by $CAIRN_OUTPUTS.
+// spec.WriteOutputs to the file named by $CAIRN_OUTPUTS.
 func (r *Registry) Exec(ctx context.Context, id string, inputs []byte, env Env) (map[string]string, error) {
 	step, err := r.Decode(id, inputs)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/jobs"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
 )
@@ -447,7 +447,7 @@ func (s *Sweep) runTrial(ctx context.Context, c *client.Client, runner exec.Exec
 	// The last epochs may have landed after the last poll.
 	s.report(context.WithoutCancel(ctx), c, sw, t.ID, runID, nil)
 	if b, err := os.ReadFile(outFile); err == nil {
-		end.outputs, _ = pipeline.ParseOutputs(bytes.NewReader(b))
+		end.outputs, _ = spec.ParseOutputs(bytes.NewReader(b))
 	}
 	end.log = tail(logFile, 3)
 	return end

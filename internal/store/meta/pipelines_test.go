@@ -9,13 +9,14 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
 func TestPipelineRuns(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		run := &pipeline.Run{ID: "r1", Pipeline: "p", Source: "name: p", Phase: pipeline.Pending, Params: pipeline.Params{"n": float64(2)},
+		run := &pipeline.Run{ID: "r1", Pipeline: "p", Source: "name: p", Phase: pipeline.Pending, Params: spec.Params{"n": float64(2)},
 			Created: now, Tasks: []*pipeline.TaskRun{{Node: "a", Task: "a", Item: -1, Phase: pipeline.Pending}, {Node: "b", Task: "b", Item: -1, Phase: pipeline.Pending}}}
 		require.Equal(t, errs.NotFound, errs.KindOf(db.CreatePipelineRun(ctx, run)), "a run needs its pipeline")
 		require.NoError(t, db.SavePipeline(ctx, &pipeline.Definition{Name: "p", Source: "name: p", Schedule: "@hourly", Created: now, Updated: now}))
@@ -33,7 +34,7 @@ func TestPipelineRuns(t *testing.T) {
 		got, err := db.FindPipelineRunByID(ctx, "r1")
 		require.NoError(t, err)
 		require.Equal(t, []string{"a", "b"}, []string{got.Tasks[0].Node, got.Tasks[1].Node})
-		require.Equal(t, pipeline.Params{"n": float64(2)}, got.Params)
+		require.Equal(t, spec.Params{"n": float64(2)}, got.Params)
 		require.Equal(t, now, got.Created)
 
 		// Ownership: a live owner keeps the run; a stale one loses it.
@@ -83,7 +84,7 @@ func TestPipelineRuns(t *testing.T) {
 		_, err = db.FindPipelineRunByID(ctx, "nope")
 		require.Equal(t, errs.NotFound, errs.KindOf(err))
 
-		run2 := &pipeline.Run{ID: "r2", Pipeline: "p", Phase: pipeline.Running, Params: pipeline.Params{}, Created: now.Add(time.Second)}
+		run2 := &pipeline.Run{ID: "r2", Pipeline: "p", Phase: pipeline.Running, Params: spec.Params{}, Created: now.Add(time.Second)}
 		require.NoError(t, db.CreatePipelineRun(ctx, run2))
 		runs, err := db.FindPipelineRuns(ctx, pipeline.RunFilter{Pipeline: "p"})
 		require.NoError(t, err)

@@ -1,4 +1,4 @@
-package pipeline
+package spec
 
 import (
 	"encoding/json"
@@ -86,7 +86,7 @@ func parseList(s string) ([]any, error) {
 		if err := json.Unmarshal([]byte(t), &l); err != nil {
 			return nil, fmt.Errorf("must be a JSON list or comma-separated values: %v", err)
 		}
-		return normalizeJSON(l).([]any), nil
+		return NormalizeJSON(l).([]any), nil
 	}
 	parts := strings.Split(t, ",")
 	out := make([]any, len(parts))
@@ -96,8 +96,9 @@ func parseList(s string) ([]any, error) {
 	return out, nil
 }
 
-// normalizeJSON turns JSON numbers that are whole into int64, like YAML does.
-func normalizeJSON(v any) any {
+// NormalizeJSON turns the whole numbers in a decoded JSON value into int64,
+// as YAML decodes them, in place, and returns the value.
+func NormalizeJSON(v any) any {
 	switch x := v.(type) {
 	case float64:
 		if x == float64(int64(x)) && x < 1<<53 && x > -(1<<53) {
@@ -105,11 +106,11 @@ func normalizeJSON(v any) any {
 		}
 	case []any:
 		for i := range x {
-			x[i] = normalizeJSON(x[i])
+			x[i] = NormalizeJSON(x[i])
 		}
 	case map[string]any:
 		for k := range x {
-			x[k] = normalizeJSON(x[k])
+			x[k] = NormalizeJSON(x[k])
 		}
 	}
 	return v

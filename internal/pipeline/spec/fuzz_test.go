@@ -1,4 +1,4 @@
-package pipeline_test
+package spec_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/steps"
 )
 
@@ -19,7 +19,7 @@ import (
 // problems, or returns a plan whose order holds every task once, each after
 // the tasks it needs.
 //
-//	go test -run '^$' -fuzz '^FuzzSpec$' -fuzztime 2m ./internal/pipeline/
+//	go test -run '^$' -fuzz '^FuzzSpec$' -fuzztime 2m ./internal/pipeline/spec/
 func FuzzSpec(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*/*.yaml")
 	for _, file := range files {
@@ -47,12 +47,12 @@ func FuzzSpec(f *testing.F) {
 	}
 	cat := steps.Default()
 	f.Fuzz(func(t *testing.T, src []byte) {
-		plan, err := pipeline.Load("fuzz.yaml", src, cat)
+		plan, err := spec.Load("fuzz.yaml", src, cat, spec.Limits{})
 		if err != nil {
 			if errs.KindOf(err) != errs.Invalid {
 				t.Fatalf("error of kind %v, not Invalid: %v", errs.KindOf(err), err)
 			}
-			var ve *pipeline.ValidationError
+			var ve *spec.ValidationError
 			if !errors.As(err, &ve) || len(ve.Problems) == 0 || len(ve.Problems) > 101 {
 				t.Fatalf("not a ValidationError of 1 to 101 problems: %v", err)
 			}
@@ -65,7 +65,7 @@ func FuzzSpec(f *testing.F) {
 
 // checkOrder fails unless the plan's order holds every task once, each
 // after the tasks it needs and at a deeper level.
-func checkOrder(t *testing.T, plan *pipeline.Plan) {
+func checkOrder(t *testing.T, plan *spec.Plan) {
 	t.Helper()
 	at := map[string]int{}
 	for i, pt := range plan.Order {
@@ -92,7 +92,7 @@ func checkOrder(t *testing.T, plan *pipeline.Plan) {
 // edge (task a needs task b). Validation reports a cycle exactly when the
 // graph has one (self-needs included), and otherwise orders the tasks.
 //
-//	go test -run '^$' -fuzz '^FuzzNeedsGraph$' -fuzztime 2m ./internal/pipeline/
+//	go test -run '^$' -fuzz '^FuzzNeedsGraph$' -fuzztime 2m ./internal/pipeline/spec/
 func FuzzNeedsGraph(f *testing.F) {
 	for _, g := range [][]byte{
 		{1}, {1, 0, 0}, {2, 0, 1, 1, 0}, {3, 0, 1, 1, 2}, {3, 0, 1, 1, 2, 2, 0}, {4, 3, 0, 0, 1, 1, 0},
@@ -112,16 +112,16 @@ func FuzzNeedsGraph(f *testing.F) {
 			a, b := int(g[i])%n, int(g[i+1])%n
 			needs[a] = append(needs[a], b)
 		}
-		var spec strings.Builder
-		spec.WriteString("name: graph\ntasks:\n")
+		var src strings.Builder
+		src.WriteString("name: graph\ntasks:\n")
 		for i, ns := range needs {
 			l := make([]string, len(ns))
 			for j, d := range ns {
 				l[j] = fmt.Sprintf("t%d", d)
 			}
-			fmt.Fprintf(&spec, "  t%d:\n    run: \"true\"\n    needs: [%s]\n", i, strings.Join(l, ", "))
+			fmt.Fprintf(&src, "  t%d:\n    run: \"true\"\n    needs: [%s]\n", i, strings.Join(l, ", "))
 		}
-		plan, err := pipeline.Load("graph.yaml", []byte(spec.String()), cat)
+		plan, err := spec.Load("graph.yaml", []byte(src.String()), cat, spec.Limits{})
 		cyclic := hasCycle(needs)
 		msg := ""
 		if err != nil {
@@ -175,7 +175,7 @@ func hasCycle(needs [][]int) bool {
 // an accepted expression is within the length and depth limits, and a
 // string without `${{` is a template of itself.
 //
-//	go test -run '^$' -fuzz '^FuzzExpr$' -fuzztime 2m ./internal/pipeline/
+//	go test -run '^$' -fuzz '^FuzzExpr$' -fuzztime 2m ./internal/pipeline/spec/
 func FuzzExpr(f *testing.F) {
 	for _, s := range []string{
 		"params.n > 2", "params.n >= 3 && params.n <= 3", "!params.quick", "params.quick || params.n == 3",
@@ -188,8 +188,8 @@ func FuzzExpr(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		if e, err := pipeline.ParseExpr(src); err == nil {
-			if len(src) > pipeline.MaxExprLength || depth(src) > pipeline.MaxExprDepth {
+		if e, err := spec.ParseExpr(src); err == nil {
+			if len(src) > spec.MaxExprLength || depth(src) > spec.MaxExprDepth {
 				t.Fatalf("accepted %q: %d bytes, %d deep", src, len(src), depth(src))
 			}
 			for _, r := range e.Refs() {
@@ -200,7 +200,7 @@ func FuzzExpr(f *testing.F) {
 			_, _ = e.Eval(anyScope{})
 			_, _ = e.EvalBool(anyScope{})
 		}
-		tp, err := pipeline.ParseTemplate(src)
+		tp, err := spec.ParseTemplate(src)
 		if err != nil {
 			if len(err.Error()) > 4*len(src)+1000 && len(err.Error()) > 4000 {
 				t.Fatalf("%d-byte template: %d-byte message", len(src), len(err.Error()))

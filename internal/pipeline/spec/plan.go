@@ -1,4 +1,4 @@
-package pipeline
+package spec
 
 import (
 	"fmt"
@@ -91,12 +91,12 @@ func (p *Plan) String() string {
 func (p *Plan) CommandTasks() []string {
 	var out []string
 	for _, pt := range p.Order {
-		if pt.runsCommands() || len(pt.Writable) > 0 {
+		if pt.RunsCommands() || len(pt.Writable) > 0 {
 			out = append(out, pt.Name)
 		}
 	}
 	return out
 }
 
-// runsCommands reports whether the task runs a shell command of the spec's.
-func (pt *PlanTask) runsCommands() bool { return pt.Step == nil || pt.Uses == ShellStep }
+// RunsCommands reports whether the task runs a shell command of the spec's.
+func (pt *PlanTask) RunsCommands() bool { return pt.Step == nil || pt.Uses == ShellStep }

@@ -1,6 +1,7 @@
-package pipeline
+package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -45,6 +46,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // ParseSchedule parses a five-field cron expression or a descriptor.
 func ParseSchedule(s string) (cron.Schedule, error) { return cronParser.Parse(s) }
 
+// ScheduleParser is the parser of ParseSchedule, for a cron.Cron that runs
+// the schedules (cron.WithParser).
+func ScheduleParser() cron.ScheduleParser { return cronParser }
+
 // Plan is a validated spec, ready to run: tasks in topological order with
 // their templates compiled.
 type Plan struct {
@@ -59,12 +64,18 @@ type PlanTask struct {
 	Level     int      // 0 for tasks without needs
 	Step      StepType // nil for run:
 	Ancestors map[string]bool
+	// Compiled is what the runtime evaluates: the task's fields with their
+	// templates compiled.
+	Compiled Compiled
+}
 
-	with    any // the `with:` tree with strings compiled to *Template
-	run     *Template
-	env     map[string]*Template
-	when    *Expr
-	forEach any // literal list, map of lists, or *Template
+// Compiled holds a task's fields with their `${{ }}` templates compiled.
+type Compiled struct {
+	With    any // the `with:` tree with strings compiled to *Template
+	Run     *Template
+	Env     map[string]*Template
+	When    *Expr
+	ForEach any // literal list, map of lists, or *Template
 }
 
 // Task returns the planned task named name, or nil.
@@ -78,8 +89,8 @@ func (t *PlanTask) CodeHash() string {
 	return "run:" + t.Run
 }
 
-// valueOutputs returns the value outputs a task declares, its step's included.
-func (t *PlanTask) valueOutputs() []string {
+// ValueOutputs returns the value outputs a task declares, its step's included.
+func (t *PlanTask) ValueOutputs() []string {
 	out := slices.Clone(t.Outputs)
 	if t.Step != nil {
 		out = append(out, t.Step.Outputs()...)
@@ -87,7 +98,8 @@ func (t *PlanTask) valueOutputs() []string {
 	return out
 }
 
-func (t *PlanTask) artifactNames() []string {
+// ArtifactNames returns the artifacts a task declares, its step's included.
+func (t *PlanTask) ArtifactNames() []string {
 	out := slices.Clone(t.Artifacts)
 	if t.Step != nil {
 		out = append(out, t.Step.Artifacts()...)
@@ -113,7 +125,8 @@ func DefaultLimits() Limits {
 	return Limits{Tasks: 1000, TaskItems: 10000, RunItems: 10000}
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with each zero field set to its DefaultLimits value.
+func (l Limits) WithDefaults() Limits {
 	def := DefaultLimits()
 	if l.Tasks <= 0 {
 		l.Tasks = def.Tasks
@@ -144,7 +157,7 @@ func Compile(spec *Spec, cat Catalog) (*Plan, error) {
 
 // compile returns spec's plan, or its problems in line order.
 func compile(spec *Spec, cat Catalog, lim Limits) (*Plan, []Problem) {
-	v := &validator{spec: spec, cat: cat, lim: lim.withDefaults(), plan: &Plan{Spec: spec, tasks: map[string]*PlanTask{}}}
+	v := &validator{spec: spec, cat: cat, lim: lim.WithDefaults(), plan: &Plan{Spec: spec, tasks: map[string]*PlanTask{}}}
 	v.run()
 	if len(v.problems) > 0 {
 		sortProblems(v.problems)
@@ -157,12 +170,10 @@ func sortProblems(p []Problem) {
 	sort.SliceStable(p, func(i, j int) bool { return p[i].Line < p[j].Line })
 }
 
-// Load parses and compiles a spec file's contents within DefaultLimits.
-func Load(file string, src []byte, cat Catalog) (*Plan, error) {
-	return load(file, src, cat, DefaultLimits())
-}
-
-func load(file string, src []byte, cat Catalog, lim Limits) (*Plan, error) {
+// Load parses and compiles a spec file's contents within lim (a zero field
+// takes its DefaultLimits value). The error is an errs.Invalid wrapping a
+// *ValidationError that lists every problem (the first hundred).
+func Load(file string, src []byte, cat Catalog, lim Limits) (*Plan, error) {
 	spec, err := Parse(file, src)
 	if spec == nil {
 		return nil, invalidSpec(err)
@@ -256,7 +267,8 @@ func (v *validator) run() {
 }
 
 // fanOut checks the for_each items known before the run (literal lists and
-// maps of lists) against the limits; Execute checks those a template gives.
+// maps of lists) against the limits; ForEachItems checks at run time those
+// a template gives.
 func (v *validator) fanOut() {
 	total, over := 0, false
 	for _, t := range v.spec.Tasks {
@@ -288,6 +300,67 @@ func staticItems(fe any) (int, bool) {
 		})
 	}
 	return 0, false
+}
+
+// ForEachItems returns the items of a for_each whose templates are
+// resolved: a list, a JSON list in a string, or a map of lists (their
+// cartesian product, as maps, keys in order). More than limit items is an
+// error, counted before a product is built.
+func ForEachItems(v any, limit int) ([]any, error) {
+	tooMany := func(n int) error {
+		return fmt.Errorf("%s items, more than the %d a task may fan out to", countText(n), limit)
+	}
+	switch l := v.(type) {
+	case []any:
+		if len(l) > limit {
+			return nil, tooMany(len(l))
+		}
+		return l, nil
+	case string:
+		var out []any
+		if err := json.Unmarshal([]byte(l), &out); err != nil {
+			return nil, fmt.Errorf("expected a list, got %q", l)
+		}
+		if len(out) > limit {
+			return nil, tooMany(len(out))
+		}
+		return NormalizeJSON(out).([]any), nil
+	case map[string]any:
+		// Count the product before building it.
+		n, _ := mapItems(l, func(v any) (int, bool) {
+			vals, _ := v.([]any)
+			return len(vals), true
+		})
+		if n > limit {
+			return nil, tooMany(n)
+		}
+		keys := make([]string, 0, len(l))
+		for k := range l {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := []any{map[string]any{}}
+		for _, k := range keys {
+			vals, ok := l[k].([]any)
+			if !ok {
+				return nil, fmt.Errorf("%s: expected a list", k)
+			}
+			var next []any
+			for _, prev := range out {
+				for _, val := range vals {
+					m := map[string]any{}
+					for pk, pv := range prev.(map[string]any) {
+						m[pk] = pv
+					}
+					m[k] = val
+					next = append(next, m)
+				}
+			}
+			out = next
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("expected a list, got %s", Render(v))
 }
 
 // mapItems returns the size of the cartesian product of a map's lists
@@ -563,14 +636,14 @@ func (v *validator) compile(pt *PlanTask, params map[string]*Param) {
 		return tp
 	}
 	if t.Run != "" {
-		pt.run = tmpl("run", t.Run)
+		pt.Compiled.Run = tmpl("run", t.Run)
 	}
 	dynamic := map[string]bool{}
 	if t.With != nil {
-		pt.with = v.compileValue(t.With, func(s string) *Template {
+		pt.Compiled.With = v.compileValue(t.With, func(s string) *Template {
 			return tmpl("with", s)
 		})
-		for k, val := range pt.with.(map[string]any) {
+		for k, val := range pt.Compiled.With.(map[string]any) {
 			if hasTemplate(val) {
 				dynamic[k] = true
 			}
@@ -582,12 +655,12 @@ func (v *validator) compile(pt *PlanTask, params map[string]*Param) {
 		}
 	}
 	if len(t.Env) > 0 {
-		pt.env = map[string]*Template{}
+		pt.Compiled.Env = map[string]*Template{}
 		for k, s := range t.Env {
 			if !envNameRE.MatchString(k) {
 				v.addf(t.LineOf("env"), "task %q env: %q is not a variable name", t.Name, k)
 			}
-			pt.env[k] = tmpl("env", s)
+			pt.Compiled.Env[k] = tmpl("env", s)
 		}
 	}
 	if t.When != "" {
@@ -595,7 +668,7 @@ func (v *validator) compile(pt *PlanTask, params map[string]*Param) {
 		if err != nil {
 			v.addf(t.LineOf("when"), "task %q when: %v", t.Name, err)
 		} else {
-			pt.when = e
+			pt.Compiled.When = e
 			v.refs(pt, "when", e.Refs(), params)
 		}
 	}
@@ -606,19 +679,19 @@ func (v *validator) compile(pt *PlanTask, params map[string]*Param) {
 		if tp != nil && !tp.IsDynamic() {
 			v.addf(t.LineOf("for_each"), "task %q for_each: expected a list, a map of lists or a ${{ }} reference to a list", t.Name)
 		}
-		pt.forEach = tp
+		pt.Compiled.ForEach = tp
 	case []any:
 		if len(fe) == 0 {
 			v.addf(t.LineOf("for_each"), "task %q for_each: the list is empty", t.Name)
 		}
-		pt.forEach = v.compileValue(fe, func(s string) *Template { return tmpl("for_each", s) })
+		pt.Compiled.ForEach = v.compileValue(fe, func(s string) *Template { return tmpl("for_each", s) })
 	case map[string]any:
 		for k, l := range fe {
 			if ll, ok := l.([]any); !ok || len(ll) == 0 {
 				v.addf(t.LineOf("for_each"), "task %q for_each.%s: expected a non-empty list", t.Name, k)
 			}
 		}
-		pt.forEach = v.compileValue(fe, func(s string) *Template { return tmpl("for_each", s) })
+		pt.Compiled.ForEach = v.compileValue(fe, func(s string) *Template { return tmpl("for_each", s) })
 	default:
 		v.addf(t.LineOf("for_each"), "task %q for_each: expected a list, a map of lists or a ${{ }} reference to a list", t.Name)
 	}
@@ -732,8 +805,8 @@ func (v *validator) taskRef(pt *PlanTask, field string, line int, r []string) {
 			v.addf(line, "task %q %s: %q: expected tasks.%s.outputs.NAME", t.Name, field, ref, r[1])
 			return
 		}
-		if !slices.Contains(up.valueOutputs(), r[3]) {
-			v.addf(line, "task %q %s: task %q declares no output %q (declared: %s)", t.Name, field, r[1], r[3], listOrNone(up.valueOutputs()))
+		if !slices.Contains(up.ValueOutputs(), r[3]) {
+			v.addf(line, "task %q %s: task %q declares no output %q (declared: %s)", t.Name, field, r[1], r[3], listOrNone(up.ValueOutputs()))
 		}
 		return
 	}
@@ -741,8 +814,8 @@ func (v *validator) taskRef(pt *PlanTask, field string, line int, r []string) {
 		v.addf(line, "task %q %s: %q: expected tasks.%s.artifacts or tasks.%s.artifacts.NAME", t.Name, field, ref, r[1], r[1])
 		return
 	}
-	if len(r) == 4 && !slices.Contains(up.artifactNames(), r[3]) {
-		v.addf(line, "task %q %s: task %q declares no artifact %q (declared: %s)", t.Name, field, r[1], r[3], listOrNone(up.artifactNames()))
+	if len(r) == 4 && !slices.Contains(up.ArtifactNames(), r[3]) {
+		v.addf(line, "task %q %s: task %q declares no artifact %q (declared: %s)", t.Name, field, r[1], r[3], listOrNone(up.ArtifactNames()))
 	}
 }
 

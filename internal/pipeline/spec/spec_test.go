@@ -1,4 +1,4 @@
-package pipeline_test
+package spec_test
 
 import (
 	"flag"
@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/steps"
 )
 
@@ -26,7 +26,7 @@ func golden(t *testing.T, path, got string) {
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./internal/pipeline -update to create the golden file")
+	require.NoError(t, err, "run go test ./internal/pipeline/spec -update to create the golden file")
 	require.Equal(t, string(want), got)
 }
 
@@ -38,7 +38,7 @@ func TestGoodSpecsPlan(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			src, err := os.ReadFile(f)
 			require.NoError(t, err)
-			plan, err := pipeline.Load(filepath.Base(f), src, steps.Default())
+			plan, err := spec.Load(filepath.Base(f), src, steps.Default(), spec.Limits{})
 			require.NoError(t, err)
 			golden(t, strings.TrimSuffix(f, ".yaml")+".golden", plan.String())
 		})
@@ -53,7 +53,7 @@ func TestBadSpecsReportEveryProblem(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			src, err := os.ReadFile(f)
 			require.NoError(t, err)
-			_, err = pipeline.Load(filepath.Base(f), src, steps.Default())
+			_, err = spec.Load(filepath.Base(f), src, steps.Default(), spec.Limits{})
 			require.Error(t, err)
 			require.Equal(t, errs.Invalid, errs.KindOf(err))
 			golden(t, strings.TrimSuffix(f, ".yaml")+".golden", err.Error()+"\n")
@@ -62,23 +62,23 @@ func TestBadSpecsReportEveryProblem(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
-	r := pipeline.Retry{Limit: 5, Backoff: time.Second, Factor: 2, Max: 5 * time.Second}
+	r := spec.Retry{Limit: 5, Backoff: time.Second, Factor: 2, Max: 5 * time.Second}
 	var got []time.Duration
 	for n := 1; n <= 5; n++ {
 		got = append(got, r.Delay(n))
 	}
 	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}, got)
-	require.Equal(t, time.Duration(0), pipeline.Retry{Limit: 1}.Delay(1))
+	require.Equal(t, time.Duration(0), spec.Retry{Limit: 1}.Delay(1))
 }
 
 func TestParseBytes(t *testing.T) {
 	for in, want := range map[string]int64{"512Mi": 512 << 20, "2GiB": 2 << 30, "1.5G": 1.5e9, "1024": 1024, "10k": 10e3} {
-		got, err := pipeline.ParseBytes(in)
+		got, err := spec.ParseBytes(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
 	for _, in := range []string{"", "lots", "1Q", "-1G"} {
-		_, err := pipeline.ParseBytes(in)
+		_, err := spec.ParseBytes(in)
 		require.Error(t, err, in)
 	}
 }
@@ -113,21 +113,21 @@ func TestExpressions(t *testing.T) {
 		{"params.n == 3.0", true},
 		{"-1 < params.n", true},
 	} {
-		e, err := pipeline.ParseExpr(c.expr)
+		e, err := spec.ParseExpr(c.expr)
 		require.NoError(t, err, c.expr)
 		got, err := e.EvalBool(s)
 		require.NoError(t, err, c.expr)
 		require.Equal(t, c.want, got, c.expr)
 	}
 	for _, bad := range []string{"", "params.n =", "params.n = 3", "(params.n", "params.n > > 1", "'open", "params.", "a ~ b"} {
-		_, err := pipeline.ParseExpr(bad)
+		_, err := spec.ParseExpr(bad)
 		require.Error(t, err, bad)
 	}
-	e, err := pipeline.ParseExpr("params.name > 1")
+	e, err := spec.ParseExpr("params.name > 1")
 	require.NoError(t, err)
 	_, err = e.EvalBool(s)
 	require.ErrorContains(t, err, "both sides must be numbers")
-	e, err = pipeline.ParseExpr("params.name")
+	e, err = spec.ParseExpr("params.name")
 	require.NoError(t, err)
 	_, err = e.EvalBool(s)
 	require.ErrorContains(t, err, `"wide" is not true or false`)
@@ -135,30 +135,30 @@ func TestExpressions(t *testing.T) {
 
 func TestTemplates(t *testing.T) {
 	s := scope{"params.models": []any{"a", "b"}, "params.lr": 0.01, "item": "a"}
-	tp, err := pipeline.ParseTemplate("${{ params.models }}")
+	tp, err := spec.ParseTemplate("${{ params.models }}")
 	require.NoError(t, err)
 	v, err := tp.Eval(s)
 	require.NoError(t, err)
 	require.Equal(t, []any{"a", "b"}, v, "a lone template keeps its type")
-	tp, err = pipeline.ParseTemplate("train ${{ item }} at ${{params.lr}} over ${{ params.models }}")
+	tp, err = spec.ParseTemplate("train ${{ item }} at ${{params.lr}} over ${{ params.models }}")
 	require.NoError(t, err)
 	v, err = tp.Eval(s)
 	require.NoError(t, err)
 	require.Equal(t, `train a at 0.01 over ["a","b"]`, v)
-	_, err = pipeline.ParseTemplate("x ${{ params.lr")
+	_, err = spec.ParseTemplate("x ${{ params.lr")
 	require.ErrorContains(t, err, "unclosed")
 }
 
 func TestResolveParams(t *testing.T) {
 	src, err := os.ReadFile("testdata/good/full.yaml")
 	require.NoError(t, err)
-	plan, err := pipeline.Load("full.yaml", src, steps.Default())
+	plan, err := spec.Load("full.yaml", src, steps.Default(), spec.Limits{})
 	require.NoError(t, err)
-	flags, err := pipeline.ParseParamFlags([]string{"epochs=5", "models=a, b ,c", "label=x", "quick=true"})
+	flags, err := spec.ParseParamFlags([]string{"epochs=5", "models=a, b ,c", "label=x", "quick=true"})
 	require.NoError(t, err)
 	p, err := plan.ResolveParams(flags)
 	require.NoError(t, err)
-	require.Equal(t, pipeline.Params{"data_url": "https://example.com/data.csv", "epochs": int64(5), "lr": 0.01,
+	require.Equal(t, spec.Params{"data_url": "https://example.com/data.csv", "epochs": int64(5), "lr": 0.01,
 		"quick": true, "models": []any{"a", "b", "c"}, "label": "x"}, p)
 	p, err = plan.ResolveParams(map[string]any{"label": "x", "models": `["a", 2]`})
 	require.NoError(t, err)
@@ -170,7 +170,7 @@ func TestResolveParams(t *testing.T) {
 	require.ErrorContains(t, err, `parameter "epochs" must be an integer, got "many"`)
 	require.ErrorContains(t, err, `parameter "quick" must be true or false`)
 	require.ErrorContains(t, err, `parameter "label" is required`)
-	_, err = pipeline.ParseParamFlags([]string{"novalue"})
+	_, err = spec.ParseParamFlags([]string{"novalue"})
 	require.Error(t, err)
 
 	// Integers outside int64's range, as JSON floats or as text, are

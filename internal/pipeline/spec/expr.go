@@ -1,4 +1,4 @@
-package pipeline
+package spec
 
 import (
 	"encoding/json"
@@ -560,6 +560,36 @@ func (t *Template) Eval(s Scope) (any, error) {
 		b.WriteString(Render(v))
 	}
 	return b.String(), nil
+}
+
+// EvalValue copies a value compiled from YAML (a string, number, list, map
+// or *Template, nested) with each template evaluated in scope.
+func EvalValue(v any, s Scope) (any, error) {
+	switch x := v.(type) {
+	case *Template:
+		return x.Eval(s)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := EvalValue(e, s)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := EvalValue(e, s)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // whenExpr parses a `when:` condition, written bare or as one ${{ }}.
