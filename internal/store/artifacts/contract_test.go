@@ -5,10 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -20,6 +24,27 @@ import (
 // empty store; for S3 its PartSize must be the 5 MiB minimum, so that the
 // streaming tests cross part boundaries.
 func runContract(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("FS", func(t *testing.T) {
+		s := newStore(t)
+		for _, p := range []string{"model/package.json", "model/weights/w.bin", "model/weights/more/x", "other.txt"} {
+			put(t, s, p, "data of "+p)
+		}
+		require.NoError(t, fstest.TestFS(FS(t.Context(), s, ""), "model/package.json", "model/weights/w.bin", "model/weights/more/x", "other.txt"))
+		sub := FS(t.Context(), s, "model")
+		require.NoError(t, fstest.TestFS(sub, "package.json", "weights/w.bin", "weights/more/x"))
+		got, err := fs.ReadFile(sub, "weights/w.bin")
+		require.NoError(t, err)
+		require.Equal(t, "data of model/weights/w.bin", string(got))
+		_, err = sub.Open("missing")
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		_, err = sub.Open("../other.txt")
+		require.ErrorIs(t, err, fs.ErrInvalid)
+		dst := filepath.Join(t.TempDir(), "copy")
+		require.NoError(t, os.CopyFS(dst, sub))
+		b, err := os.ReadFile(filepath.Join(dst, "weights", "more", "x"))
+		require.NoError(t, err)
+		require.Equal(t, "data of model/weights/more/x", string(b))
+	})
 	t.Run("RoundTrip", func(t *testing.T) {
 		s := newStore(t)
 		for _, tc := range []struct{ path, data string }{
