@@ -167,7 +167,8 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
 	}
-	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Logger: log})
+	reg := registry.NewService(db, db)
+	h := mlflow.NewHandler(tracking.NewService(db), reg, art, mlflow.Options{Logger: log})
 	opts := web.DefaultOptions()
 	opts.Logger = log
 	secret := auth.NewSecret()
@@ -175,11 +176,7 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 	// serve.deploy tasks deploy here; the deployments are kept in db, so
 	// `cairn server` on the same data serves them once this run ends.
 	base := "http://" + l.Addr().String()
-	models, err := newModelServer(db, data, base, "", opts, log, h)
-	if err != nil {
-		l.Close()
-		return "", nil, nil, err
-	}
+	models := newModelServer(db, data, "", localModels(reg, artifacts.NewRoots(art)), opts, log)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

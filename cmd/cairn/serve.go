@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +19,9 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/jobs"
+	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/serve"
+	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/web"
 )
@@ -58,33 +59,31 @@ func (s deploymentStore) ListDeployments(ctx context.Context) ([]serve.Config, e
 }
 
 // newModelServer returns the model server of `cairn server`: deployments
-// are kept in db, and models are fetched into the data folder's model
-// cache through api in process (or, when api is nil, the server at
-// baseURL).
-func newModelServer(db *meta.DB, data, baseURL, backend string, wopts web.Options, log *slog.Logger, api web.Mounter) (*serve.Manager, error) {
-	copts := client.DefaultOptions()
-	if api != nil {
-		// Fetch models in process, past authentication: the model server
-		// is part of this server, and needs no credentials of its own.
-		internal := wopts
-		internal.Auth, internal.Registerer, internal.Gatherer = nil, nil, nil
-		copts.HTTPClient = &http.Client{Transport: handlerTransport{web.NewServer(internal, api).Handler()}, Timeout: 10 * time.Minute}
-		baseURL = "http://cairn.localhost" // a name the Host guard accepts: the request never leaves the process
-	}
-	c, err := client.New(baseURL, copts)
-	if err != nil {
-		return nil, err
-	}
+// are kept in db, and models are fetched from models into the data
+// folder's model cache.
+func newModelServer(db *meta.DB, data, backend string, models jobs.ModelSource, wopts web.Options, log *slog.Logger) *serve.Manager {
 	opts := serve.DefaultOptions()
 	opts.Logger, opts.Registerer = log, wopts.Registerer
-	opts.Loader = jobs.ModelLoader{Client: c, CacheDir: modelCacheDir(data), Backend: backend}
+	opts.Loader = jobs.ModelLoader{Models: models, CacheDir: modelCacheDir(data), Backend: backend}
 	// A deployment on its own address gets the server's middleware and
 	// authentication.
 	opts.Wrap = func(h http.Handler) http.Handler { return web.NewServer(wopts, handlerMount{h}).Handler() }
 	if db != nil {
 		opts.Store = deploymentStore{db}
 	}
-	return serve.NewManager(opts), nil
+	return serve.NewManager(opts)
+}
+
+// localModels reads registered versions in process: from the registry, and
+// from the artifact stores roots serves (nothing outside them).
+func localModels(reg *registry.Service, roots *artifacts.Roots) jobs.LocalModels {
+	return jobs.LocalModels{Registry: reg, Files: func(ctx context.Context, uri string) (fs.FS, error) {
+		st, p, err := roots.Resolve(uri)
+		if err != nil {
+			return nil, err
+		}
+		return artifacts.FS(ctx, st, p), nil
+	}}
 }
 
 func modelCacheDir(data string) string {
@@ -213,7 +212,10 @@ func runServe(ctx context.Context, cfgs []serve.Config, c *client.Client, addr, 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	opts := serve.DefaultOptions()
 	opts.Logger, opts.Registerer = log, reg
-	opts.Loader = jobs.ModelLoader{Client: c, CacheDir: cacheDir, Backend: backend}
+	opts.Loader = jobs.ModelLoader{CacheDir: cacheDir, Backend: backend}
+	if c != nil {
+		opts.Loader = jobs.ModelLoader{Models: jobs.RemoteModels{Client: c}, CacheDir: cacheDir, Backend: backend}
+	}
 	m := serve.NewManager(opts)
 	defer m.Close()
 	for _, cfg := range cfgs {
@@ -266,55 +268,3 @@ func (r rootMount) Register(mux *http.ServeMux) {
 type handlerMount struct{ h http.Handler }
 
 func (m handlerMount) Register(mux *http.ServeMux) { mux.Handle("/", m.h) }
-
-// handlerTransport answers HTTP requests with a handler in this process,
-// streaming the response body.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	pr, pw := io.Pipe()
-	w := &pipeWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				w.once.Do(func() { w.code = http.StatusInternalServerError; close(w.ready) })
-				pw.CloseWithError(fmt.Errorf("handler panic: %v", p))
-				return
-			}
-			w.WriteHeader(http.StatusOK)
-			pw.Close()
-		}()
-		t.h.ServeHTTP(w, req)
-	}()
-	select {
-	case <-w.ready:
-	case <-req.Context().Done():
-		pr.CloseWithError(req.Context().Err())
-		return nil, req.Context().Err()
-	}
-	return &http.Response{StatusCode: w.code, Status: http.StatusText(w.code), Header: w.header, Body: pr,
-		Request: req, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, ContentLength: -1}, nil
-}
-
-type pipeWriter struct {
-	header http.Header
-	code   int
-	pw     *io.PipeWriter
-	once   sync.Once
-	ready  chan struct{}
-}
-
-func (w *pipeWriter) Header() http.Header { return w.header }
-
-func (w *pipeWriter) WriteHeader(code int) {
-	w.once.Do(func() {
-		w.code = code
-		w.header = w.header.Clone()
-		close(w.ready)
-	})
-}
-
-func (w *pipeWriter) Write(b []byte) (int, error) {
-	w.WriteHeader(http.StatusOK)
-	return w.pw.Write(b)
-}

@@ -274,11 +274,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	}
 	// The model server: deployments by name under /serve/, kept in the
 	// database and restored at start.
-	models, err := newModelServer(db, cfg.Data, "http://"+l.Addr().String(), "", opts, log, api)
-	if err != nil {
-		l.Close()
-		return fmt.Errorf("model server: %w", err)
-	}
+	models := newModelServer(db, cfg.Data, "", localModels(registrySvc, roots), opts, log)
 	defer models.Close()
 	srv := web.NewServer(opts, api, pipesAPI, models, ui.NewHandler(ui.Assets())) // the UI takes the paths no API claims
 	pipesDone := make(chan error, 1)

@@ -91,7 +91,7 @@ func TestTrainCommand(t *testing.T) {
 		v, err := c.CreateModelVersion(ctx, registry.CreateModelVersionInput{Name: name, Source: r.Info.ArtifactURI + "/model", RunID: res.RunID})
 		require.NoError(t, err)
 		require.NoError(t, c.SetRegisteredModelAlias(ctx, name, "champion", v.Version))
-		fetched, err := jobs.LoadModel(ctx, c, "models:/"+name+"@champion", filepath.Join(work, "models"), "")
+		fetched, err := jobs.LoadModel(ctx, jobs.RemoteModels{Client: c}, "models:/"+name+"@champion", filepath.Join(work, "models"), "")
 		require.NoError(t, err)
 		require.Equal(t, p.Package.Classes, fetched.Package.Classes)
 		x := make([]float32, p.ExampleSize())

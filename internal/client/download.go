@@ -291,6 +291,13 @@ func (c *Client) DownloadURI(ctx context.Context, artifactURI, dstDir string) er
 // download fetches rel of t into a temporary folder beside dst, writes
 // marker (when not nil) last as CompleteMarker, and renames the folder to dst.
 func (c *Client) download(ctx context.Context, t *tree, rel, dst string, marker []byte) error {
+	return placeFolder(dst, marker, func(root *os.Root) error { return c.fetchTree(ctx, t, rel, rel, root) })
+}
+
+// placeFolder fills a temporary folder beside dst, writes marker (when not
+// nil) last as CompleteMarker, and renames the folder to dst, so that dst
+// appears whole or not at all. Errors: Conflict (dst exists and is not empty).
+func placeFolder(dst string, marker []byte, fill func(root *os.Root) error) error {
 	parent := filepath.Dir(dst)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
@@ -305,7 +312,7 @@ func (c *Client) download(ctx context.Context, t *tree, rel, dst string, marker 
 		return err
 	}
 	defer root.Close()
-	if err := c.fetchTree(ctx, t, rel, rel, root); err != nil {
+	if err := fill(root); err != nil {
 		return err
 	}
 	if marker != nil {
@@ -382,47 +389,69 @@ type cacheRecord struct {
 }
 
 // FetchModel resolves a models:/ URI (see ResolveModelURI) and returns a
-// local folder with the version's files, cacheDir/<name>/<version>. The
-// files are downloaded once: a folder that holds CompleteMarker is reused
-// without downloading. Processes fetching the same version at once each
-// download into a temporary folder; the first rename wins and the others
-// use the winner's folder. Errors: Invalid (URI, or files not stored through
-// the server), NotFound, Conflict (a folder without the marker is in the way).
+// local folder with the version's files, cacheDir/<name>/<version>, filled
+// once through the server's artifact proxy (see CacheModel). Errors: Invalid
+// (URI, or files not stored through the server), NotFound, Conflict (a
+// folder without the marker is in the way).
 func (c *Client) FetchModel(ctx context.Context, uri, cacheDir string) (string, *registry.ModelVersion, error) {
 	v, err := c.resolveVersion(ctx, uri)
 	if err != nil {
 		return "", nil, fmt.Errorf("fetch model: %w", err)
 	}
-	name := url.PathEscape(v.Name)
-	if name == "." || name == ".." {
-		return "", nil, errs.Invalidf("fetch model: registered model name %q cannot name a cache folder", v.Name)
-	}
-	dir := filepath.Join(cacheDir, name, version(v.Version))
-	if complete(dir) {
-		return dir, v, nil
-	}
-	loc, err := c.GetModelVersionDownloadURI(ctx, v.Name, v.Version)
-	if err != nil {
-		return "", nil, fmt.Errorf("fetch model %s: %w", v, err)
-	}
-	t, _, err := treeOf(loc, "")
-	if err == nil && t.runID != "" {
-		err = errs.Invalidf("download URI %q is not an artifact URI", loc)
-	}
-	if err == nil {
-		marker, _ := json.Marshal(cacheRecord{Name: v.Name, Version: v.Version, ArtifactURI: loc, FetchedAt: time.Now().UnixMilli()})
-		err = c.download(ctx, t, "", dir, marker)
-	}
-	if errs.Is(err, errs.Conflict) && complete(dir) {
-		return dir, v, nil // another process won the race
-	}
-	if errs.Is(err, errs.Conflict) {
-		err = errs.Conflictf("cache folder %s exists without %s: remove it to fetch again", dir, CompleteMarker)
-	}
+	dir, err := CacheModel(cacheDir, v, func() (string, func(*os.Root) error, error) {
+		loc, err := c.GetModelVersionDownloadURI(ctx, v.Name, v.Version)
+		if err != nil {
+			return "", nil, err
+		}
+		t, _, err := treeOf(loc, "")
+		if err == nil && t.runID != "" {
+			err = errs.Invalidf("download URI %q is not an artifact URI", loc)
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return loc, func(root *os.Root) error { return c.fetchTree(ctx, t, "", "", root) }, nil
+	})
 	if err != nil {
 		return "", nil, fmt.Errorf("fetch model %s: %w", v, err)
 	}
 	return dir, v, nil
+}
+
+// CacheModel returns the folder cacheDir/<name>/<version> holding the files
+// of version v, filling it first unless it is complete (holds
+// CompleteMarker). source is called only to fill it: it returns where the
+// files come from (an artifact URI, recorded in the marker) and fill, which
+// writes them into a temporary folder beside the final one; the folder is
+// renamed into place once whole. Processes caching the same version at once
+// each fill a folder of their own; the first rename wins and the others use
+// the winner's folder. Errors: Invalid (a name that cannot name a folder),
+// Conflict (a folder without the marker is in the way), and source's.
+func CacheModel(cacheDir string, v *registry.ModelVersion, source func() (string, func(*os.Root) error, error)) (string, error) {
+	name := url.PathEscape(v.Name)
+	if name == "." || name == ".." {
+		return "", errs.Invalidf("registered model name %q cannot name a cache folder", v.Name)
+	}
+	dir := filepath.Join(cacheDir, name, version(v.Version))
+	if complete(dir) {
+		return dir, nil
+	}
+	loc, fill, err := source()
+	if err != nil {
+		return "", err
+	}
+	marker, _ := json.Marshal(cacheRecord{Name: v.Name, Version: v.Version, ArtifactURI: loc, FetchedAt: time.Now().UnixMilli()})
+	err = placeFolder(dir, marker, fill)
+	if errs.Is(err, errs.Conflict) && complete(dir) {
+		return dir, nil // another process won the race
+	}
+	if errs.Is(err, errs.Conflict) {
+		return "", errs.Conflictf("cache folder %s exists without %s: remove it to fetch again", dir, CompleteMarker)
+	}
+	if err != nil {
+		return "", err
+	}
+	return dir, nil
 }
 
 func complete(dir string) bool {

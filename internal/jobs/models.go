@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,10 +21,10 @@ import (
 )
 
 // ModelLoader loads model packages for the model server: registered
-// versions (models:/name@alias, models:/name/3) fetched once through the
-// tracking server into CacheDir, or package folders.
+// versions (models:/name@alias, models:/name/3) fetched once from Models
+// into CacheDir, or package folders.
 type ModelLoader struct {
-	Client   *client.Client // needed for models:/ URIs
+	Models   ModelSource // needed for models:/ URIs
 	CacheDir string
 	Backend  string // "" for the default
 }
@@ -33,10 +34,10 @@ type ModelLoader struct {
 // rewritten in place is a new version).
 func (l ModelLoader) Resolve(ctx context.Context, uri string) (string, error) {
 	if strings.HasPrefix(uri, "models:/") {
-		if l.Client == nil {
+		if l.Models == nil {
 			return "", errs.Invalidf("resolve %s: a tracking server is needed for models:/ URIs", uri)
 		}
-		mv, _, err := l.Client.ResolveModelURI(ctx, uri)
+		mv, err := l.Models.ResolveModel(ctx, uri)
 		if err != nil {
 			return "", err
 		}
@@ -62,11 +63,82 @@ func (l ModelLoader) Load(ctx context.Context, uri, version string) (serve.Model
 		}
 		uri = fmt.Sprintf("models:/%s/%s", ref.Name, version)
 	}
-	p, err := LoadModel(ctx, l.Client, uri, l.CacheDir, l.Backend)
+	p, err := LoadModel(ctx, l.Models, uri, l.CacheDir, l.Backend)
 	if err != nil {
 		return nil, err
 	}
 	return NewServedModel(p)
+}
+
+// ModelSource is where registered model versions come from: the registry
+// and artifact stores of this process (LocalModels), or a tracking server
+// (RemoteModels).
+type ModelSource interface {
+	// ResolveModel returns the version a models:/ URI names now.
+	// Errors: Invalid (not such a URI), NotFound.
+	ResolveModel(ctx context.Context, uri string) (*registry.ModelVersion, error)
+	// FetchModel returns a local folder, under cacheDir, holding the files
+	// of the version uri names, fetched once (see client.CacheModel).
+	FetchModel(ctx context.Context, uri, cacheDir string) (string, error)
+}
+
+// RemoteModels fetches versions through a tracking server's REST API and
+// artifact proxy.
+type RemoteModels struct{ Client *client.Client }
+
+// ResolveModel implements ModelSource.
+func (m RemoteModels) ResolveModel(ctx context.Context, uri string) (*registry.ModelVersion, error) {
+	mv, _, err := m.Client.ResolveModelURI(ctx, uri)
+	return mv, err
+}
+
+// FetchModel implements ModelSource.
+func (m RemoteModels) FetchModel(ctx context.Context, uri, cacheDir string) (string, error) {
+	dir, _, err := m.Client.FetchModel(ctx, uri, cacheDir)
+	return dir, err
+}
+
+// LocalModels reads versions straight from this process's registry and
+// artifact stores, without an HTTP call: the model server inside `cairn
+// server` needs neither a listener nor credentials of its own to load what
+// the server holds.
+type LocalModels struct {
+	Registry *registry.Service
+	// Files opens the artifact tree at a version's download URI. It refuses
+	// locations outside the stores the server serves (PermissionDenied).
+	Files func(ctx context.Context, uri string) (fs.FS, error)
+}
+
+// ResolveModel implements ModelSource.
+func (m LocalModels) ResolveModel(ctx context.Context, uri string) (*registry.ModelVersion, error) {
+	mv, err := m.Registry.Resolve(ctx, uri)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", uri, err)
+	}
+	return mv, nil
+}
+
+// FetchModel implements ModelSource.
+func (m LocalModels) FetchModel(ctx context.Context, uri, cacheDir string) (string, error) {
+	v, err := m.ResolveModel(ctx, uri)
+	if err != nil {
+		return "", fmt.Errorf("fetch model: %w", err)
+	}
+	dir, err := client.CacheModel(cacheDir, v, func() (string, func(*os.Root) error, error) {
+		loc, err := m.Registry.DownloadURI(ctx, v.Name, v.Version)
+		if err != nil {
+			return "", nil, err
+		}
+		files, err := m.Files(ctx, loc)
+		if err != nil {
+			return "", nil, err
+		}
+		return loc, func(root *os.Root) error { return os.CopyFS(root.Name(), files) }, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("fetch model %s: %w", v, err)
+	}
+	return dir, nil
 }
 
 // servedModel adapts a train.Predictor to serve.Model.

@@ -364,14 +364,14 @@ func uploadDir(ctx context.Context, c *client.Client, run *tracking.Run, dir, ds
 
 // LoadModel loads a model package for prediction from a local folder or a
 // registry URI (models:/name@alias, models:/name/3, models:/name/latest),
-// which is fetched once into cacheDir through the server.
-func LoadModel(ctx context.Context, c *client.Client, uri, cacheDir, backend string) (*train.Predictor, error) {
+// which is fetched once into cacheDir from models.
+func LoadModel(ctx context.Context, models ModelSource, uri, cacheDir, backend string) (*train.Predictor, error) {
 	dir := uri
 	if strings.HasPrefix(uri, "models:/") {
-		if c == nil {
+		if models == nil {
 			return nil, errs.Invalidf("load model %s: a tracking server is needed to resolve models:/ URIs", uri)
 		}
-		d, _, err := c.FetchModel(ctx, uri, cacheDir)
+		d, err := models.FetchModel(ctx, uri, cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("load model %s: %w", uri, err)
 		}
