@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 	"internal/data/table":      {"internal/errs", "internal/data"},
 	"internal/client":          {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry"},
 	"internal/jobs": {"internal/errs", "internal/tracking", "internal/registry", "internal/data", "internal/data/images", "internal/data/table",
-		"internal/train", "internal/serve", "internal/client"},
+		"internal/train", "internal/serve", "internal/client", "internal/exec", "internal/tune", "internal/pipeline/spec"},
 	"internal/steps": {"internal/errs", "internal/exec", "internal/tracking", "internal/registry", "internal/pipeline/spec", "internal/data",
 		"internal/data/images", "internal/data/table", "internal/train", "internal/tune", "internal/serve", "internal/client", "internal/jobs"},
 	"internal/web":           {"internal/errs", "internal/api", "internal/metrics"},
