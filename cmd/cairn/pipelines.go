@@ -168,7 +168,7 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 		return "", nil, nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
 	}
 	reg := registry.NewService(db, db)
-	h := mlflow.NewHandler(tracking.NewService(db), reg, art, mlflow.Options{Logger: log})
+	h := mlflow.NewHandler(tracking.NewService(db), reg, art, mlflow.Options{Logger: log, Roots: artifacts.NewRoots(art)})
 	opts := web.DefaultOptions()
 	opts.Logger = log
 	secret := auth.NewSecret()

@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"internal/strictyaml":      {},
 	"internal/metrics":         {},
 	"internal/api":             {"internal/errs"},
+	"internal/artifact":        {"internal/errs"},
 	"internal/tracking":        {"internal/errs"},
 	"internal/auth":            {"internal/errs"},
 	"internal/tune":            {"internal/errs", "internal/strictyaml"},
@@ -32,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/data":            {"internal/errs"},
 	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table"},
 	"internal/serve":           {"internal/errs", "internal/api", "internal/metrics"},
-	"internal/store/artifacts": {"internal/errs"},
+	"internal/store/artifacts": {"internal/errs", "internal/artifact"},
 	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},
 	"internal/data/images":     {"internal/errs", "internal/data"},
 	"internal/data/table":      {"internal/errs", "internal/data"},
@@ -44,10 +45,8 @@ var allowed = map[string][]string{
 	"internal/web":           {"internal/errs", "internal/api", "internal/metrics"},
 	"internal/web/ui":        {"internal/errs", "internal/api"},
 	"internal/web/pipelines": {"internal/errs", "internal/api", "internal/auth", "internal/pipeline", "internal/tracking"},
-	// The MLflow handlers still name the artifact store's types; the store
-	// interface belongs beside tracking, which is the next move.
-	"internal/web/mlflow": {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry", "internal/store/artifacts"},
-	"internal/web/webtest": {"internal/errs", "internal/tracking", "internal/registry", "internal/store/meta", "internal/store/artifacts",
+	"internal/web/mlflow":    {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry", "internal/artifact"},
+	"internal/webtest": {"internal/errs", "internal/tracking", "internal/registry", "internal/store/meta", "internal/store/artifacts",
 		"internal/web", "internal/web/mlflow"},
 	"internal/archtest": {},
 	"examples":          {},
@@ -124,6 +123,9 @@ func TestForbiddenEdges(t *testing.T) {
 	}
 	for pkg, deps := range allowed {
 		for _, d := range deps {
+			if pkg == "internal/web" || strings.HasPrefix(pkg, "internal/web/") {
+				require.False(t, strings.HasPrefix(d, "internal/store/"), "%s may not import a store backend (%s): cmd wires them in", pkg, d)
+			}
 			if strings.HasPrefix(pkg, "internal/") && !strings.HasPrefix(pkg, "internal/web") && pkg != "internal/archtest" {
 				require.False(t, strings.HasPrefix(d, "internal/web"), "%s may not import the web server (%s)", pkg, d)
 			}

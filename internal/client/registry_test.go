@@ -16,7 +16,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/webtest"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 // counter is an http.RoundTripper that counts requests by path prefix.

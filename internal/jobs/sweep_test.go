@@ -17,7 +17,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/webtest"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 // The test binary is also a trial: with CAIRN_JOBS_TEST_TRIAL=1 it is a

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/webtest"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 type authAdapter struct{ s *auth.Service }

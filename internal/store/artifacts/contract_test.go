@@ -292,13 +292,13 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 			}, errs.Invalid, false},
 			{"no parts", func() error { return m.CompleteMultipart(ctx, "mp/f.bin", id, nil) }, errs.Invalid, false},
 			{"duplicate part", func() error {
-				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{1, etag}, {1, etag}})
+				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{Number: 1, ETag: etag}, {Number: 1, ETag: etag}})
 			}, errs.Invalid, false},
 			{"part not uploaded", func() error {
-				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{1, etag}, {2, etag}})
+				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{Number: 1, ETag: etag}, {Number: 2, ETag: etag}})
 			}, errs.Invalid, false},
 			{"wrong etag", func() error {
-				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{1, `"0123456789abcdef0123456789abcdef"`}})
+				return m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{Number: 1, ETag: `"0123456789abcdef0123456789abcdef"`}})
 			}, errs.Invalid, false},
 		} {
 			if tc.motoGap && motoLacksNoSuchUpload(s) {
@@ -309,7 +309,7 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 			require.True(t, errs.Is(err, tc.kind), "%s: want %v, got %v", tc.name, tc.kind, err)
 		}
 		// The failed completions left the upload usable.
-		require.NoError(t, m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{1, etag}}))
+		require.NoError(t, m.CompleteMultipart(ctx, "mp/f.bin", id, []Part{{Number: 1, ETag: etag}}))
 		require.Equal(t, "one", get(t, s, "mp/f.bin"))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -106,28 +107,13 @@ func ParseLocation(uri string) (Location, error) {
 	return loc, nil
 }
 
-// Scheme returns the lowercased scheme of uri, or "" when it has none (a
-// plain path).
-func Scheme(uri string) string {
-	s, _ := uriScheme(uri)
-	return s
-}
+// Scheme is artifact.Scheme.
+func Scheme(uri string) string { return artifact.Scheme(uri) }
 
 // uriScheme returns the lowercased scheme of uri, if it has one.
 func uriScheme(uri string) (string, bool) {
-	i := strings.IndexByte(uri, ':')
-	if i <= 0 {
-		return "", false
-	}
-	for j, c := range uri[:i] {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case j > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
-		default:
-			return "", false
-		}
-	}
-	return strings.ToLower(uri[:i]), true
+	s := artifact.Scheme(uri)
+	return s, s != ""
 }
 
 // badEscape says what is wrong with uri when decoding it, once or again

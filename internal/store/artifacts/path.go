@@ -1,46 +1,18 @@
 package artifacts
 
 import (
-	"path"
 	"slices"
-	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
 // reserved is the top-level name the local backend keeps its temporary files
-// and multipart staging under. It is rejected on every backend so that a tree
-// of artifacts means the same on all of them.
-const reserved = ".cairn"
+// and multipart staging under (see artifact.Reserved).
+const reserved = artifact.Reserved
 
-// ValidatePath checks an artifact path and returns it cleaned: relative,
-// slash-separated, with no "." or empty segments and no trailing slash. The
-// root is "" ("." and "./" clean to it). It rejects with errs.Invalid a path that is absolute, holds a
-// ".." segment, a backslash or a NUL byte, or starts with the reserved ".cairn".
-func ValidatePath(p string) (string, error) {
-	const want = "expected a relative slash-separated path under the artifact root"
-	switch {
-	case strings.IndexByte(p, 0) >= 0:
-		return "", errs.Invalidf("artifact path %q contains a NUL byte; %s", p, want)
-	case strings.Contains(p, `\`):
-		return "", errs.Invalidf("artifact path %q contains a backslash; %s", p, want)
-	case strings.HasPrefix(p, "/"):
-		return "", errs.Invalidf("artifact path %q is absolute; %s", p, want)
-	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg == ".." {
-			return "", errs.Invalidf("artifact path %q contains \"..\"; %s", p, want)
-		}
-	}
-	clean := path.Clean(p)
-	if clean == "." {
-		return "", nil
-	}
-	if first, _, _ := strings.Cut(clean, "/"); first == reserved {
-		return "", errs.Invalidf("artifact path %q is under the reserved %q; %s", p, reserved, want)
-	}
-	return clean, nil
-}
+// ValidatePath is artifact.ValidatePath.
+func ValidatePath(p string) (string, error) { return artifact.ValidatePath(p) }
 
 // validateFile is ValidatePath for a path that must name a file or directory,
 // not the root.

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 )
 
 // The endpoints MLflow's web UI uses beside the REST API.
@@ -62,8 +62,8 @@ func errInvalidPath() error { return errs.Invalidf("Invalid path") }
 
 // runArtifactPath resolves a path inside a run's artifact folder to a store
 // and a path in it.
-func (h *Handler) runArtifactPath(r *http.Request, runID, rel string) (artifacts.Store, string, error) {
-	clean, err := artifacts.ValidatePath(rel)
+func (h *Handler) runArtifactPath(r *http.Request, runID, rel string) (artifact.Store, string, error) {
+	clean, err := artifact.ValidatePath(rel)
 	if err != nil || strings.Contains(rel, "..") {
 		return nil, "", errInvalidPath()
 	}
@@ -143,7 +143,7 @@ func MimeType(name string) string {
 
 // sendFile streams a stored file as an attachment whose type the browser
 // must not sniff, so an uploaded HTML file can never run on this origin.
-func (h *Handler) sendFile(w http.ResponseWriter, r *http.Request, store artifacts.Store, p string) {
+func (h *Handler) sendFile(w http.ResponseWriter, r *http.Request, store artifact.Store, p string) {
 	rc, info, err := store.Get(r.Context(), p)
 	if err != nil {
 		api.Error(w, r, err)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/webtest"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 // newServer starts a real server over SQLite and a local artifact folder.

@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 )
 
 // artifactRoutes mounts the mlflow-artifacts proxy under prefix.
@@ -36,7 +36,7 @@ type wireFileInfo struct {
 	FileSize *int64 `json:"file_size,omitempty"`
 }
 
-func toWireFiles(infos []artifacts.Info, rel func(string) string) []wireFileInfo {
+func toWireFiles(infos []artifact.Info, rel func(string) string) []wireFileInfo {
 	out := make([]wireFileInfo, 0, len(infos))
 	for _, f := range infos {
 		w := wireFileInfo{Path: rel(f.Path), IsDir: f.IsDir}
@@ -56,7 +56,7 @@ func (h *Handler) listProxyArtifacts(r *http.Request) (any, error) {
 	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
-	p, err := artifacts.ValidatePath(req.Path)
+	p, err := artifact.ValidatePath(req.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (h *Handler) listProxyArtifacts(r *http.Request) (any, error) {
 }
 
 func (h *Handler) downloadArtifact(w http.ResponseWriter, r *http.Request) {
-	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	p, err := artifact.ValidatePath(r.PathValue("path"))
 	if err == nil && p == "" {
 		err = errs.Invalidf("artifact path is empty: expected a file path such as 1/<run>/artifacts/model.pkl")
 	}
@@ -93,7 +93,7 @@ func (h *Handler) uploadBody(r *http.Request) io.Reader {
 }
 
 func (h *Handler) uploadArtifact(r *http.Request) (any, error) {
-	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	p, err := artifact.ValidatePath(r.PathValue("path"))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func tooLarge(err error, limit int64) error {
 }
 
 func (h *Handler) deleteArtifact(r *http.Request) (any, error) {
-	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	p, err := artifact.ValidatePath(r.PathValue("path"))
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +125,8 @@ func (h *Handler) deleteArtifact(r *http.Request) (any, error) {
 	return nil, h.artifacts.Delete(r.Context(), p)
 }
 
-func (h *Handler) multipart() (artifacts.Multipart, error) {
-	mp, ok := h.artifacts.(artifacts.Multipart)
+func (h *Handler) multipart() (artifact.Multipart, error) {
+	mp, ok := h.artifacts.(artifact.Multipart)
 	if !ok {
 		return nil, errs.Invalidf("multipart upload is not supported for the current artifact repository")
 	}
@@ -160,7 +160,7 @@ func (h *Handler) createMultipart(r *http.Request) (any, error) {
 	if err := api.Decode(r, &req); err != nil {
 		return nil, err
 	}
-	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), req.Path))
+	p, err := artifact.ValidatePath(path.Join(r.PathValue("path"), req.Path))
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func escapePath(p string) string {
 
 // uploadPart receives one part at a signed URL and answers with its ETag.
 func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request) {
-	p, err := artifacts.ValidatePath(r.PathValue("path"))
+	p, err := artifact.ValidatePath(r.PathValue("path"))
 	if err != nil {
 		api.Error(w, r, err)
 		return
@@ -232,8 +232,8 @@ func (h *Handler) uploadPart(w http.ResponseWriter, r *http.Request) {
 
 // multipartUpload checks the path and upload ID that complete and abort
 // both take, and returns the store's multipart interface.
-func (h *Handler) multipartUpload(r *http.Request, rel, uploadID string) (artifacts.Multipart, string, error) {
-	p, err := artifacts.ValidatePath(path.Join(r.PathValue("path"), rel))
+func (h *Handler) multipartUpload(r *http.Request, rel, uploadID string) (artifact.Multipart, string, error) {
+	p, err := artifact.ValidatePath(path.Join(r.PathValue("path"), rel))
 	if err != nil {
 		return nil, "", err
 	}
@@ -260,9 +260,9 @@ func (h *Handler) completeMultipart(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := make([]artifacts.Part, len(req.Parts))
+	parts := make([]artifact.Part, len(req.Parts))
 	for i, x := range req.Parts {
-		parts[i] = artifacts.Part{Number: int(x.PartNumber), ETag: x.ETag}
+		parts[i] = artifact.Part{Number: int(x.PartNumber), ETag: x.ETag}
 	}
 	return nil, mp.CompleteMultipart(r.Context(), p, req.UploadID, parts)
 }
@@ -326,7 +326,7 @@ func (h *Handler) listRunArtifacts(r *http.Request) (any, error) {
 // it. Every use goes through here, as rows stored before locations were
 // checked at creation may name anything. Errors: Invalid (not a clean
 // location), PermissionDenied (outside the roots the server serves).
-func (h *Handler) storeFor(uri string) (artifacts.Store, string, error) {
+func (h *Handler) storeFor(uri string) (artifact.Store, string, error) {
 	return h.opts.Roots.Resolve(uri)
 }
 

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 )
 
@@ -22,26 +22,26 @@ type Options struct {
 	// random one when it is empty.
 	URLSigningKey []byte
 	// Roots are the artifact locations the API serves, and so the ones an
-	// experiment's artifact_location may name; nil serves the handler's own
-	// store only (mlflow-artifacts: and the locations under its URI).
-	Roots *artifacts.Roots
+	// experiment's artifact_location may name (required; cmd builds them
+	// with store/artifacts.NewRoots).
+	Roots artifact.Resolver
 }
 
 // Handler serves the MLflow REST API.
 type Handler struct {
 	tracking  *tracking.Service
 	registry  *registry.Service
-	artifacts artifacts.Store
+	artifacts artifact.Store
 	opts      Options
 }
 
 // NewHandler returns a Handler over the given services and artifact store.
-func NewHandler(t *tracking.Service, reg *registry.Service, art artifacts.Store, opts Options) *Handler {
+func NewHandler(t *tracking.Service, reg *registry.Service, art artifact.Store, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	if opts.Roots == nil {
-		opts.Roots = artifacts.NewRoots(art)
+		panic("mlflow.NewHandler: Options.Roots is required")
 	}
 	if len(opts.URLSigningKey) == 0 {
 		opts.URLSigningKey = make([]byte, 32)

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/api"
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 )
 
 // registryRoutes mounts the model-registry routes.
@@ -341,7 +341,7 @@ func (h *Handler) createModelVersion(r *http.Request) (any, error) {
 	// serves; s3:// and other remote sources are references clients fetch
 	// themselves (get-download-uri), and are served only inside a root.
 	// MLflow's own checks answer first, in the words its clients expect.
-	switch artifacts.Scheme(req.Source) {
+	switch artifact.Scheme(req.Source) {
 	case "", "file", "mlflow-artifacts":
 		if req.Source == "" {
 			break // the registry names the missing parameter
@@ -536,7 +536,7 @@ func (h *Handler) getModelVersionArtifact(w http.ResponseWriter, r *http.Request
 		api.Error(w, r, err)
 		return
 	}
-	clean, err := artifacts.ValidatePath(rel)
+	clean, err := artifact.ValidatePath(rel)
 	if err != nil {
 		api.Error(w, r, errInvalidPath())
 		return

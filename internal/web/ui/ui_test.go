@@ -47,7 +47,7 @@ func newServer(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { db.Close() })
 	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
 	require.NoError(t, err)
-	api := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
+	api := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Roots: artifacts.NewRoots(art)})
 	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), api, ui.NewHandler(appFS)).Handler())
 	t.Cleanup(srv.Close)
 	return srv

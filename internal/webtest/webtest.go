@@ -38,7 +38,7 @@ func Start(t testing.TB, opts web.Options) *Server {
 		opts = web.DefaultOptions()
 		opts.Auth = auth
 	}
-	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{})
+	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Roots: artifacts.NewRoots(art)})
 	srv := httptest.NewServer(web.NewServer(opts, h).Handler())
 	t.Cleanup(srv.Close)
 	return &Server{Server: srv, DB: db}
