@@ -277,16 +277,6 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	models := newModelServer(db, cfg.Data, "", localModels(registrySvc, roots), opts, log)
 	defer models.Close()
 	srv := web.NewServer(opts, api, pipesAPI, models, ui.NewHandler(ui.Assets())) // the UI takes the paths no API claims
-	pipesDone := make(chan error, 1)
-	go func() { pipesDone <- pipes.Run(ctx) }()
-	defer func() { <-pipesDone }()
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		sweepArtifacts(sweepCtx, log, roots.Stores(), sweepEvery, uploadMaxAge)
-	}()
-	defer func() { stopSweep(); <-sweepDone }()
 	host, _, _ := net.SplitHostPort(l.Addr().String())
 	if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.Auth {
 		log.Warn("listening beyond loopback without --auth: anyone who can reach this address can read and change everything", "addr", l.Addr().String())
@@ -298,7 +288,14 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	if err := models.Restore(ctx); err != nil {
 		log.Warn("deployments not restored", "err", err)
 	}
-	err = srv.Serve(ctx, l)
+	err = runComponents(ctx,
+		component{"HTTP server", func(ctx context.Context) error { return srv.Serve(ctx, l) }},
+		component{"pipeline service", pipes.Run},
+		component{"upload sweeper", func(ctx context.Context) error {
+			sweepArtifacts(ctx, log, roots.Stores(), sweepEvery, uploadMaxAge)
+			return nil
+		}},
+	)
 	log.Info("cairn server stopped")
 	return err
 }
