@@ -7,14 +7,17 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
+	"github.com/cairn-mlops/cairn/internal/strictyaml"
 	"github.com/cairn-mlops/cairn/internal/web"
 )
 
-// Config is the server's whole configuration, from flags and environment.
+// Config is the server's whole configuration, from flags, environment and
+// a configuration file (--config).
 type Config struct {
 	Data      string // folder for the default SQLite database and artifacts
 	Addr      string
@@ -174,4 +177,177 @@ func (g guardConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// configKeys maps every flag a configuration file may set to the setting
+// it fills. A file's keys are the flags' names in snake_case.
+func configKeys(c *Config) map[string]any {
+	return map[string]any{
+		"data": &c.Data, "addr": &c.Addr, "db": &c.DB, "artifacts": &c.Artifacts,
+		"default-artifact-root": &c.DefaultArtifactRoot, "allowed-artifact-roots": &c.AllowedArtifactRoots,
+		"auth": &c.Auth, "max-artifact-bytes": &c.MaxArtifactBytes, "gpus": &c.GPUs,
+		"allowed-hosts": &c.Guard.Hosts, "allowed-origins": &c.Guard.Origins,
+		"task-env": &c.TaskEnv, "task-sandbox": (*negated)(&c.Unsandboxed),
+	}
+}
+
+// negated is a setting kept as its opposite: task_sandbox fills Unsandboxed.
+type negated bool
+
+// applyConfigFile sets what the YAML configuration file at path gives,
+// except the settings whose flag changed reports as given on the command
+// line. Every problem in the file (broken YAML, an unknown or repeated key,
+// a value of the wrong type) is a line "FILE:LINE: message" naming the
+// key; together they are one usage error, as is a file that cannot be read.
+// An empty file changes nothing.
+func applyConfigFile(c *Config, path string, changed func(flag string) bool) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return usageError{fmt.Errorf("--config: %w", err)}
+	}
+	problems := decodeConfig(c, src, changed)
+	if len(problems) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		if p.Line > 0 {
+			msgs[i] = fmt.Sprintf("%s:%d: %s", path, p.Line, p.Msg)
+		} else {
+			msgs[i] = fmt.Sprintf("%s: %s", path, p.Msg)
+		}
+	}
+	return usageError{errors.New(strings.Join(msgs, "\n"))}
+}
+
+const emptyConfig = "the file is empty"
+
+// decodeConfig decodes src strictly into c, leaving alone the settings
+// whose flag was given, and returns what is wrong with it; a value of the
+// right type is set even when another key is wrong.
+func decodeConfig(c *Config, src []byte, changed func(flag string) bool) []strictyaml.Problem {
+	root, p := strictyaml.Document(src, strictyaml.Names{Empty: emptyConfig, One: "a configuration file holds one YAML document"})
+	if p != nil {
+		if p.Msg == emptyConfig { // nothing but comments
+			return nil
+		}
+		return []strictyaml.Problem{*p}
+	}
+	if len(root.Content) != 1 || root.Content[0].ShortTag() == "!!null" {
+		return nil
+	}
+	doc := root.Content[0]
+	if doc.ShortTag() != "!!map" || doc.Alias != nil {
+		return []strictyaml.Problem{{Line: doc.Line, Msg: "expected settings as key: value lines, e.g. addr: 127.0.0.1:5000"}}
+	}
+	keys := configKeys(c)
+	var problems []strictyaml.Problem
+	addf := func(line int, key, format string, args ...any) {
+		problems = append(problems, strictyaml.Problem{Path: key, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		key, flag := k.Value, strings.ReplaceAll(k.Value, "_", "-")
+		dst, known := keys[flag]
+		switch {
+		case !known || strings.Contains(key, "-") || k.ShortTag() != "!!str" || k.Alias != nil:
+			hint := ""
+			if known {
+				hint = fmt.Sprintf(" (keys use underscores: %s)", strings.ReplaceAll(key, "-", "_"))
+			}
+			addf(k.Line, key, "unknown key %q%s; the keys are %s", key, hint, configKeyNames(keys))
+			continue
+		case seen[key]:
+			addf(k.Line, key, "key %q is given twice", key)
+			continue
+		case v.Alias != nil:
+			addf(v.Line, key, "key %q: aliases are not supported", key)
+			continue
+		}
+		seen[key] = true
+		tag, apply := v.ShortTag(), !changed(flag)
+		found := describeYAML(tag, v.Value)
+		var err error
+		switch dst := dst.(type) {
+		case *string:
+			var s string
+			if tag != "!!str" {
+				addf(v.Line, key, "key %q: expected a string, found %s", key, found)
+			} else if err = v.Decode(&s); err == nil && apply {
+				*dst = s
+			}
+		case *bool, *negated:
+			var b bool
+			if tag != "!!bool" {
+				addf(v.Line, key, "key %q: expected true or false, found %s", key, found)
+			} else if err = v.Decode(&b); err == nil && apply {
+				if n, ok := dst.(*negated); ok {
+					*n = negated(!b)
+				} else {
+					*dst.(*bool) = b
+				}
+			}
+		case *int:
+			var n int
+			if tag != "!!int" {
+				addf(v.Line, key, "key %q: expected a whole number, found %s", key, found)
+			} else if err = v.Decode(&n); err == nil && apply {
+				*dst = n
+			}
+		case *int64:
+			var n int64
+			if tag != "!!int" {
+				addf(v.Line, key, "key %q: expected a whole number, found %s", key, found)
+			} else if err = v.Decode(&n); err == nil && apply {
+				*dst = n
+			}
+		case *[]string:
+			if tag != "!!seq" {
+				addf(v.Line, key, "key %q: expected a list of strings, e.g. [a, b], found %s", key, found)
+				continue
+			}
+			list := []string{}
+			for _, item := range v.Content {
+				if item.ShortTag() != "!!str" || item.Alias != nil {
+					addf(item.Line, key, "key %q: expected a string in the list, found %s", key, describeYAML(item.ShortTag(), item.Value))
+					list = nil
+					break
+				}
+				list = append(list, item.Value)
+			}
+			if list != nil && apply {
+				*dst = list
+			}
+		}
+		if err != nil {
+			addf(v.Line, key, "key %q: %s is out of range", key, found)
+		}
+	}
+	return problems
+}
+
+// configKeyNames lists a configuration file's keys, sorted.
+func configKeyNames(keys map[string]any) string {
+	names := make([]string, 0, len(keys))
+	for flag := range keys {
+		names = append(names, strings.ReplaceAll(flag, "-", "_"))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// describeYAML names a YAML value by its resolved tag, quoting a scalar.
+func describeYAML(tag, value string) string {
+	switch tag {
+	case "!!null":
+		return "nothing"
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!str", "!!int", "!!float", "!!bool", "!!timestamp", "!!binary":
+		return fmt.Sprintf("%q", value)
+	}
+	return "a value tagged " + tag
 }

@@ -26,6 +26,7 @@ import (
 
 func newServerCmd() *cobra.Command {
 	cfg := DefaultConfig()
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Start the Cairn server (MLflow REST API, model registry, artifact proxy)",
@@ -37,9 +38,19 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
   --db postgres://user:pass@host/db     PostgreSQL for metadata
   --artifacts s3://bucket/prefix        any S3 endpoint for artifacts
                                         (MLFLOW_S3_ENDPOINT_URL or AWS_ENDPOINT_URL
-                                        picks a non-AWS endpoint such as MinIO)`,
+                                        picks a non-AWS endpoint such as MinIO)
+  --config cairn.yaml                   the same settings from a YAML file, keys
+                                        named after the flags: db: postgres://...;
+                                        a flag given here wins over the file`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// A flag on the command line wins, then the environment, then
+			// the file, then the defaults.
+			if configFile != "" {
+				if err := applyConfigFile(&cfg, configFile, cmd.Flags().Changed); err != nil {
+					return err
+				}
+			}
 			s3FromEnv(&cfg.S3)
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -52,6 +63,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&configFile, "config", "", "YAML file with the server's settings, keys named after the flags in snake_case (addr, db, allowed_hosts, ...); flags given on the command line win")
 	f.StringVar(&cfg.Data, "data", cfg.Data, "data folder for the default SQLite database and artifact store")
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address; loopback unless you mean to expose it")
 	f.StringVar(&cfg.DB, "db", "", "metadata database URI (default: sqlite in --data; postgres://... for PostgreSQL)")
