@@ -22,9 +22,10 @@ type Server struct {
 	DB *meta.DB
 }
 
-// Start starts a server configured by opts (web.DefaultOptions() when zero);
-// everything is closed when the test ends.
-func Start(t testing.TB, opts web.Options) *Server {
+// Start starts a server configured by opts (web.DefaultOptions() when zero)
+// with the MLflow API and then extra mounted beside it, as cairn server
+// mounts them; everything is closed when the test ends.
+func Start(t testing.TB, opts web.Options, extra ...web.Mounter) *Server {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -39,7 +40,7 @@ func Start(t testing.TB, opts web.Options) *Server {
 		opts.Auth = auth
 	}
 	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Roots: artifacts.NewRoots(art)})
-	srv := httptest.NewServer(web.NewServer(opts, h).Handler())
+	srv := httptest.NewServer(web.NewServer(opts, append([]web.Mounter{h}, extra...)...).Handler())
 	t.Cleanup(srv.Close)
 	return &Server{Server: srv, DB: db}
 }

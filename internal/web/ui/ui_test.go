@@ -2,26 +2,20 @@ package ui_test
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-mlops/cairn/internal/registry"
-	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/store/meta"
-	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/web"
-	"github.com/cairn-mlops/cairn/internal/web/mlflow"
 	"github.com/cairn-mlops/cairn/internal/web/ui"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 const (
@@ -40,17 +34,7 @@ var appFS = fstest.MapFS{
 // so a pattern conflict or a shadowed API route shows here.
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	art, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
-	require.NoError(t, err)
-	api := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Roots: artifacts.NewRoots(art)})
-	srv := httptest.NewServer(web.NewServer(web.DefaultOptions(), api, ui.NewHandler(appFS)).Handler())
-	t.Cleanup(srv.Close)
-	return srv
+	return webtest.Start(t, web.Options{}, ui.NewHandler(appFS)).Server
 }
 
 func TestRoutes(t *testing.T) {
