@@ -152,3 +152,13 @@ func TestHeavyDependenciesHaveOneHome(t *testing.T) {
 		}
 	}
 }
+
+// TestWebtestOnlyInTests keeps the test server, which builds the store
+// backends for the web packages, out of every binary: cmd/cairn may import
+// anything, but not it.
+func TestWebtestOnlyInTests(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		require.NotContains(t, p.Imports, mod+"internal/webtest", "%s imports internal/webtest outside its tests", rel)
+	}
+}

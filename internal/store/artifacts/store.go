@@ -11,3 +11,14 @@ type (
 	Multipart = artifact.Multipart
 	Sweeper   = artifact.Sweeper
 )
+
+// The backends and Roots implement the contract; a change to it that they
+// miss fails here, not in cmd.
+var (
+	_ artifact.Store     = (*localStore)(nil)
+	_ artifact.Multipart = (*localStore)(nil)
+	_ artifact.Sweeper   = (*localStore)(nil)
+	_ artifact.Store     = (*s3Store)(nil)
+	_ artifact.Multipart = (*s3Store)(nil)
+	_ artifact.Resolver  = (*Roots)(nil)
+)
