@@ -1,7 +1,7 @@
 # Cairn: the two commands a newcomer needs are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build ui demo test bench bench-ui vet eval
+.PHONY: build ui demo test bench bench-ui vet eval image
 
 build: ui
 	$(GO) build -o bin/cairn ./cmd/cairn
@@ -10,6 +10,16 @@ build: ui
 # embedded into the binary; npm ci runs again only when the lockfile changed.
 ui: web/ui/node_modules/.package-lock.json
 	cd web/ui && npm run build
+
+# Cairn's OCI image, without docker: bin/cairn-image.tar (docker load, podman load,
+# ctr images import, kind load image-archive). The same commit builds the same bytes:
+# file and image times are the commit's. PUSH=registry/repo:tag also pushes it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+image: ui
+	CGO_ENABLED=0 GOOS=linux $(GO) build -trimpath -ldflags "-s -w -buildid= -X github.com/cairn-mlops/cairn/internal/web.Version=$(VERSION)" \
+		-o bin/cairn-linux-$$($(GO) env GOARCH) ./cmd/cairn
+	$(GO) run ./cmd/cairn-image --binary bin/cairn-linux-$$($(GO) env GOARCH) --out bin/cairn-image.tar --tag cairn:$(VERSION) \
+		--revision "$$(git rev-parse HEAD)" --created "$$(git log -1 --format=%ct)" $(if $(PUSH),--push $(PUSH))
 
 web/ui/node_modules/.package-lock.json: web/ui/package-lock.json web/ui/package.json
 	cd web/ui && npm ci --no-audit --no-fund

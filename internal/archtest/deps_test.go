@@ -51,24 +51,27 @@ var allowed = map[string][]string{
 	"internal/archtest": {},
 	"examples":          {},
 	"cmd/cairn":         {"*"},
+	"cmd/cairn-image":   {"internal/image"},
+	"internal/image":    {"internal/errs"},
 }
 
 // homes names the only Cairn packages that may import a third-party module.
 var homes = map[string][]string{
-	"modernc.org/sqlite":                  {"internal/store/meta"},
-	"github.com/jackc/pgx":                {"internal/store/meta"},
-	"github.com/aws/aws-sdk-go-v2":        {"internal/store/artifacts"},
-	"github.com/spf13/cobra":              {"cmd/cairn"},
-	"golang.org/x/crypto":                 {"internal/auth"},
-	"golang.org/x/image":                  {"internal/data/images"},
-	"github.com/schollz/progressbar":      {"cmd/cairn"},
-	"github.com/prometheus/client_golang": {"internal/metrics", "internal/web", "internal/serve", "cmd/cairn"},
-	"github.com/robfig/cron":              {"internal/pipeline"},
-	"github.com/rs/cors":                  {"internal/web"},
-	"github.com/landlock-lsm/go-landlock": {"internal/exec"},
-	"go.yaml.in/yaml":                     {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune"},
-	"github.com/gomlx":                    {"internal/train"},
-	"gonum.org/v1/plot":                   {"internal/train"},
+	"modernc.org/sqlite":                     {"internal/store/meta"},
+	"github.com/jackc/pgx":                   {"internal/store/meta"},
+	"github.com/aws/aws-sdk-go-v2":           {"internal/store/artifacts"},
+	"github.com/spf13/cobra":                 {"cmd/cairn"},
+	"github.com/google/go-containerregistry": {"internal/image"},
+	"golang.org/x/crypto":                    {"internal/auth"},
+	"golang.org/x/image":                     {"internal/data/images"},
+	"github.com/schollz/progressbar":         {"cmd/cairn"},
+	"github.com/prometheus/client_golang":    {"internal/metrics", "internal/web", "internal/serve", "cmd/cairn"},
+	"github.com/robfig/cron":                 {"internal/pipeline"},
+	"github.com/rs/cors":                     {"internal/web"},
+	"github.com/landlock-lsm/go-landlock":    {"internal/exec"},
+	"go.yaml.in/yaml":                        {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune"},
+	"github.com/gomlx":                       {"internal/train"},
+	"gonum.org/v1/plot":                      {"internal/train"},
 }
 
 type pkg struct {
