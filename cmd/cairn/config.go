@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,14 +199,18 @@ type negated bool
 // except the settings whose flag changed reports as given on the command
 // line. Every problem in the file (broken YAML, an unknown or repeated key,
 // a value of the wrong type) is a line "FILE:LINE: message" naming the
-// key; together they are one usage error, as is a file that cannot be read.
-// An empty file changes nothing.
+// key; together they are one usage error, as is a file that cannot be read
+// and a password in a file that every user may read. An empty file changes
+// nothing.
 func applyConfigFile(c *Config, path string, changed func(flag string) bool) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return usageError{fmt.Errorf("--config: %w", err)}
 	}
 	problems := decodeConfig(c, src, changed)
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o007 != 0 {
+		problems = append(problems, exposedPasswords(src, path, fi.Mode().Perm())...)
+	}
 	if len(problems) == 0 {
 		return nil
 	}
@@ -325,6 +330,49 @@ func decodeConfig(c *Config, src []byte, changed func(flag string) bool) []stric
 		}
 	}
 	return problems
+}
+
+// exposedPasswords reports each key whose value holds a password, in a file
+// whose mode lets every user read it: a password is why the file exists
+// instead of --db on a command line that every local user can see. A group
+// may read it: that is a deliberate grant, and how Kubernetes mounts a
+// Secret for a pod with an fsGroup.
+func exposedPasswords(src []byte, path string, mode os.FileMode) []strictyaml.Problem {
+	root, p := strictyaml.Document(src, strictyaml.Names{})
+	if p != nil || len(root.Content) != 1 || root.Content[0].ShortTag() != "!!map" {
+		return nil // decodeConfig says what is wrong
+	}
+	doc := root.Content[0]
+	var problems []strictyaml.Problem
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		values := []string{v.Value}
+		if v.ShortTag() == "!!seq" {
+			values = nil
+			for _, item := range v.Content {
+				values = append(values, item.Value)
+			}
+		}
+		if slices.ContainsFunc(values, holdsPassword) {
+			problems = append(problems, strictyaml.Problem{Path: k.Value, Line: k.Line,
+				Msg: fmt.Sprintf("key %q holds a password, but every user may read the file (%s): chmod 600 %s", k.Value, mode, path)})
+		}
+	}
+	return problems
+}
+
+// holdsPassword reports whether a value carries a password: a URI with
+// user:password@, or a password= parameter.
+func holdsPassword(s string) bool {
+	if strings.Contains(strings.ToLower(s), "password=") {
+		return true
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return false
+	}
+	pw, ok := u.User.Password()
+	return ok && pw != ""
 }
 
 // configKeyNames lists a configuration file's keys, sorted.

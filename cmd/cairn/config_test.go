@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,6 +143,86 @@ func TestConfigFileEmptyKeepsDefaults(t *testing.T) {
 	}
 }
 
+// A password in a file that every user may read is refused; the same file
+// private to its owner or its group is fine, and so is a readable file
+// without one.
+func TestConfigFilePasswordNeedsAPrivateFile(t *testing.T) {
+	for _, src := range []string{
+		"db: postgres://cairn:s3cret@db:5432/cairn\n",
+		"allowed_artifact_roots: [s3://a/b, 'https://u:s3cret@h/x']\n",
+		"db: 'host=db user=cairn password=s3cret'\n",
+	} {
+		path := writeConfig(t, "addr: 127.0.0.1:1\n"+src)
+		require.NoError(t, os.Chmod(path, 0o644))
+		cfg := DefaultConfig()
+		err := applyConfigFile(&cfg, path, noFlags)
+		require.ErrorAs(t, err, new(usageError), "%q", src)
+		require.Equal(t, 2, exitCode(err))
+		key := strings.SplitN(src, ":", 2)[0]
+		require.ErrorContains(t, err, path+`:2: key "`+key+`" holds a password, but every user may read the file (-rw-r--r--): chmod 600 `+path)
+		require.NotContains(t, err.Error(), "s3cret")
+
+		for _, mode := range []os.FileMode{0o600, 0o400, 0o640} { // a group may be let in on purpose
+			require.NoError(t, os.Chmod(path, mode))
+			require.NoError(t, applyConfigFile(&cfg, path, noFlags), "%q %s", src, mode)
+		}
+	}
+	path := writeConfig(t, "db: postgres://cairn@db:5432/cairn\nartifacts: s3://bucket/prefix\n")
+	require.NoError(t, os.Chmod(path, 0o644))
+	cfg := DefaultConfig()
+	require.NoError(t, applyConfigFile(&cfg, path, noFlags), "no password, nothing to hide")
+	require.False(t, holdsPassword("postgres://cairn:@db/cairn"))
+}
+
+// A configuration file sets up a real server process, and a flag given
+// with it wins over the file.
+func TestConfigFileServerProcess(t *testing.T) {
+	path := writeConfig(t, "max_artifact_bytes: 10\naddr: 127.0.0.1:1\n")
+	put := func(p *serverProcess, body string) int {
+		req, err := http.NewRequest("PUT", p.URL+"/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/f.bin", strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// startServerProcess passes --addr 127.0.0.1:0, which wins over the file's.
+	p := startServerProcess(t, t.TempDir(), "--config", path)
+	require.Equal(t, 413, put(p, strings.Repeat("x", 20)), "max_artifact_bytes from the file")
+	p = startServerProcess(t, t.TempDir(), "--config", path, "--max-artifact-bytes", "100")
+	require.Equal(t, 200, put(p, strings.Repeat("x", 20)), "the flag wins")
+}
+
+// runCairn runs this test binary as cairn and returns its exit status and
+// what it wrote to stderr.
+func runCairn(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "CAIRN_TEST_AS_CAIRN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), stderr.String()
+	}
+	require.NoError(t, err)
+	return 0, stderr.String()
+}
+
+// A bad file stops the process before it starts anything, with the exit
+// status of a bad flag and every problem named.
+func TestConfigFileBadExitsWithUsageStatus(t *testing.T) {
+	path := writeConfig(t, "addr: 127.0.0.1:0\nadr: x\ngpus: two\n")
+	code, stderr := runCairn(t, "server", "--config", path, "--data", t.TempDir())
+	require.Equal(t, 2, code, stderr)
+	require.Contains(t, stderr, "cairn: "+path+`:2: unknown key "adr"`)
+	require.Contains(t, stderr, path+`:3: key "gpus": expected a whole number, found "two"`)
+	require.NotContains(t, stderr, "listening")
+}
+
 // FuzzConfigFile checks that no file makes the decoder panic and that
 // every problem it finds says what is wrong.
 func FuzzConfigFile(f *testing.F) {
@@ -150,6 +233,7 @@ func FuzzConfigFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg := DefaultConfig()
 		problems := decodeConfig(&cfg, src, noFlags)
+		problems = append(problems, exposedPasswords(src, "cairn.yaml", 0o644)...)
 		for _, p := range problems {
 			if p.Msg == "" {
 				t.Fatalf("a problem without a message: %+v", p)
