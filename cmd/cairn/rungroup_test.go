@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,4 +61,31 @@ func TestRunComponentsLaterFailureStopsTheOthers(t *testing.T) {
 	err := runComponents(context.Background(), waiter(stopped, "HTTP server"), failing)
 	require.EqualError(t, err, "upload sweeper: store unavailable")
 	require.Equal(t, "HTTP server", <-stopped)
+}
+
+// A component that cannot start (its port is taken) makes the server
+// process exit 1, saying why.
+func TestServerPortInUseExitsNonZero(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	code, stderr := runCairn(t, "server", "--addr", l.Addr().String(), "--data", t.TempDir())
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "cairn: listen on "+l.Addr().String()+": ")
+	require.Contains(t, stderr, "address already in use")
+}
+
+// SIGTERM stops every component and the process exits 0.
+func TestServerSIGTERMExitsZero(t *testing.T) {
+	p := startServerProcess(t, t.TempDir())
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, p.Log())
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	require.Contains(t, p.Log(), "cairn server stopped")
 }
