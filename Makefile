@@ -1,7 +1,7 @@
 # Cairn: the two commands a newcomer needs are `make demo` and `make test`.
 GO ?= go
 
-.PHONY: build ui demo test bench bench-ui vet eval image
+.PHONY: build ui demo test test-k8s bench bench-ui vet eval image
 
 build: ui
 	$(GO) build -o bin/cairn ./cmd/cairn
@@ -32,6 +32,11 @@ demo: build
 # checks moto_server (the S3 test endpoint) is present, then vets and tests.
 test:
 	bash .ci/test.sh
+
+# The Kubernetes tests: a real control plane (etcd, kube-apiserver, controller-manager,
+# scheduler) with a KWOK node, built once from the module proxy by scripts/k8s-tools.sh.
+test-k8s:
+	CAIRN_K8S_BIN="$$(bash scripts/k8s-tools.sh)/bin" CAIRN_K8S_REQUIRE=1 $(GO) test -count=1 ./internal/k8s/...
 
 vet:
 	$(GO) vet ./...

@@ -48,11 +48,12 @@ var allowed = map[string][]string{
 	"internal/web/mlflow":    {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry", "internal/artifact"},
 	"internal/webtest": {"internal/errs", "internal/tracking", "internal/registry", "internal/store/meta", "internal/store/artifacts",
 		"internal/web", "internal/web/mlflow"},
-	"internal/archtest": {},
-	"examples":          {},
-	"cmd/cairn":         {"*"},
-	"cmd/cairn-image":   {"internal/image"},
-	"internal/image":    {"internal/errs"},
+	"internal/archtest":    {},
+	"examples":             {},
+	"cmd/cairn":            {"*"},
+	"cmd/cairn-image":      {"internal/image"},
+	"internal/image":       {"internal/errs"},
+	"internal/k8s/k8stest": {},
 }
 
 // homes names the only Cairn packages that may import a third-party module.
@@ -62,6 +63,7 @@ var homes = map[string][]string{
 	"github.com/aws/aws-sdk-go-v2":           {"internal/store/artifacts"},
 	"github.com/spf13/cobra":                 {"cmd/cairn"},
 	"github.com/google/go-containerregistry": {"internal/image"},
+	"k8s.io/":                                {"internal/k8s"},
 	"golang.org/x/crypto":                    {"internal/auth"},
 	"golang.org/x/image":                     {"internal/data/images"},
 	"github.com/schollz/progressbar":         {"cmd/cairn"},

@@ -1,0 +1,338 @@
+package k8stest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// NodeName is the KWOK node every cluster has.
+const NodeName = "kwok-node-0"
+
+// FailLabel makes a pod on the KWOK node fail (with FailExitCode's exit
+// code) instead of completing.
+const (
+	FailLabel    = "pod-container-running-failed.stage.kwok.x-k8s.io"
+	FailExitCode = "pod-container-running-failed.stage.kwok.x-k8s.io/exit-code"
+)
+
+// Cluster is a running control plane.
+type Cluster struct {
+	Dir        string // its folder: kubeconfig, logs, etcd data
+	Kubeconfig string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+}
+
+// Bin returns the folder of the control-plane binaries: $CAIRN_K8S_BIN, or
+// the cache folder scripts/k8s-tools.sh builds for this checkout's
+// tools/k8s. ok is false when they are not there.
+func Bin() (string, bool) {
+	dir := os.Getenv("CAIRN_K8S_BIN")
+	if dir == "" {
+		root, err := repoRoot()
+		if err != nil {
+			return "", false
+		}
+		h := sha256.New()
+		for _, f := range []string{"go.mod", "go.sum"} {
+			b, err := os.ReadFile(filepath.Join(root, "tools", "k8s", f))
+			if err != nil {
+				return "", false
+			}
+			h.Write(b)
+		}
+		cache := os.Getenv("CAIRN_K8S_CACHE")
+		if cache == "" {
+			c, err := os.UserCacheDir()
+			if err != nil {
+				return "", false
+			}
+			cache = filepath.Join(c, "cairn")
+		}
+		dir = filepath.Join(cache, "k8s-"+hex.EncodeToString(h.Sum(nil))[:16], "bin")
+	}
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return dir, false
+		}
+	}
+	return dir, true
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "tools", "k8s", "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no tools/k8s above the working folder")
+		}
+		dir = parent
+	}
+}
+
+// Start starts a fresh cluster with one Ready KWOK node and the default
+// namespace's service account, and stops it when the test ends. It skips
+// the test when the binaries are missing (fails with CAIRN_K8S_REQUIRE=1).
+func Start(t testing.TB) *Cluster {
+	t.Helper()
+	bin, ok := Bin()
+	if !ok {
+		msg := fmt.Sprintf("the Kubernetes test binaries are not in %s: run scripts/k8s-tools.sh (about 5 minutes, once)", bin)
+		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	dir := t.TempDir()
+	c := &Cluster{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig")}
+	p := &procs{t: t, dir: dir}
+	t.Cleanup(p.stop)
+
+	ports := freePorts(t, 7)
+	etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	token := "cairn-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	writeKeys(t, dir)
+	must(t, os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin-uid,system:masters\n"), 0o600))
+	must(t, os.WriteFile(c.Kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: test, cluster: {server: "https://127.0.0.1:%d", insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: test, context: {cluster: test, user: admin}}]
+current-context: test
+`, apiPort, token)), 0o600))
+
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
+	p.start(bin, "etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
+		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL,
+		"--unsafe-no-fsync", "--log-level", "warn", "--listen-metrics-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[6]))
+	p.start(bin, "kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
+		"--advertise-address", "127.0.0.1", "--cert-dir", filepath.Join(dir, "certs"), "--service-cluster-ip-range", "10.96.0.0/16",
+		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", filepath.Join(dir, "sa.pub"),
+		"--service-account-signing-key-file", filepath.Join(dir, "sa.key"), "--token-auth-file", filepath.Join(dir, "tokens.csv"),
+		"--authorization-mode", "AlwaysAllow", "--anonymous-auth=false")
+	waitReady(t, p, fmt.Sprintf("https://127.0.0.1:%d/readyz", apiPort), token)
+	p.start(bin, "kube-controller-manager", "--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(cmPort), "--service-account-private-key-file", filepath.Join(dir, "sa.key"),
+		"--controllers", "job-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,"+
+			"namespace-controller,ttl-after-finished-controller,pod-garbage-collector-controller,root-ca-certificate-publisher-controller,"+
+			"node-lifecycle-controller,resourcequota-controller")
+	p.start(bin, "kube-scheduler", "--kubeconfig", c.Kubeconfig, "--authentication-kubeconfig", c.Kubeconfig,
+		"--authorization-kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort))
+	stages := stagesFile(t, bin, dir)
+	p.start(bin, "kwok", "--kubeconfig", c.Kubeconfig, "--config", stages,
+		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--node-ip", "127.0.0.1",
+		"--node-port", strconv.Itoa(kwokPort), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort), "--cidr", "10.0.0.0/24")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	must(t, err)
+	cfg.QPS, cfg.Burst = 200, 400
+	c.Config = cfg
+	c.Client, err = kubernetes.NewForConfig(cfg)
+	must(t, err)
+	c.addNode(t, p)
+	return c
+}
+
+// addNode creates the KWOK node and waits until it is Ready and pods can
+// be created in the default namespace.
+func (c *Cluster) addNode(t testing.TB, p *procs) {
+	t.Helper()
+	ctx := context.Background()
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: NodeName, Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+			Labels: map[string]string{"type": "kwok", "kubernetes.io/hostname": NodeName}},
+		Status: corev1.NodeStatus{
+			Capacity:    corev1.ResourceList{"cpu": resource.MustParse("32"), "memory": resource.MustParse("256Gi"), "pods": resource.MustParse("110")},
+			Allocatable: corev1.ResourceList{"cpu": resource.MustParse("32"), "memory": resource.MustParse("256Gi"), "pods": resource.MustParse("110")},
+		},
+	}
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		p.fail("create the KWOK node: %v", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		ready := false
+		if err == nil {
+			for _, cond := range n.Status.Conditions {
+				ready = ready || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
+			}
+			for _, taint := range n.Spec.Taints {
+				if taint.Key == "node.kubernetes.io/not-ready" {
+					ready = false
+				}
+			}
+		}
+		_, saErr := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		if ready && saErr == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.fail("the KWOK node is not Ready, or the default service account is missing, after 60 s (node: %v, service account: %v)", err, saErr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stagesFile joins the KWOK stage definitions scripts/k8s-tools.sh keeps
+// beside the binaries into one config file.
+func stagesFile(t testing.TB, bin, dir string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(bin), "stages", "*.yaml"))
+	must(t, err)
+	if len(files) == 0 {
+		t.Fatalf("no KWOK stages in %s: run scripts/k8s-tools.sh again", filepath.Join(filepath.Dir(bin), "stages"))
+	}
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		must(t, err)
+		b.WriteString("---\n")
+		b.Write(data)
+		b.WriteString("\n")
+	}
+	path := filepath.Join(dir, "stages.yaml")
+	must(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	return path
+}
+
+// procs are the cluster's processes, each in its own process group, with
+// its output in DIR/NAME.log.
+type procs struct {
+	t    testing.TB
+	dir  string
+	list []*exec.Cmd
+	logs []string
+}
+
+func (p *procs) start(bin, name string, args ...string) {
+	p.t.Helper()
+	log := filepath.Join(p.dir, name+".log")
+	f, err := os.Create(log)
+	must(p.t, err)
+	defer f.Close()
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	cmd.Stdout, cmd.Stderr, cmd.Dir = f, f, p.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		p.fail("start %s: %v", name, err)
+	}
+	p.list, p.logs = append(p.list, cmd), append(p.logs, log)
+}
+
+// fail stops the test with the message and the last lines of each log.
+func (p *procs) fail(format string, args ...any) {
+	p.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, format, args...)
+	for _, l := range p.logs {
+		data, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if len(lines) > 8 {
+			lines = lines[len(lines)-8:]
+		}
+		fmt.Fprintf(&b, "\n--- %s:\n%s", filepath.Base(l), strings.Join(lines, "\n"))
+	}
+	p.t.Fatal(b.String())
+}
+
+// stop ends the processes, newest first: SIGTERM, then SIGKILL after 5 s.
+func (p *procs) stop() {
+	for i := len(p.list) - 1; i >= 0; i-- {
+		cmd := p.list[i]
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+func waitReady(t testing.TB, p *procs, url, token string) {
+	t.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.fail("the apiserver is not ready after 60 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func writeKeys(t testing.TB, dir string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	must(t, err)
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "sa.key"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600))
+	must(t, os.WriteFile(filepath.Join(dir, "sa.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644))
+}
+
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, err)
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
