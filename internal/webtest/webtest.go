@@ -19,7 +19,8 @@ import (
 // Server is a running test server and the database behind it.
 type Server struct {
 	*httptest.Server
-	DB *meta.DB
+	DB        *meta.DB
+	Artifacts artifacts.Store // the store the server's artifact API serves
 }
 
 // Start starts a server configured by opts (web.DefaultOptions() when zero)
@@ -42,5 +43,5 @@ func Start(t testing.TB, opts web.Options, extra ...web.Mounter) *Server {
 	h := mlflow.NewHandler(tracking.NewService(db), registry.NewService(db, db), art, mlflow.Options{Roots: artifacts.NewRoots(art)})
 	srv := httptest.NewServer(web.NewServer(opts, append([]web.Mounter{h}, extra...)...).Handler())
 	t.Cleanup(srv.Close)
-	return &Server{Server: srv, DB: db}
+	return &Server{Server: srv, DB: db, Artifacts: art}
 }
