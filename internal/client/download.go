@@ -394,7 +394,7 @@ type cacheRecord struct {
 // (URI, or files not stored through the server), NotFound, Conflict (a
 // folder without the marker is in the way).
 func (c *Client) FetchModel(ctx context.Context, uri, cacheDir string) (string, *registry.ModelVersion, error) {
-	v, err := c.resolveVersion(ctx, uri)
+	v, err := c.ResolveVersion(ctx, uri)
 	if err != nil {
 		return "", nil, fmt.Errorf("fetch model: %w", err)
 	}

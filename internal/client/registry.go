@@ -281,8 +281,9 @@ func (c *Client) getLatestVersion(ctx context.Context, name, stage string) (*reg
 	return best, nil
 }
 
-// resolveVersion returns the version a models:/ URI names.
-func (c *Client) resolveVersion(ctx context.Context, uri string) (*registry.ModelVersion, error) {
+// ResolveVersion returns the version a models:/ URI names, without asking
+// where its files are (see ResolveModelURI). Errors: Invalid, NotFound.
+func (c *Client) ResolveVersion(ctx context.Context, uri string) (*registry.ModelVersion, error) {
 	ref, err := registry.ParseModelURI(uri)
 	if err != nil {
 		return nil, err
@@ -307,7 +308,7 @@ func (c *Client) resolveVersion(ctx context.Context, uri string) (*registry.Mode
 // newest version in a stage) and the URI of its files.
 // Errors: Invalid (not such a URI), NotFound.
 func (c *Client) ResolveModelURI(ctx context.Context, uri string) (*registry.ModelVersion, string, error) {
-	v, err := c.resolveVersion(ctx, uri)
+	v, err := c.ResolveVersion(ctx, uri)
 	if err != nil {
 		return nil, "", err
 	}

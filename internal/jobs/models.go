@@ -88,8 +88,7 @@ type RemoteModels struct{ Client *client.Client }
 
 // ResolveModel implements ModelSource.
 func (m RemoteModels) ResolveModel(ctx context.Context, uri string) (*registry.ModelVersion, error) {
-	mv, _, err := m.Client.ResolveModelURI(ctx, uri)
-	return mv, err
+	return m.Client.ResolveVersion(ctx, uri)
 }
 
 // FetchModel implements ModelSource.
