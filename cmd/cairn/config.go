@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
 	"github.com/cairn-mlops/cairn/internal/strictyaml"
@@ -78,7 +79,7 @@ func (c *Config) Validate() error {
 // validateArtifactRoots checks the default and allowed artifact roots, and
 // makes a relative default root absolute, as MLflow does.
 func (c *Config) validateArtifactRoots() error {
-	if r := c.DefaultArtifactRoot; r != "" && artifacts.Scheme(r) == "" && !filepath.IsAbs(r) {
+	if r := c.DefaultArtifactRoot; r != "" && artifact.Scheme(r) == "" && !filepath.IsAbs(r) {
 		abs, err := filepath.Abs(r)
 		if err != nil {
 			return err
@@ -108,7 +109,7 @@ func (c *Config) validateArtifactRoots() error {
 func (c *Config) artifactRoots(ctx context.Context, art artifacts.Store) (*artifacts.Roots, error) {
 	roots := artifacts.NewRoots(art)
 	uris := c.AllowedArtifactRoots
-	if s := artifacts.Scheme(c.DefaultArtifactRoot); s != "mlflow-artifacts" && c.DefaultArtifactRoot != "" {
+	if s := artifact.Scheme(c.DefaultArtifactRoot); s != "mlflow-artifacts" && c.DefaultArtifactRoot != "" {
 		uris = append([]string{c.DefaultArtifactRoot}, uris...)
 	}
 	for _, uri := range uris {

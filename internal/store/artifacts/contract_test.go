@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -62,7 +63,7 @@ func runContract(t *testing.T, newStore func(t *testing.T) Store) {
 			require.NoError(t, rc.Close())
 			require.Equal(t, tc.data, string(got), tc.path)
 			require.Equal(t, int64(len(tc.data)), info.Size, tc.path)
-			clean, _ := ValidatePath(tc.path)
+			clean, _ := artifact.ValidatePath(tc.path)
 			require.Equal(t, clean, info.Path)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -79,7 +80,7 @@ func FuzzLocation(f *testing.F) {
 			require.Contains(t, []errs.Kind{errs.Invalid, errs.PermissionDenied}, errs.KindOf(err), "%q: %v", uri, err)
 			return
 		}
-		clean, err := ValidatePath(p)
+		clean, err := artifact.ValidatePath(p)
 		require.NoError(t, err, "%q", uri)
 		require.Equal(t, p, clean, "%q", uri)
 		if s != st {

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -168,7 +169,7 @@ func (s *localStore) Get(ctx context.Context, p string) (io.ReadCloser, Info, er
 
 // List implements Store. It shows folders and regular files, nothing else.
 func (s *localStore) List(ctx context.Context, dir string) ([]Info, error) {
-	dir, err := ValidatePath(dir)
+	dir, err := artifact.ValidatePath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list artifacts: %w", err)
 	}

@@ -107,9 +107,6 @@ func ParseLocation(uri string) (Location, error) {
 	return loc, nil
 }
 
-// Scheme is artifact.Scheme.
-func Scheme(uri string) string { return artifact.Scheme(uri) }
-
 // uriScheme returns the lowercased scheme of uri, if it has one.
 func uriScheme(uri string) (string, bool) {
 	s := artifact.Scheme(uri)

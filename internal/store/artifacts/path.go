@@ -11,13 +11,10 @@ import (
 // and multipart staging under (see artifact.Reserved).
 const reserved = artifact.Reserved
 
-// ValidatePath is artifact.ValidatePath.
-func ValidatePath(p string) (string, error) { return artifact.ValidatePath(p) }
-
-// validateFile is ValidatePath for a path that must name a file or directory,
+// validateFile is artifact.ValidatePath for a path that must name a file or directory,
 // not the root.
 func validateFile(p string) (string, error) {
-	clean, err := ValidatePath(p)
+	clean, err := artifact.ValidatePath(p)
 	if err == nil && clean == "" {
 		err = errs.Invalidf("artifact path %q names the root; expected a file path", p)
 	}

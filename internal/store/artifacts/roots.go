@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -59,7 +60,7 @@ func (r *Roots) Resolve(uri string) (Store, string, error) {
 	}
 	for _, rt := range r.roots {
 		if rel, ok := loc.Within(rt.loc); ok {
-			p, err := ValidatePath(rel)
+			p, err := artifact.ValidatePath(rel)
 			if err != nil {
 				return nil, "", errs.Invalidf("artifact location '%s' is inside the server's private folder; expected a path below it", uri)
 			}

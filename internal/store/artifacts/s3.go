@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
 
@@ -44,7 +45,7 @@ var _ Multipart = (*s3Store)(nil)
 
 // openS3 makes the client for loc, s3://bucket/prefix. It sends no request.
 func openS3(ctx context.Context, loc Location, opts Options) (*s3Store, error) {
-	prefix, err := ValidatePath(strings.TrimPrefix(loc.Path, "/"))
+	prefix, err := artifact.ValidatePath(strings.TrimPrefix(loc.Path, "/"))
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,7 @@ func (s *s3Store) Get(ctx context.Context, p string) (io.ReadCloser, Info, error
 // List implements Store. Keys ending in "/" (folder markers some tools make)
 // are not listed as files.
 func (s *s3Store) List(ctx context.Context, dir string) ([]Info, error) {
-	dir, err := ValidatePath(dir)
+	dir, err := artifact.ValidatePath(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list artifacts: %w", err)
 	}
