@@ -35,9 +35,5 @@ func runComponents(ctx context.Context, cs ...component) error {
 			}
 		})
 	}
-	err := g.Wait()
-	if err != nil && ctx.Err() != nil && gctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return g.Wait()
 }
