@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/registry"
 )
 
 const proxy = "/api/2.0/mlflow-artifacts/"
@@ -232,4 +234,28 @@ func TestDownloadRejectsUnsafeListing(t *testing.T) {
 			require.Empty(t, entries(t, filepath.Join(base, "in")))
 		})
 	}
+}
+
+// TestCacheModelStaysInTheCache names cache folders after registered
+// models: a name cannot climb out of the cache or land beside it.
+func TestCacheModelStaysInTheCache(t *testing.T) {
+	cache := t.TempDir()
+	fill := func() (string, func(*os.Root) error, error) {
+		return "mlflow-artifacts:/x", func(r *os.Root) error { return r.WriteFile("f", []byte("x"), 0o644) }, nil
+	}
+	for _, bad := range []string{"..", "."} {
+		_, err := client.CacheModel(cache, &registry.ModelVersion{Name: bad, Version: 1}, fill)
+		require.Equal(t, errs.Invalid, errs.KindOf(err), "%q: %v", bad, err)
+	}
+	for _, name := range []string{"../up", "a/b", "/abs", `back\slash`} {
+		dir, err := client.CacheModel(cache, &registry.ModelVersion{Name: name, Version: 1}, fill)
+		require.NoError(t, err, name)
+		rel, err := filepath.Rel(cache, dir)
+		require.NoError(t, err)
+		require.Equal(t, 2, len(strings.Split(rel, string(filepath.Separator))), "%q -> %s", name, rel)
+		require.FileExists(t, filepath.Join(dir, "f"))
+	}
+	entries, err := os.ReadDir(filepath.Dir(cache))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "nothing was written beside the cache")
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/registry"
 	"github.com/cairn-mlops/cairn/internal/store/artifacts"
-	"github.com/cairn-mlops/cairn/internal/store/meta"
 	"github.com/cairn-mlops/cairn/internal/tracking"
+	"github.com/cairn-mlops/cairn/internal/web"
+	"github.com/cairn-mlops/cairn/internal/webtest"
 )
 
 // localRegistry is a server's registry and artifact store, without the
@@ -33,14 +34,8 @@ type localRegistry struct {
 
 func newLocalRegistry(t *testing.T) *localRegistry {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	db, err := meta.Open(ctx, filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	st, err := artifacts.Open(ctx, filepath.Join(dir, "artifacts"), artifacts.DefaultOptions())
-	require.NoError(t, err)
-	return &localRegistry{reg: registry.NewService(db, db), track: tracking.NewService(db), store: st}
+	srv := webtest.Start(t, web.Options{})
+	return &localRegistry{reg: registry.NewService(srv.DB, srv.DB), track: tracking.NewService(srv.DB), store: srv.Artifacts}
 }
 
 func (l *localRegistry) source() LocalModels {
@@ -163,6 +158,23 @@ func TestLocalModelsErrors(t *testing.T) {
 	require.NoDirExists(t, filepath.Join(cache, "m", "1"))
 	leftovers, _ := filepath.Glob(filepath.Join(cache, "m", ".*"))
 	require.Empty(t, leftovers)
+
+	// A version whose files lie outside every store the server serves is
+	// refused by the roots, not copied: here an experiment (made past the
+	// API, which would refuse it) keeps its artifacts in another folder.
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret"), []byte("x"), 0o600))
+	exp, err := l.track.CreateExperiment(ctx, "elsewhere", "file://"+outside, nil)
+	require.NoError(t, err)
+	run, err := l.track.CreateRun(ctx, tracking.CreateRunInput{ExperimentID: exp})
+	require.NoError(t, err)
+	_, err = l.reg.CreateRegisteredModel(ctx, "escape", "", nil)
+	require.NoError(t, err)
+	_, err = l.reg.CreateModelVersion(ctx, registry.CreateModelVersionInput{Name: "escape", Source: "runs:/" + run.Info.RunID + "/model", RunID: run.Info.RunID})
+	require.NoError(t, err)
+	_, err = src.FetchModel(ctx, "models:/escape/1", cache)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err), "%v", err)
+	require.NoDirExists(t, filepath.Join(cache, "escape", "1"))
 
 	// Without a source, models:/ URIs need a tracking server.
 	_, err = ModelLoader{}.Resolve(ctx, "models:/m/1")
