@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -193,6 +194,32 @@ func configKeys(c *Config) map[string]any {
 	}
 }
 
+// maxConfigBytes bounds what --config reads: a settings file is a few
+// hundred bytes, and a path such as /dev/zero must not be read forever.
+const maxConfigBytes = 1 << 20
+
+// readConfigFile reads a regular file of at most maxConfigBytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	src, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > maxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a settings file", path, maxConfigBytes)
+	}
+	return src, nil
+}
+
 // negated is a setting kept as its opposite: task_sandbox fills Unsandboxed.
 type negated bool
 
@@ -204,7 +231,7 @@ type negated bool
 // and a password in a file that every user may read. An empty file changes
 // nothing.
 func applyConfigFile(c *Config, path string, changed func(flag string) bool) error {
-	src, err := os.ReadFile(path)
+	src, err := readConfigFile(path)
 	if err != nil {
 		return usageError{fmt.Errorf("--config: %w", err)}
 	}

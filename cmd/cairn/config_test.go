@@ -135,6 +135,24 @@ func TestConfigFileMissing(t *testing.T) {
 	require.ErrorContains(t, err, path)
 }
 
+// TestConfigFileHostileSources refuses what is not a small regular file:
+// a folder, a device that never ends, a file past the size bound.
+func TestConfigFileHostileSources(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	require.NoError(t, os.WriteFile(big, []byte("addr: x\n#"+strings.Repeat("x", maxConfigBytes)), 0o600))
+	for path, msg := range map[string]string{
+		t.TempDir(): "not a regular file",
+		"/dev/zero": "not a regular file",
+		big:         "larger than",
+	} {
+		cfg := DefaultConfig()
+		err := applyConfigFile(&cfg, path, noFlags)
+		require.ErrorAs(t, err, new(usageError), path)
+		require.ErrorContains(t, err, msg, path)
+		require.Equal(t, DefaultConfig().Addr, cfg.Addr, "nothing applied from %s", path)
+	}
+}
+
 func TestConfigFileEmptyKeepsDefaults(t *testing.T) {
 	for _, src := range []string{"", "\n\n", "# only a comment\n", "---\n", "~\n"} {
 		cfg := DefaultConfig()
