@@ -54,6 +54,7 @@ var allowed = map[string][]string{
 	"cmd/cairn-image":      {"internal/image"},
 	"internal/image":       {"internal/errs"},
 	"internal/k8s/k8stest": {},
+	"internal/k8s":         {"internal/exec"},
 }
 
 // homes names the only Cairn packages that may import a third-party module.

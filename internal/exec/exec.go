@@ -27,9 +27,61 @@ type Job struct {
 	Log     io.Writer // stdout and stderr both go here
 	Timeout time.Duration
 	// Started, when not nil, gets the process ID (also its process group ID)
-	// once the process runs.
+	// once the process runs; 0 from an executor that runs it elsewhere.
 	Started func(pid int)
+
+	// What an executor that runs the attempt away from this machine (in a
+	// container) needs besides; the local executor ignores them.
+
+	// Name identifies the attempt across restarts of this process: running
+	// the same Name again attaches to the attempt if it still exists.
+	Name string
+	// Labels say whose the attempt is (run, task, attempt number).
+	Labels map[string]string
+	// Image is the container image; empty means the executor's own.
+	Image     string
+	Resources Resources
+	Placement Placement
+	// SecretEnv names the entries of Env that are credentials, to be kept
+	// apart from the rest (in a Kubernetes Secret, say).
+	SecretEnv []string
+	// Status, when not nil, hears why an attempt is not running yet
+	// ("unschedulable: ...", "waiting for quota ...").
+	Status func(msg string)
 }
+
+// Resources is what an attempt may use; zero means unset.
+type Resources struct {
+	CPU    float64 // cores
+	Memory int64   // bytes
+	GPU    int
+}
+
+// Placement says where an attempt may run on a cluster.
+type Placement struct {
+	NodeSelector   map[string]string
+	Tolerations    []Toleration
+	ServiceAccount string
+}
+
+// Toleration lets an attempt run on nodes with a matching taint.
+type Toleration struct {
+	Key      string
+	Operator string // Equal (default) or Exists
+	Value    string
+	Effect   string // NoSchedule, PreferNoSchedule, NoExecute, or empty for all
+}
+
+// ErrCancelled is the cause of a context cancelled because someone asked
+// for the work to stop (not because this process is shutting down): an
+// executor whose attempts outlive this process ends them only for this
+// cause, and otherwise leaves them to be attached to again.
+var ErrCancelled = errors.New("cancelled")
+
+// ErrDetached is the Err of an attempt left running elsewhere when this
+// process stopped watching it (its context ended for another cause than
+// ErrCancelled): running the same Job.Name again attaches to it.
+var ErrDetached = errors.New("detached: the attempt runs on without this process watching it")
 
 // Result is how an attempt ended.
 type Result struct {

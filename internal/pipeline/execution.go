@@ -23,7 +23,7 @@ import (
 )
 
 var (
-	errCancelled = errors.New("cancelled")
+	errCancelled = exec.ErrCancelled
 	errLostRun   = errors.New("another process took over the run")
 )
 

@@ -39,6 +39,15 @@ const (
 	FailExitCode = "pod-container-running-failed.stage.kwok.x-k8s.io/exit-code"
 )
 
+// Test-only pod behaviours on the KWOK node, chosen by labels and
+// annotations on the pod: how long it runs before completing, and an image
+// pull that fails. LogLine is what every pod's log holds.
+const (
+	RunForAnnotation = "cairn.dev/test-run-for" // a Go duration, e.g. "30s"
+	ImagePullLabel   = "cairn.dev/test-image-pull-fails"
+	LogLine          = "hello from the KWOK node"
+)
+
 // Cluster is a running control plane.
 type Cluster struct {
 	Dir        string // its folder: kubeconfig, logs, etcd data
@@ -218,14 +227,72 @@ func stagesFile(t testing.TB, bin, dir string) string {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		must(t, err)
+		text := string(data)
+		switch filepath.Base(f) {
+		case "pod-fast-pod-complete.yaml": // runs for RunForAnnotation
+			text = strings.Replace(text, "  next:\n", "  delay:\n    durationMilliseconds: 0\n    durationFrom:\n"+
+				"      expressionFrom: '.metadata.annotations[\""+RunForAnnotation+"\"]'\n  next:\n", 1)
+		case "pod-fast-pod-ready.yaml": // not for pods whose image cannot be pulled
+			text = strings.Replace(text, "    matchExpressions:\n", "    matchExpressions:\n"+
+				"    - key: '.metadata.labels[\""+ImagePullLabel+"\"]'\n      operator: 'DoesNotExist'\n", 1)
+		}
 		b.WriteString("---\n")
-		b.Write(data)
+		b.WriteString(text)
 		b.WriteString("\n")
 	}
+	b.WriteString(imagePullStage)
+	logFile := filepath.Join(dir, "pod.log")
+	must(t, os.WriteFile(logFile, []byte("2026-01-01T00:00:00.000000000Z stdout F "+LogLine+"\n"), 0o644))
+	fmt.Fprintf(&b, "---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata: {name: all}\n"+
+		"spec: {selector: {}, logs: [{containers: [], logsFile: %q}]}\n", logFile)
 	path := filepath.Join(dir, "stages.yaml")
 	must(t, os.WriteFile(path, []byte(b.String()), 0o644))
 	return path
 }
+
+// imagePullStage leaves a scheduled pod with ImagePullLabel waiting in
+// ImagePullBackOff, as a kubelet does when the image cannot be pulled.
+const imagePullStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: cairn-image-pull-backoff
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.labels["` + ImagePullLabel + `"]'
+      operator: 'Exists'
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Pending']
+    - key: '.status.containerStatuses'
+      operator: 'DoesNotExist'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: PodScheduled
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        state:
+          waiting:
+            reason: ImagePullBackOff
+            message: 'Back-off pulling image "{{ .image }}"'
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      phase: Pending
+`
 
 // procs are the cluster's processes, each in its own process group, with
 // its output in DIR/NAME.log.

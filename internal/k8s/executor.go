@@ -1,0 +1,541 @@
+package k8s
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/cairn-mlops/cairn/internal/exec"
+)
+
+// Labels and annotations on every Job, pod and Secret the executor makes.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "cairn"
+	LabelRun       = "cairn.dev/run"
+	LabelTask      = "cairn.dev/task"
+	LabelAttempt   = "cairn.dev/attempt"
+	// AnnotationName holds the attempt's full name (exec.Job.Name), which
+	// the Job's name is a hash of.
+	AnnotationName = "cairn.dev/name"
+	// Container is the name of the container that runs the attempt.
+	Container    = "task"
+	jobNameLabel = "batch.kubernetes.io/job-name"
+)
+
+// GPUResource is the extended resource a task's GPUs are asked for as.
+const GPUResource corev1.ResourceName = "nvidia.com/gpu"
+
+// Options configure the executor.
+type Options struct {
+	Namespace string // default "default"
+	// Image runs attempts whose job names none (the steps, and run:
+	// commands without an image of their own).
+	Image      string
+	PullPolicy corev1.PullPolicy // default IfNotPresent
+	// PendingTimeout is how long a pod may stay unschedulable, or wait for
+	// its container to be created, before the attempt fails. Default 10 min.
+	PendingTimeout time.Duration
+	// TTLAfterFinished is how long Kubernetes keeps a finished Job that the
+	// executor did not delete itself (it deletes each Job once it has seen
+	// the end and read the log). Default 1 h.
+	TTLAfterFinished time.Duration
+	// CancelGrace is how long a cancelled attempt's Job gets to go before
+	// Execute returns anyway. Default 30 s.
+	CancelGrace time.Duration
+	// PodLabels and PodAnnotations go on every task pod (a service mesh's
+	// opt-out, a cost-allocation label, ...).
+	PodLabels      map[string]string
+	PodAnnotations map[string]string
+	Logger         *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Namespace == "" {
+		o.Namespace = "default"
+	}
+	if o.PullPolicy == "" {
+		o.PullPolicy = corev1.PullIfNotPresent
+	}
+	if o.PendingTimeout <= 0 {
+		o.PendingTimeout = 10 * time.Minute
+	}
+	if o.TTLAfterFinished <= 0 {
+		o.TTLAfterFinished = time.Hour
+	}
+	if o.CancelGrace <= 0 {
+		o.CancelGrace = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Executor runs attempts as Jobs in one namespace.
+type Executor struct {
+	client kubernetes.Interface
+	opts   Options
+
+	startOnce sync.Once
+	startErr  error
+	stop      chan struct{}
+	jobs      batchlisters.JobNamespaceLister
+	pods      corelisters.PodNamespaceLister
+	quotas    corelisters.ResourceQuotaNamespaceLister
+
+	mu       sync.Mutex
+	waiters  map[string]map[chan struct{}]bool // Job name -> wake-ups
+	quotaCh  chan struct{}                     // closed and replaced on each quota change
+	reserved map[string]corev1.ResourceList    // Jobs created whose pod is not counted by a quota yet
+}
+
+// New returns an executor; its informers start with the first attempt.
+func New(client kubernetes.Interface, opts Options) (*Executor, error) {
+	opts.defaults()
+	if opts.Image == "" {
+		return nil, errors.New("kubernetes executor: no image for the tasks")
+	}
+	return &Executor{client: client, opts: opts, stop: make(chan struct{}),
+		waiters: map[string]map[chan struct{}]bool{}, quotaCh: make(chan struct{}), reserved: map[string]corev1.ResourceList{}}, nil
+}
+
+// Close stops the informers.
+func (e *Executor) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.stop:
+	default:
+		close(e.stop)
+	}
+}
+
+// start runs the Job, pod and ResourceQuota informers of the namespace and
+// waits for their first listing.
+func (e *Executor) start(ctx context.Context) error {
+	e.startOnce.Do(func() {
+		managed := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(e.opts.Namespace),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + ManagedBy }))
+		all := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(e.opts.Namespace))
+		ji, pi, qi := managed.Batch().V1().Jobs(), managed.Core().V1().Pods(), all.Core().V1().ResourceQuotas()
+		e.jobs, e.pods, e.quotas = ji.Lister().Jobs(e.opts.Namespace), pi.Lister().Pods(e.opts.Namespace), qi.Lister().ResourceQuotas(e.opts.Namespace)
+		onJob := func(obj any) {
+			if m, ok := meta(obj); ok {
+				e.wake(m.GetName())
+			}
+		}
+		onPod := func(obj any) {
+			if m, ok := meta(obj); ok {
+				if name := m.GetLabels()[jobNameLabel]; name != "" {
+					e.podSeen(name)
+					e.wake(name)
+				}
+			}
+		}
+		onQuota := func(any) { e.quotaChanged() }
+		handler := func(f func(any)) cache.ResourceEventHandlerFuncs {
+			return cache.ResourceEventHandlerFuncs{AddFunc: f, UpdateFunc: func(_, n any) { f(n) }, DeleteFunc: f}
+		}
+		for _, reg := range []struct {
+			inf cache.SharedIndexInformer
+			f   func(any)
+		}{{ji.Informer(), onJob}, {pi.Informer(), onPod}, {qi.Informer(), onQuota}} {
+			if _, err := reg.inf.AddEventHandler(handler(reg.f)); err != nil {
+				e.startErr = err
+				return
+			}
+		}
+		managed.Start(e.stop)
+		all.Start(e.stop)
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if !cache.WaitForCacheSync(sctx.Done(), ji.Informer().HasSynced, pi.Informer().HasSynced, qi.Informer().HasSynced) {
+			e.startErr = fmt.Errorf("kubernetes executor: could not list Jobs, pods and ResourceQuotas in namespace %q (is the cluster reachable, and may this server list them?)", e.opts.Namespace)
+		}
+	})
+	return e.startErr
+}
+
+func meta(obj any) (metav1.Object, bool) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	return m, ok
+}
+
+func (e *Executor) subscribe(name string) chan struct{} {
+	ch := make(chan struct{}, 1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.waiters[name] == nil {
+		e.waiters[name] = map[chan struct{}]bool{}
+	}
+	e.waiters[name][ch] = true
+	return ch
+}
+
+func (e *Executor) unsubscribe(name string, ch chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.waiters[name], ch)
+	if len(e.waiters[name]) == 0 {
+		delete(e.waiters, name)
+	}
+	delete(e.reserved, name)
+}
+
+func (e *Executor) wake(name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for ch := range e.waiters[name] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (e *Executor) podSeen(job string) {
+	e.mu.Lock()
+	_, ok := e.reserved[job]
+	delete(e.reserved, job)
+	e.mu.Unlock()
+	if ok {
+		e.quotaChanged()
+	}
+}
+
+func (e *Executor) quotaChanged() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	close(e.quotaCh)
+	e.quotaCh = make(chan struct{})
+}
+
+// JobName is the name of the Job that runs the attempt called name: a
+// readable prefix and a hash of the whole, so it is the same after a
+// restart and fits Kubernetes' 63 characters.
+func JobName(name string, lbl map[string]string) string {
+	sum := sha256.Sum256([]byte(name))
+	prefix := "cairn-" + notName.ReplaceAllString(strings.ToLower(lbl[LabelTask]), "-")
+	if len(prefix) > 40 {
+		prefix = prefix[:40]
+	}
+	return strings.TrimRight(prefix, "-") + "-" + hex.EncodeToString(sum[:])[:12]
+}
+
+var (
+	notLabel = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+	notName  = regexp.MustCompile(`[^a-z0-9]+`)
+)
+
+// labelValue makes s a valid label value: the characters Kubernetes
+// allows, alphanumeric at both ends, at most 63 long.
+func labelValue(s string) string {
+	s = notLabel.ReplaceAllString(s, "-")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, "-._")
+}
+
+// Execute implements exec.Executor.
+func (e *Executor) Execute(ctx context.Context, job *exec.Job) exec.Result {
+	start := time.Now()
+	fail := func(err error) exec.Result {
+		return exec.Result{ExitCode: -1, Err: err, Duration: time.Since(start)}
+	}
+	if len(job.Args) == 0 {
+		return fail(errors.New("no command"))
+	}
+	if err := e.start(ctx); err != nil {
+		return fail(err)
+	}
+	if job.Name == "" {
+		job.Name = fmt.Sprintf("adhoc/%d", time.Now().UnixNano())
+	}
+	lbl := map[string]string{LabelManagedBy: ManagedBy}
+	for k, v := range job.Labels {
+		lbl[k] = labelValue(v)
+	}
+	name := JobName(job.Name, job.Labels)
+	a := &attempt{e: e, job: job, name: name, log: &lockedWriter{w: job.Log}, start: start}
+	a.wakeup = e.subscribe(name)
+	defer e.unsubscribe(name, a.wakeup)
+
+	existing, err := e.client.BatchV1().Jobs(e.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil && existing.Annotations[AnnotationName] == job.Name:
+		a.uid = existing.UID
+		fmt.Fprintf(a.log, "=== attached to Kubernetes Job %s/%s, which outlived the last server\n", e.opts.Namespace, name)
+	case err == nil:
+		return fail(fmt.Errorf("a Job named %s in namespace %s is not this attempt's (annotation %s is %q)",
+			name, e.opts.Namespace, AnnotationName, existing.Annotations[AnnotationName]))
+	case apierrors.IsNotFound(err):
+		kj, secret, err := e.build(job, name, lbl)
+		if err != nil {
+			return fail(err)
+		}
+		if err := e.admit(ctx, job, name, podResources(&kj.Spec.Template.Spec)); err != nil {
+			if ctx.Err() != nil {
+				return a.interrupted(ctx, context.Cause(ctx))
+			}
+			return fail(err)
+		}
+		if a.uid, err = e.create(ctx, kj, secret); err != nil {
+			e.mu.Lock()
+			delete(e.reserved, name)
+			e.mu.Unlock()
+			if ctx.Err() != nil {
+				return a.interrupted(ctx, context.Cause(ctx))
+			}
+			return fail(err)
+		}
+		fmt.Fprintf(a.log, "=== Kubernetes Job %s/%s, image %s\n", e.opts.Namespace, name, kj.Spec.Template.Spec.Containers[0].Image)
+	default:
+		if ctx.Err() != nil {
+			return a.interrupted(ctx, context.Cause(ctx))
+		}
+		return fail(fmt.Errorf("look for Job %s in namespace %s: %w", name, e.opts.Namespace, err))
+	}
+	return a.watch(ctx)
+}
+
+// build makes the Job (and the Secret of its credentials, if any).
+func (e *Executor) build(job *exec.Job, name string, lbl map[string]string) (*batchv1.Job, *corev1.Secret, error) {
+	secretNames := map[string]bool{}
+	for _, k := range job.SecretEnv {
+		secretNames[k] = true
+	}
+	var env []corev1.EnvVar
+	var secret *corev1.Secret
+	for _, kv := range job.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if !secretNames[k] {
+			env = append(env, corev1.EnvVar{Name: k, Value: v})
+			continue
+		}
+		if secret == nil {
+			secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.opts.Namespace, Labels: lbl,
+				Annotations: map[string]string{AnnotationName: job.Name}}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{}}
+		}
+		secret.Data[k] = []byte(v)
+		env = append(env, corev1.EnvVar{Name: k, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: name}, Key: k}}})
+	}
+	res, err := resources(job.Resources)
+	if err != nil {
+		return nil, nil, err
+	}
+	image := job.Image
+	if image == "" {
+		image = e.opts.Image
+	}
+	tolerations := make([]corev1.Toleration, 0, len(job.Placement.Tolerations))
+	for _, t := range job.Placement.Tolerations {
+		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator),
+			Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+	}
+	// A task reaches the Kubernetes API only through a service account
+	// someone chose for it.
+	automount := job.Placement.ServiceAccount != ""
+	pod := corev1.PodSpec{
+		RestartPolicy:                 corev1.RestartPolicyNever,
+		ServiceAccountName:            job.Placement.ServiceAccount,
+		AutomountServiceAccountToken:  &automount,
+		EnableServiceLinks:            ptr(false),
+		NodeSelector:                  job.Placement.NodeSelector,
+		Tolerations:                   tolerations,
+		TerminationGracePeriodSeconds: ptr(int64(10)),
+		Containers: []corev1.Container{{
+			Name: Container, Image: image, ImagePullPolicy: e.opts.PullPolicy,
+			Command: job.Args, Env: env, Resources: res,
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		}},
+	}
+	podLabels, podAnnotations := map[string]string{}, map[string]string{}
+	for k, v := range e.opts.PodLabels {
+		podLabels[k] = v
+	}
+	for k, v := range lbl {
+		podLabels[k] = v
+	}
+	for k, v := range e.opts.PodAnnotations {
+		podAnnotations[k] = v
+	}
+	podAnnotations[AnnotationName] = job.Name
+	kj := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.opts.Namespace, Labels: lbl, Annotations: map[string]string{AnnotationName: job.Name}},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr(int32(0)),
+			TTLSecondsAfterFinished: ptr(int32(e.opts.TTLAfterFinished / time.Second)),
+			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations}, Spec: pod},
+		},
+	}
+	if job.Timeout > 0 {
+		kj.Spec.ActiveDeadlineSeconds = ptr(int64(math.Ceil(job.Timeout.Seconds())))
+	}
+	return kj, secret, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// resources turns a task's needs into requests equal to limits, so a task
+// gets what it asked for and a memory limit it can be OOMKilled at.
+func resources(r exec.Resources) (corev1.ResourceRequirements, error) {
+	list := corev1.ResourceList{}
+	if r.CPU < 0 || r.Memory < 0 || r.GPU < 0 {
+		return corev1.ResourceRequirements{}, fmt.Errorf("resources: negative value (cpu %g, memory %d, gpu %d)", r.CPU, r.Memory, r.GPU)
+	}
+	if r.CPU > 0 {
+		list[corev1.ResourceCPU] = *resource.NewMilliQuantity(int64(math.Ceil(r.CPU*1000)), resource.DecimalSI)
+	}
+	if r.Memory > 0 {
+		list[corev1.ResourceMemory] = *resource.NewQuantity(r.Memory, resource.BinarySI)
+	}
+	if r.GPU > 0 {
+		list[GPUResource] = *resource.NewQuantity(int64(r.GPU), resource.DecimalSI)
+	}
+	if len(list) == 0 {
+		return corev1.ResourceRequirements{}, nil
+	}
+	return corev1.ResourceRequirements{Requests: list, Limits: list.DeepCopy()}, nil
+}
+
+// create makes the Secret, then the Job, then gives the Secret to the Job
+// so that deleting the Job (or its TTL) deletes the credential too.
+func (e *Executor) create(ctx context.Context, kj *batchv1.Job, secret *corev1.Secret) (types.UID, error) {
+	ns := e.opts.Namespace
+	if secret != nil {
+		if _, err := e.client.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				return "", fmt.Errorf("create Secret %s/%s: %w", ns, secret.Name, err)
+			}
+			if _, err := e.client.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+				return "", fmt.Errorf("update Secret %s/%s: %w", ns, secret.Name, err)
+			}
+		}
+	}
+	created, err := e.client.BatchV1().Jobs(ns).Create(ctx, kj, metav1.CreateOptions{})
+	if err != nil {
+		if secret != nil {
+			_ = e.client.CoreV1().Secrets(ns).Delete(context.WithoutCancel(ctx), secret.Name, metav1.DeleteOptions{})
+		}
+		return "", fmt.Errorf("create Job %s/%s: %w", ns, kj.Name, err)
+	}
+	if secret != nil {
+		s, err := e.client.CoreV1().Secrets(ns).Get(ctx, secret.Name, metav1.GetOptions{})
+		if err == nil {
+			s.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: created.Name, UID: created.UID}}
+			_, err = e.client.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			e.opts.Logger.Warn("could not give the attempt's Secret to its Job; it is deleted with the attempt instead", "secret", secret.Name, "err", err)
+		}
+	}
+	return created.UID, nil
+}
+
+// admit waits until the Job's pod fits under every ResourceQuota of the
+// namespace, counting pods of Jobs this executor created that the quota
+// does not count yet, so that concurrent attempts queue here instead of
+// failing at the API. A pod larger than a quota's hard limit fails at once.
+func (e *Executor) admit(ctx context.Context, job *exec.Job, name string, need corev1.ResourceList) error {
+	said := ""
+	for {
+		e.mu.Lock()
+		ch := e.quotaCh
+		quotas, err := e.quotas.List(labels.Everything())
+		if err != nil {
+			e.mu.Unlock()
+			return err
+		}
+		var waitFor string
+		for _, q := range quotas {
+			for r, hard := range q.Status.Hard {
+				want, ok := need[r]
+				if !ok {
+					continue
+				}
+				if want.Cmp(hard) > 0 {
+					e.mu.Unlock()
+					return &tooBig{quota: q.Name, resource: string(r), want: want.String(), hard: hard.String()}
+				}
+				used := q.Status.Used[r].DeepCopy()
+				for _, rl := range e.reserved {
+					if v, ok := rl[r]; ok {
+						used.Add(v)
+					}
+				}
+				used.Add(want)
+				if used.Cmp(hard) > 0 && waitFor == "" {
+					u := q.Status.Used[r]
+					waitFor = fmt.Sprintf("waiting for room under ResourceQuota %s: %s %s used of %s, this task needs %s", q.Name, r, u.String(), hard.String(), want.String())
+				}
+			}
+		}
+		if waitFor == "" {
+			e.reserved[name] = need
+			e.mu.Unlock()
+			return nil
+		}
+		e.mu.Unlock()
+		if waitFor != said && job.Status != nil {
+			job.Status(waitFor)
+		}
+		said = waitFor
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second): // the quota's status may change without an event we see
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+type tooBig struct{ quota, resource, want, hard string }
+
+func (t *tooBig) Error() string {
+	return fmt.Sprintf("the task needs %s %s, more than ResourceQuota %s allows at all (%s)", t.resource, t.want, t.quota, t.hard)
+}
+
+// podResources is what one pod of the Job counts against a quota.
+func podResources(spec *corev1.PodSpec) corev1.ResourceList {
+	out := corev1.ResourceList{"pods": resource.MustParse("1"), "count/pods": resource.MustParse("1")}
+	c := spec.Containers[0]
+	for r, q := range c.Resources.Requests {
+		out["requests."+r] = q
+		if r == corev1.ResourceCPU || r == corev1.ResourceMemory {
+			out[r] = q
+		}
+	}
+	for r, q := range c.Resources.Limits {
+		out["limits."+r] = q
+	}
+	return out
+}
