@@ -15,6 +15,12 @@ func (p *Plan) String() string {
 	if s.Schedule != "" {
 		fmt.Fprintf(&b, "schedule %q\n", s.Schedule)
 	}
+	if s.Executor != "" {
+		fmt.Fprintf(&b, "executor %s\n", s.Executor)
+	}
+	if k := s.Kubernetes.String(); k != "" {
+		fmt.Fprintf(&b, "kubernetes %s\n", k)
+	}
 	if len(s.Params) > 0 {
 		b.WriteString("params:\n")
 		for _, pr := range s.Params {
@@ -71,6 +77,12 @@ func (p *Plan) String() string {
 		}
 		if t.Cache {
 			opts = append(opts, "cache")
+		}
+		if t.Image != "" {
+			opts = append(opts, "image "+t.Image)
+		}
+		if k := t.Kubernetes.String(); k != "" {
+			opts = append(opts, "kubernetes "+k)
 		}
 		if len(t.Outputs) > 0 {
 			opts = append(opts, "outputs "+strings.Join(t.Outputs, ", "))

@@ -36,6 +36,10 @@ type Spec struct {
 	Schedule string
 	Params   []*Param // in the order written
 	Tasks    []*Task  // in the order written
+	// Executor names where the tasks run ("local", "kubernetes"); empty
+	// means the server's default.
+	Executor   string
+	Kubernetes Kubernetes // every task's placement on the kubernetes executor
 	// File names the source in messages, e.g. "fingers.yaml".
 	File string
 	// Source is the YAML the spec was decoded from.
@@ -78,6 +82,10 @@ type Task struct {
 	Concurrency int // cap on parallel items of a for_each; 0 means no cap
 	Resources   Resources
 	Cache       bool
+	// Image is the container image a run: task runs in on an executor
+	// that runs containers; empty means Cairn's image (with its shell).
+	Image      string
+	Kubernetes Kubernetes
 
 	lines map[string]int // field -> line
 }
@@ -331,7 +339,7 @@ func (d *decoder) spec(n *yaml.Node, s *Spec) {
 		d.addf(n.Line, "a pipeline must be a mapping with name and tasks, got %s", describe(n))
 		return
 	}
-	d.fields(n, "pipeline", []string{"name", "description", "schedule", "params", "tasks"}, func(key string, v *yaml.Node) {
+	d.fields(n, "pipeline", []string{"name", "description", "schedule", "params", "tasks", "executor", "kubernetes"}, func(key string, v *yaml.Node) {
 		s.lines[key] = v.Line
 		switch key {
 		case "name":
@@ -344,6 +352,10 @@ func (d *decoder) spec(n *yaml.Node, s *Spec) {
 			d.params(v, s)
 		case "tasks":
 			d.tasks(v, s)
+		case "executor":
+			s.Executor = d.executor(v, "executor")
+		case "kubernetes":
+			s.Kubernetes = d.kubernetes(v, "kubernetes")
 		}
 	})
 }
@@ -401,7 +413,7 @@ func typeOf(v any) ParamType {
 }
 
 var taskFields = []string{"needs", "uses", "run", "with", "env", "outputs", "artifacts", "retries", "timeout",
-	"when", "for_each", "concurrency", "resources", "cache", "writable"}
+	"when", "for_each", "concurrency", "resources", "cache", "writable", "image", "kubernetes"}
 
 func (d *decoder) tasks(n *yaml.Node, s *Spec) {
 	if n.Kind != yaml.MappingNode {
@@ -480,6 +492,13 @@ func (d *decoder) task(n *yaml.Node, t *Task) {
 			t.Concurrency = d.integer(v, w)
 		case "resources":
 			d.resources(v, t, w)
+		case "image":
+			t.Image = d.str(v, w)
+			if strings.TrimSpace(t.Image) != t.Image || t.Image == "" || strings.ContainsAny(t.Image, " \t\n") {
+				d.addf(v.Line, "%s: %q is not an image reference such as python:3.11 or registry.example.com/team/trainer@sha256:...", w, t.Image)
+			}
+		case "kubernetes":
+			t.Kubernetes = d.kubernetes(v, w)
 		case "cache":
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!bool" {
 				d.addf(v.Line, "%s must be true or false, got %s", w, describe(v))

@@ -86,6 +86,9 @@ func (t *PlanTask) CodeHash() string {
 	if t.Step != nil {
 		return "step:" + t.Uses + "@" + t.Step.Version()
 	}
+	if t.Image != "" {
+		return "run:" + t.Image + "\n" + t.Run
+	}
 	return "run:" + t.Run
 }
 
@@ -415,6 +418,8 @@ func (v *validator) task(pt *PlanTask) {
 		v.addf(t.LineOf("run"), "task %q: give uses: or run:, not both", t.Name)
 	case t.Run != "" && t.With != nil:
 		v.addf(t.LineOf("with"), "task %q: with: gives inputs to a uses: step; a run: command takes values from templates and env:", t.Name)
+	case t.Uses != "" && t.Image != "":
+		v.addf(t.LineOf("image"), "task %q: image: is for run: commands; a uses: step runs in Cairn's own image", t.Name)
 	case t.Uses != "":
 		st, ok := v.cat.Lookup(t.Uses)
 		if !ok {
