@@ -208,7 +208,7 @@ func (s secretAuth) Authorize(r *http.Request, need web.Access) (context.Context
 // staticCredential gives every run the same secret.
 type staticCredential string
 
-func (c staticCredential) Issue(context.Context, *pipeline.Run, bool) (string, error) {
+func (c staticCredential) Issue(context.Context, *pipeline.Run, bool, bool) (string, error) {
 	return string(c), nil
 }
 func (c staticCredential) Revoke(context.Context, string) error { return nil }

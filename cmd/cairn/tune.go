@@ -83,7 +83,7 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 					return err
 				}
 				defer stop()
-				token, _ = creds.Issue(ctx, nil, false)
+				token, _ = creds.Issue(ctx, nil, false, false)
 			}
 			copts := client.DefaultOptions()
 			if token != "" {

@@ -39,8 +39,8 @@ func (a authAdapter) Authorize(r *http.Request, need web.Access) (context.Contex
 // submitted it, confined to that run (auth.Service.CreateTaskToken).
 type taskCredentials struct{ svc *auth.Service }
 
-func (c taskCredentials) Issue(ctx context.Context, run *pipeline.Run, commands bool) (string, error) {
-	return c.svc.CreateTaskToken(ctx, run.SubmittedBy, auth.Scope{PipelineRun: run.ID, Experiment: run.ExperimentID}, commands)
+func (c taskCredentials) Issue(ctx context.Context, run *pipeline.Run, commands, keep bool) (string, error) {
+	return c.svc.CreateTaskToken(ctx, run.SubmittedBy, auth.Scope{PipelineRun: run.ID, Experiment: run.ExperimentID}, commands, keep)
 }
 
 func (c taskCredentials) Revoke(ctx context.Context, runID string) error {

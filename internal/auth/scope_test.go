@@ -51,7 +51,7 @@ func newScopeFixture(t *testing.T) *scopeFixture {
 		require.NoError(t, err)
 		*p.exp, *p.run = id, run.Info.RunID
 	}
-	f.secret, err = svc.CreateTaskToken(ctx, "eddie", auth.Scope{PipelineRun: "pr1", Experiment: f.inExp}, false)
+	f.secret, err = svc.CreateTaskToken(ctx, "eddie", auth.Scope{PipelineRun: "pr1", Experiment: f.inExp}, false, false)
 	require.NoError(t, err)
 	return f
 }
@@ -152,18 +152,18 @@ func TestTaskTokenLifetime(t *testing.T) {
 	}
 
 	// Only users who may run commands get a token for a run with run: tasks.
-	_, err := f.svc.CreateTaskToken(ctx, "eddie", sc, true)
+	_, err := f.svc.CreateTaskToken(ctx, "eddie", sc, true, false)
 	require.Equal(t, errs.PermissionDenied, errs.KindOf(err))
 	require.Contains(t, errs.MessageOf(err), "role 'run' or 'admin'")
-	_, err = f.svc.CreateTaskToken(ctx, "rita", sc, false)
+	_, err = f.svc.CreateTaskToken(ctx, "rita", sc, false, false)
 	require.Equal(t, errs.PermissionDenied, errs.KindOf(err))
-	_, err = f.svc.CreateTaskToken(ctx, "nobody", sc, false)
+	_, err = f.svc.CreateTaskToken(ctx, "nobody", sc, false, false)
 	require.Equal(t, errs.NotFound, errs.KindOf(err))
-	_, err = f.svc.CreateTaskToken(ctx, "", sc, false)
+	_, err = f.svc.CreateTaskToken(ctx, "", sc, false, false)
 	require.Equal(t, errs.Invalid, errs.KindOf(err))
 
 	// rick (run) gets one; it writes as an editor, never as more.
-	rick, err := f.svc.CreateTaskToken(ctx, "rick", sc, true)
+	rick, err := f.svc.CreateTaskToken(ctx, "rick", sc, true, false)
 	require.NoError(t, err)
 	require.NoError(t, write(rick))
 	r := httptest.NewRequest("GET", "/api/2.0/mlflow/runs/get", nil)
@@ -173,10 +173,21 @@ func TestTaskTokenLifetime(t *testing.T) {
 	require.Equal(t, auth.RoleEdit, p.Role)
 
 	// A second token for the same run replaces the first.
-	again, err := f.svc.CreateTaskToken(ctx, "rick", sc, true)
+	again, err := f.svc.CreateTaskToken(ctx, "rick", sc, true, false)
 	require.NoError(t, err)
 	require.Equal(t, errs.Unauthenticated, errs.KindOf(write(rick)))
 	require.NoError(t, write(again))
+
+	// Kept: one issued on resuming a run whose attempts still run in a
+	// cluster leaves theirs working; revoking the run ends both.
+	kept, err := f.svc.CreateTaskToken(ctx, "rick", sc, true, true)
+	require.NoError(t, err)
+	require.NoError(t, write(again))
+	require.NoError(t, write(kept))
+	require.NoError(t, f.svc.RevokeTaskToken(ctx, "pr2"))
+	require.Equal(t, errs.Unauthenticated, errs.KindOf(write(kept)))
+	again, err = f.svc.CreateTaskToken(ctx, "rick", sc, true, false)
+	require.NoError(t, err)
 
 	// Demoted: it reads no more than its user.
 	require.NoError(t, f.svc.SetRole(ctx, "rick", auth.RoleRead))
@@ -195,9 +206,9 @@ func TestTaskTokenLifetime(t *testing.T) {
 	require.Equal(t, errs.Unauthenticated, errs.KindOf(write(eddie)))
 
 	// Pruned at start when its run has ended.
-	s3, err := f.svc.CreateTaskToken(ctx, "rick", auth.Scope{PipelineRun: "pr3", Experiment: f.inExp}, false)
+	s3, err := f.svc.CreateTaskToken(ctx, "rick", auth.Scope{PipelineRun: "pr3", Experiment: f.inExp}, false, false)
 	require.NoError(t, err)
-	s4, err := f.svc.CreateTaskToken(ctx, "rick", auth.Scope{PipelineRun: "pr4", Experiment: f.inExp}, false)
+	s4, err := f.svc.CreateTaskToken(ctx, "rick", auth.Scope{PipelineRun: "pr4", Experiment: f.inExp}, false, false)
 	require.NoError(t, err)
 	plain, _, err := f.svc.CreateToken(ctx, "rick", "ci", 0)
 	require.NoError(t, err)

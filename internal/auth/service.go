@@ -351,10 +351,11 @@ func taskTokenName(runID string) string { return "pipeline-run " + runID }
 // of user, confined to sc, that writes as user but never as more than an
 // editor. commands says whether the run has run: tasks, which need a user
 // whose role may run commands. A token made before for the same run is
-// replaced. The token works until RevokeTaskToken, or until the user is
+// replaced, unless keep (attempts still running in a cluster hold it). The
+// token works until RevokeTaskToken, or until the user is
 // deleted or loses the role it needs. Errors: Invalid (no user), NotFound
 // (user), PermissionDenied (the user's role).
-func (s *Service) CreateTaskToken(ctx context.Context, user string, sc Scope, commands bool) (string, error) {
+func (s *Service) CreateTaskToken(ctx context.Context, user string, sc Scope, commands, keep bool) (string, error) {
 	if user == "" {
 		return "", errs.Invalidf("pipeline run %s has no submitting user to act for (it was submitted before users were recorded); submit it again", sc.PipelineRun)
 	}
@@ -372,14 +373,19 @@ func (s *Service) CreateTaskToken(ctx context.Context, user string, sc Scope, co
 		return "", errs.E(errs.PermissionDenied, "pipeline run %s has run: tasks, but user '%s', who submitted it, has role '%s': "+
 			"shell commands need role 'run' or 'admin'", sc.PipelineRun, user, u.Role)
 	}
-	if err := s.RevokeTaskToken(ctx, sc.PipelineRun); err != nil {
-		return "", err
+	if !keep {
+		if err := s.RevokeTaskToken(ctx, sc.PipelineRun); err != nil {
+			return "", err
+		}
 	}
 	secret := newSecret()
 	sum := sha256.Sum256([]byte(secret))
 	scope := sc
 	t := Token{ID: newID(), Name: taskTokenName(sc.PipelineRun), User: user, Prefix: secret[:displayPrefixLen],
 		Hash: sum[:], CreationTime: s.now(), Scope: &scope}
+	if keep { // beside the run's earlier ones, under a name of its own
+		t.Name += " " + t.ID[:8]
+	}
 	if err := s.store.CreateToken(ctx, &t); err != nil {
 		return "", fmt.Errorf("create task token: %w", err)
 	}

@@ -50,6 +50,13 @@ type Job struct {
 	Status func(msg string)
 }
 
+// The keys of Job.Labels the engine and the sweep runner set.
+const (
+	LabelRun     = "cairn.dev/run"     // the pipeline run or sweep
+	LabelTask    = "cairn.dev/task"    // the task node or trial
+	LabelAttempt = "cairn.dev/attempt" // the attempt number, from 1
+)
+
 // Resources is what an attempt may use; zero means unset.
 type Resources struct {
 	CPU    float64 // cores

@@ -33,9 +33,9 @@ import (
 const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	ManagedBy      = "cairn"
-	LabelRun       = "cairn.dev/run"
-	LabelTask      = "cairn.dev/task"
-	LabelAttempt   = "cairn.dev/attempt"
+	LabelRun       = exec.LabelRun
+	LabelTask      = exec.LabelTask
+	LabelAttempt   = exec.LabelAttempt
 	// AnnotationName holds the attempt's full name (exec.Job.Name), which
 	// the Job's name is a hash of.
 	AnnotationName = "cairn.dev/name"

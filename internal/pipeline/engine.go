@@ -56,16 +56,77 @@ type Options struct {
 	// Limits bound what one spec may ask for: tasks, and for_each items per
 	// task and per run (zero fields take spec.DefaultLimits).
 	Limits spec.Limits
-	Logger *slog.Logger
+	// Remote are executors that run tasks away from this machine, by the
+	// name a spec's executor: gives ("kubernetes"). DefaultExecutor names
+	// the one for specs that name none; "" or "local" is the executor
+	// NewEngine got.
+	Remote          map[string]*RemoteExecutor
+	DefaultExecutor string
+	Logger          *slog.Logger
+}
+
+// RemoteExecutor runs tasks in containers away from this machine. Their
+// world is their image's, so the engine packs none of them onto this
+// machine's capacity (the cluster schedules them) and sandboxes none (the
+// container confines them), and steps start with a command in the image.
+type RemoteExecutor struct {
+	Executor    exec.Executor
+	StepCommand []string // the step ID, "--inputs" and a file are appended
+	Shell       string   // runs run: commands as Shell -c COMMAND
+	// Environ is what every task starts from instead of this process's.
+	Environ []string
+	// TrackingURI is how tasks reach this server (MLFLOW_TRACKING_URI).
+	TrackingURI string
+	// MaxRunning caps the attempts of one run running at once; 0 is no cap.
+	MaxRunning int
+}
+
+// placement is how one execution's tasks start: here, or on a remote
+// executor.
+type placement struct {
+	name        string
+	executor    exec.Executor
+	stepCommand []string
+	shell       string
+	environ     []string
+	trackingURI string
+	sandbox     *exec.SandboxOptions
+	remote      bool
+	maxRunning  int
+}
+
+// placement returns where plan's tasks run.
+func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
+	name := plan.Spec.Executor
+	if name == "" {
+		name = e.opts.DefaultExecutor
+	}
+	if name == "" || name == "local" {
+		return &placement{name: "local", executor: e.executor, stepCommand: e.opts.StepCommand, shell: e.opts.Shell,
+			environ: e.opts.Environ, trackingURI: e.opts.TrackingURI, sandbox: e.opts.Sandbox}, nil
+	}
+	r := e.opts.Remote[name]
+	if r == nil {
+		return nil, errs.Invalidf("pipeline %s runs on executor %q, which this server does not have (start it with --executor %s, or give %s: in its config file)",
+			plan.Spec.Name, name, name, name)
+	}
+	shell := r.Shell
+	if shell == "" {
+		shell = "sh"
+	}
+	return &placement{name: name, executor: r.Executor, stepCommand: r.StepCommand, shell: shell, environ: r.Environ,
+		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning}, nil
 }
 
 // Credentials issues the tracking credential of one run's tasks.
 type Credentials interface {
 	// Issue returns the secret run's tasks authenticate with, acting for
 	// run.SubmittedBy, confined to the run and its experiment; commands says
-	// whether the run has run: tasks. Errors: Invalid (no user recorded),
-	// NotFound (the user is gone), PermissionDenied (the user's role).
-	Issue(ctx context.Context, run *Run, commands bool) (string, error)
+	// whether the run has run: tasks; keep leaves the run's earlier
+	// credentials valid (attempts still running in a cluster hold them),
+	// otherwise the new one replaces them. Errors: Invalid (no user
+	// recorded), NotFound (the user is gone), PermissionDenied (the role).
+	Issue(ctx context.Context, run *Run, commands, keep bool) (string, error)
 	// Revoke ends the credential of run runID, if any.
 	Revoke(ctx context.Context, runID string) error
 }
@@ -126,6 +187,11 @@ func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat spec.Ca
 		opts.Logger = slog.Default()
 	}
 	opts.Limits = opts.Limits.WithDefaults()
+	for name, r := range opts.Remote {
+		if r == nil || r.Executor == nil || len(r.StepCommand) == 0 {
+			return nil, fmt.Errorf("pipeline engine: remote executor %q needs an executor and a step command", name)
+		}
+	}
 	host, _ := os.Hostname()
 	if opts.Owner == "" {
 		opts.Owner = host + ":" + strconv.Itoa(os.Getpid())
@@ -204,6 +270,13 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Run, error) {
 }
 
 func (e *Engine) checkCapacity(plan *spec.Plan) error {
+	where, err := e.placement(plan)
+	if err != nil {
+		return err
+	}
+	if where.remote {
+		return nil // the cluster's to say, when it schedules the pods
+	}
 	var problems []string
 	c := e.opts.Capacity
 	for _, pt := range plan.Order {

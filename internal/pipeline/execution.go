@@ -48,21 +48,28 @@ type execution struct {
 	events  chan jobEvent
 	retries chan string
 	done    chan struct{}
+	where   *placement
+	// reattach are tasks whose attempt was left running on a remote
+	// executor by the last owner: they run the same attempt again, which
+	// attaches to it; detached counts attempts this owner left running.
+	reattach map[string]bool
+	detached int
 	token   string // the tasks' tracking credential, when Options.Credentials issues one
 	revoke  func() // ends token; finish calls it before the run reads as ended
 }
 
 type jobEvent struct {
-	node    string
-	retryIn time.Duration
-	retry   bool
+	node     string
+	retryIn  time.Duration
+	retry    bool
+	detached bool // the attempt runs on remotely without this process
 }
 
 func newExecution(e *Engine, run *Run) (*execution, error) {
 	x := &execution{e: e, run: run, rows: map[string]*TaskRun{}, items: map[string][]string{}, phase: map[string]Phase{},
 		active: map[string]bool{}, running: map[string]spec.Resources{}, perTask: map[string]int{}, gpus: map[string][]int{},
 		timers: map[string]*time.Timer{}, events: make(chan jobEvent), retries: make(chan string), done: make(chan struct{}),
-		gpuFree: make([]bool, e.opts.Capacity.GPU)}
+		gpuFree: make([]bool, e.opts.Capacity.GPU), reattach: map[string]bool{}}
 	for i := range x.gpuFree {
 		x.gpuFree[i] = true
 	}
@@ -82,6 +89,12 @@ func newExecution(e *Engine, run *Run) (*execution, error) {
 		return x, err
 	}
 	x.plan = plan
+	if x.where, err = e.placement(plan); err != nil {
+		return x, err
+	}
+	if x.where.remote {
+		x.gpuFree = nil // the cluster gives pods their GPUs
+	}
 	return x, nil
 }
 
@@ -130,7 +143,7 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 		run.TrackingRunID, run.ExperimentID = id, expID
 	}
 	if c := e.opts.Credentials; c != nil {
-		token, err := c.Issue(parent, run, len(x.plan.CommandTasks()) > 0)
+		token, err := c.Issue(parent, run, len(x.plan.CommandTasks()) > 0, len(x.reattach) > 0)
 		if err != nil {
 			return x.fail(parent, fmt.Errorf("tasks' credential: %w", err))
 		}
@@ -143,7 +156,13 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 				}
 			})
 		}
-		defer x.revoke()
+		defer func() {
+			// Attempts left running in a cluster hold the token; it ends
+			// with the run, whoever finishes it.
+			if x.detached == 0 || run.Phase.Done() {
+				x.revoke()
+			}
+		}()
 	}
 	if run.Started.IsZero() {
 		run.Started = now
@@ -155,6 +174,15 @@ func (x *execution) execute(parent context.Context) (*Run, error) {
 	for _, t := range run.Tasks {
 		if t.Phase == Running && t.Item < 0 && x.items[t.Task] != nil {
 			continue // a for_each task whose items are tracked one by one
+		}
+		if t.Phase == Running && t.PID == 0 && t.Attempts > 0 && x.where.remote {
+			// Its attempt may still be running in the cluster: the same
+			// attempt runs again, and the executor attaches to it.
+			t.Phase, t.Message = Pending, "attaching again to the attempt left running"
+			x.phase[t.Node] = Pending
+			x.reattach[t.Node] = true
+			resumed = append(resumed, t)
+			continue
 		}
 		if t.Phase == Running {
 			if t.PID > 0 && !exec.KillGroup(t.PID, t.PIDStart) {
@@ -507,6 +535,9 @@ func (x *execution) launch(ctx context.Context) {
 		req := x.e.request(pt)
 		fits := len(x.running) == 0 ||
 			(x.used.CPU+req.CPU <= c.CPU+1e-9 && (c.Memory == 0 || x.used.Memory+req.Memory <= c.Memory) && x.used.GPU+req.GPU <= c.GPU)
+		if x.where.remote { // the cluster packs; only a cap on attempts at once
+			fits = x.where.maxRunning == 0 || len(x.running) < x.where.maxRunning
+		}
 		if row.Item >= 0 && pt.Concurrency > 0 && x.perTask[pt.Name] >= pt.Concurrency {
 			fits = false
 		}
@@ -528,7 +559,8 @@ func (x *execution) launch(ctx context.Context) {
 			}
 		}
 		x.gpus[node] = gpus
-		j := &job{x: x, node: node, pt: pt, row: row, gpus: gpus}
+		j := &job{x: x, node: node, pt: pt, row: row, gpus: gpus, reattach: x.reattach[node]}
+		delete(x.reattach, node)
 		j.scope = x.scope(pt, row, false, true)
 		j.keyScope = x.scope(pt, row, true, true)
 		j.needs = map[string]*upstream{}
@@ -563,6 +595,9 @@ func (x *execution) handle(ev jobEvent) {
 	}
 	delete(x.gpus, ev.node)
 	x.phase[ev.node] = row.Phase
+	if ev.detached {
+		x.detached++
+	}
 	if ev.retry {
 		node := ev.node
 		x.timers[node] = time.AfterFunc(ev.retryIn, func() {

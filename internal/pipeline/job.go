@@ -31,6 +31,7 @@ type job struct {
 	keyScope *scope
 	needs    map[string]*upstream
 	secrets  []string // values masked in the attempt's log and outputs
+	reattach bool     // run the last attempt again: it may still be running remotely
 }
 
 // resolved is what an attempt runs, with its templates substituted.
@@ -130,12 +131,15 @@ func (j *job) run(ctx context.Context) jobEvent {
 	dir := filepath.Join(e.opts.Root, x.run.ID, j.node)
 	out, in := filepath.Join(dir, "out"), filepath.Join(dir, "in")
 	outputsFile := filepath.Join(dir, "outputs")
-	if err := j.prepare(dir, out, in, outputsFile); err != nil {
-		j.end(bg, Failed, "prepare task folder: "+err.Error(), tracking.StatusFailed)
-		return ev
+	if !j.reattach {
+		if err := j.prepare(dir, out, in, outputsFile); err != nil {
+			j.end(bg, Failed, "prepare task folder: "+err.Error(), tracking.StatusFailed)
+			return ev
+		}
 	}
 	row.OutputDir, row.LogPath = out, filepath.Join(dir, "log")
-	args := []string{e.opts.Shell, "-c", res.command}
+	where := x.where
+	args := []string{where.shell, "-c", res.command}
 	if j.pt.Step != nil {
 		inputsFile := filepath.Join(dir, "inputs.json")
 		b, _ := json.MarshalIndent(res.inputs, "", "  ")
@@ -143,7 +147,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 			j.end(bg, Failed, "write inputs: "+err.Error(), tracking.StatusFailed)
 			return ev
 		}
-		args = append(append([]string{}, e.opts.StepCommand...), j.pt.Uses, "--inputs", inputsFile)
+		args = append(append([]string{}, where.stepCommand...), j.pt.Uses, "--inputs", inputsFile)
 	}
 	f, err := os.OpenFile(row.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -153,7 +157,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
 	j.secrets = exec.Secrets(env, x.token)
-	if sbo := e.opts.Sandbox; sbo != nil {
+	if sbo := where.sandbox; sbo != nil {
 		sb, err := sbo.For(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.RunsCommands(), j.pt.Writable)
 		if err != nil {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
@@ -176,11 +180,18 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	logf := exec.NewMaskWriter(f, j.secrets)
 	defer logf.Close()
-	row.Attempts++
-	fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
+	if j.reattach && row.Attempts > 0 {
+		fmt.Fprintf(logf, "=== %s attempt %d again at %s (it was running when the last server stopped)\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
+	} else {
+		row.Attempts++
+		fmt.Fprintf(logf, "=== %s attempt %d at %s\n", j.node, row.Attempts, time.Now().UTC().Format(time.RFC3339Nano))
+	}
 	jb := &exec.Job{Args: args, Env: env, Dir: x.run.WorkDir, Log: logf, Timeout: j.pt.Timeout,
 		Started: func(pid int) {
-			row.Phase, row.PID, row.PIDStart, row.Message = Running, pid, exec.ProcStart(pid), ""
+			row.Phase, row.PID, row.PIDStart, row.Message = Running, pid, "", ""
+			if pid > 0 {
+				row.PIDStart = exec.ProcStart(pid)
+			}
 			if row.Started.IsZero() {
 				row.Started = time.Now().UTC()
 			}
@@ -189,8 +200,19 @@ func (j *job) run(ctx context.Context) jobEvent {
 	if jb.Dir == "" {
 		jb.Dir = out
 	}
-	r := e.executor.Execute(ctx, jb)
+	if where.remote {
+		j.remoteJob(jb)
+	}
+	r := where.executor.Execute(ctx, jb)
 	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
+	if errors.Is(r.Err, exec.ErrDetached) {
+		// Still running in the cluster: the run's next owner attaches to it.
+		fmt.Fprintf(logf, "=== %s attempt %d left running; resuming the run attaches to it\n", j.node, row.Attempts)
+		row.Phase, row.Message = Running, "left running when the server stopped; resume attaches to it"
+		x.save(bg, row)
+		ev.detached = true
+		return ev
+	}
 	if r.Err == nil {
 		err = j.collect(outputsFile, out)
 		if err == nil {
@@ -256,12 +278,36 @@ func (j *job) prepare(dir, out, in, outputsFile string) error {
 	return os.WriteFile(outputsFile, nil, 0o644)
 }
 
+// remoteJob fills in what a remote executor needs to know of the attempt.
+func (j *job) remoteJob(jb *exec.Job) {
+	x, row := j.x, j.row
+	jb.Dir = "" // a folder of this machine
+	jb.Name = fmt.Sprintf("%s/%s/%d", x.run.ID, row.Node, row.Attempts)
+	jb.Labels = map[string]string{exec.LabelRun: x.run.ID, exec.LabelTask: row.Node, exec.LabelAttempt: strconv.Itoa(row.Attempts)}
+	jb.Image = j.pt.Image
+	req := x.e.request(j.pt)
+	jb.Resources = exec.Resources{CPU: req.CPU, Memory: req.Memory, GPU: req.GPU}
+	k := x.plan.Spec.Kubernetes.Merge(j.pt.Kubernetes)
+	jb.Placement = exec.Placement{NodeSelector: k.NodeSelector, ServiceAccount: k.ServiceAccount}
+	for _, t := range k.Tolerations {
+		jb.Placement.Tolerations = append(jb.Placement.Tolerations, exec.Toleration(t))
+	}
+	if x.token != "" {
+		jb.SecretEnv = []string{"MLFLOW_TRACKING_TOKEN"}
+	}
+	bg := context.Background()
+	jb.Status = func(msg string) {
+		row.Message = msg
+		x.save(bg, row)
+	}
+}
+
 func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
 	x, row := j.x, j.row
-	env := append([]string{}, x.e.opts.Environ...)
+	env := append([]string{}, x.where.environ...)
 	set := func(k, v string) { env = append(env, k+"="+v) }
-	if x.e.opts.TrackingURI != "" {
-		set("MLFLOW_TRACKING_URI", x.e.opts.TrackingURI)
+	if x.where.trackingURI != "" {
+		set("MLFLOW_TRACKING_URI", x.where.trackingURI)
 	}
 	if x.token != "" {
 		set("MLFLOW_TRACKING_TOKEN", x.token)
@@ -280,7 +326,7 @@ func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
 		set("CAIRN_ITEM", spec.Render(v))
 		set("CAIRN_ITEM_INDEX", strconv.Itoa(row.Item))
 	}
-	if x.e.opts.Capacity.GPU > 0 {
+	if x.e.opts.Capacity.GPU > 0 && !x.where.remote {
 		ids := make([]string, len(j.gpus))
 		for i, g := range j.gpus {
 			ids[i] = strconv.Itoa(g)

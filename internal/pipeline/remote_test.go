@@ -1,0 +1,108 @@
+package pipeline_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/pipeline"
+)
+
+// outliving is an executor whose attempts outlive the process: the first
+// Execute of a name runs until its context ends and leaves the attempt
+// running (exec.ErrDetached); the next Execute of that name finds it done.
+type outliving struct {
+	mu      sync.Mutex
+	jobs    []exec.Job
+	running map[string]bool
+	started chan struct{}
+}
+
+func (o *outliving) Execute(ctx context.Context, job *exec.Job) exec.Result {
+	o.mu.Lock()
+	o.jobs = append(o.jobs, *job)
+	again := o.running[job.Name]
+	o.running[job.Name] = true
+	o.mu.Unlock()
+	if again {
+		return exec.Result{}
+	}
+	job.Started(0)
+	close(o.started)
+	<-ctx.Done()
+	return exec.Result{ExitCode: -1, Canceled: true, Err: exec.ErrDetached}
+}
+
+func TestRemoteAttemptIsAttachedToAfterRestart(t *testing.T) {
+	remote := &outliving{running: map[string]bool{}, started: make(chan struct{})}
+	withRemote := func(o *pipeline.Options) {
+		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
+			Environ: []string{"HOME=/data"}, TrackingURI: "http://cairn.ml.svc:5000"}}
+	}
+	f := setup(t, withRemote)
+	r := f.submit(`
+name: on-a-cluster
+executor: kubernetes
+kubernetes: {node_selector: {pool: train}, service_account: tasks}
+tasks:
+  train:
+    run: python train.py
+    image: python:3.11
+    resources: {cpu: 3, memory: 1Gi, gpu: 1}
+    kubernetes:
+      tolerations: [{key: nvidia.com/gpu, operator: Exists}]
+`, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan *pipeline.Run)
+	go func() {
+		got, _ := f.e.Execute(ctx, r.ID)
+		done <- got
+	}()
+	<-remote.started
+	stop() // the server shuts down
+	mid := <-done
+	require.Equal(t, pipeline.Running, mid.Phase, "interrupted, to be resumed")
+	train := tasks(mid)["train"]
+	require.Equal(t, pipeline.Running, train.Phase, "its attempt runs on")
+	require.Equal(t, 1, train.Attempts)
+
+	// A new server resumes the run and attaches to the same attempt.
+	f.e = newEngine(f.db, f.dir+"/pipelines", withRemote)
+	got, err := f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message)
+	require.Equal(t, 1, tasks(got)["train"].Attempts, "attached, not run again")
+	require.Len(t, remote.jobs, 2)
+	first, second := remote.jobs[0], remote.jobs[1]
+	require.Equal(t, first.Name, second.Name)
+	require.Equal(t, r.ID+"/train/1", first.Name)
+	require.Equal(t, map[string]string{exec.LabelRun: r.ID, exec.LabelTask: "train", exec.LabelAttempt: "1"}, first.Labels)
+	require.Equal(t, "python:3.11", first.Image)
+	require.Equal(t, []string{"sh", "-c", "python train.py"}, first.Args)
+	require.Equal(t, exec.Resources{CPU: 3, Memory: 1 << 30, GPU: 1}, first.Resources, "the cluster packs, not this machine's 4 CPUs and 2 GPUs")
+	require.Equal(t, exec.Placement{NodeSelector: map[string]string{"pool": "train"}, ServiceAccount: "tasks",
+		Tolerations: []exec.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}}}, first.Placement)
+	require.Empty(t, first.Dir, "no folder of this machine")
+	require.Contains(t, first.Env, "MLFLOW_TRACKING_URI=http://cairn.ml.svc:5000")
+	require.Contains(t, first.Env, "HOME=/data")
+	for _, e := range first.Env {
+		require.NotContains(t, e, "CUDA_VISIBLE_DEVICES", "the cluster gives the pod its GPUs")
+		require.NotContains(t, e, "PATH=", "the image's environment, not this process's")
+	}
+}
+
+func TestUnknownExecutorIsRefusedAtSubmit(t *testing.T) {
+	f := setup(t, nil)
+	_, err := f.e.Submit(context.Background(), pipeline.Submission{File: "k.yaml", Source: []byte(`
+name: on-a-cluster
+executor: kubernetes
+tasks:
+  a: {run: echo}
+`)})
+	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	require.EqualError(t, err, `pipeline on-a-cluster runs on executor "kubernetes", which this server does not have (start it with --executor kubernetes, or give kubernetes: in its config file)`)
+}
