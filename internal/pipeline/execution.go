@@ -54,8 +54,8 @@ type execution struct {
 	// attaches to it; detached counts attempts this owner left running.
 	reattach map[string]bool
 	detached int
-	token   string // the tasks' tracking credential, when Options.Credentials issues one
-	revoke  func() // ends token; finish calls it before the run reads as ended
+	token    string // the tasks' tracking credential, when Options.Credentials issues one
+	revoke   func() // ends token; finish calls it before the run reads as ended
 }
 
 type jobEvent struct {
