@@ -40,11 +40,14 @@ type Config struct {
 	TaskEnv              []string // more variables pipeline tasks inherit
 	Unsandboxed          bool     // --task-sandbox=false
 	S3                   artifacts.Options
+	// Executor is where tasks run when their spec names none.
+	Executor string
+	Kube     kubeConfig
 }
 
 // DefaultConfig returns the zero-setup configuration: everything under ./cairn-data on loopback.
 func DefaultConfig() Config {
-	return Config{Data: "cairn-data", Addr: "127.0.0.1:5000", S3: artifacts.DefaultOptions()}
+	return Config{Data: "cairn-data", Addr: "127.0.0.1:5000", S3: artifacts.DefaultOptions(), Executor: "local"}
 }
 
 // Validate checks the configuration and fills derived defaults.
@@ -74,7 +77,7 @@ func (c *Config) Validate() error {
 	if c.MaxArtifactBytes < 0 {
 		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
 	}
-	return nil
+	return c.validateExecutor()
 }
 
 // validateArtifactRoots checks the default and allowed artifact roots, and
@@ -191,6 +194,8 @@ func configKeys(c *Config) map[string]any {
 		"auth": &c.Auth, "max-artifact-bytes": &c.MaxArtifactBytes, "gpus": &c.GPUs,
 		"allowed-hosts": &c.Guard.Hosts, "allowed-origins": &c.Guard.Origins,
 		"task-env": &c.TaskEnv, "task-sandbox": (*negated)(&c.Unsandboxed),
+		"executor": &c.Executor, "kubeconfig": &c.Kube.Kubeconfig, "kube-namespace": &c.Kube.Namespace,
+		"kube-image": &c.Kube.Image, "kube-server-url": &c.Kube.ServerURL,
 	}
 }
 

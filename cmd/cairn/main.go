@@ -19,6 +19,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := newRootCmd().ExecuteContext(ctx)
+	var st exitStatus
+	if errors.As(err, &st) { // a command cairn ran for the user said why
+		os.Exit(int(st))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
 		os.Exit(exitCode(err))
@@ -31,6 +35,10 @@ func exitCode(err error) int {
 	var usage usageError
 	if errors.As(err, &usage) {
 		return 2
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
 	}
 	switch errs.KindOf(err) {
 	case errs.Invalid, errs.Conflict, errs.TooLarge, errs.Unsupported:
@@ -60,7 +68,7 @@ API and the artifact proxy on one port); the other commands talk to it.`,
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCmd(), newServeCmd(), newTuneCmd(), newDemoCmd(), newDataCmd(), newTrainCmd(), newExperimentsCmd(), newRunsCmd(), newModelsCmd(), newUsersCmd(), newTokensCmd(), newRunCmd(), newPipelinesCmd(), newStepCmd(), newSandboxCmd())
+	root.AddCommand(newServerCmd(), newServeCmd(), newTuneCmd(), newDemoCmd(), newDataCmd(), newTrainCmd(), newExperimentsCmd(), newRunsCmd(), newModelsCmd(), newUsersCmd(), newTokensCmd(), newRunCmd(), newPipelinesCmd(), newStepCmd(), newSandboxCmd(), newShCmd())
 	return root
 }
 

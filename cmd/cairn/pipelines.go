@@ -79,6 +79,10 @@ type engineConfig struct {
 	Log         *slog.Logger
 	OnTask      func(string, pipeline.TaskRun)
 	Credentials pipeline.Credentials
+	// Remote are the executors besides this machine's; DefaultExecutor
+	// names the one for specs that name none.
+	Remote          map[string]*pipeline.RemoteExecutor
+	DefaultExecutor string
 }
 
 // newEngine builds a pipeline engine over db.
@@ -97,7 +101,7 @@ func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
 	// data folder.
 	env := append(exec.TaskEnviron(os.Environ(), c.TaskEnv...), "CAIRN_DATA_DIR="+absData)
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = filepath.Join(absData, "pipelines"), machineCapacity(c.GPUs), env, c.TrackingURI
-	opts.Credentials = c.Credentials
+	opts.Credentials, opts.Remote, opts.DefaultExecutor = c.Credentials, c.Remote, c.DefaultExecutor
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, c.Log, c.OnTask
 	if !c.Unsandboxed {
 		// Tasks see neither the database nor the artifacts: they reach both

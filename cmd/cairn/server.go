@@ -76,6 +76,7 @@ MLFLOW_TRACKING_URI=http://127.0.0.1:5000.
 	guardFlags(f, &cfg.Guard.Hosts, &cfg.Guard.Origins)
 	taskEnvFlag(f, &cfg.TaskEnv)
 	sandboxFlag(f, &cfg.Unsandboxed)
+	kubeFlags(f, &cfg.Executor, &cfg.Kube)
 	return cmd
 }
 
@@ -134,8 +135,18 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	// Pipelines run inside the server; their tasks log to it.
-	pipes, pipesAPI, err := newPipelineService(db, engineConfig{Data: cfg.Data, TrackingURI: "http://" + l.Addr().String(),
-		GPUs: cfg.GPUs, TaskEnv: cfg.TaskEnv, Unsandboxed: cfg.Unsandboxed, Hidden: cfg.hiddenFromTasks(), Log: log, Credentials: creds})
+	ec := engineConfig{Data: cfg.Data, TrackingURI: "http://" + l.Addr().String(), GPUs: cfg.GPUs, TaskEnv: cfg.TaskEnv,
+		Unsandboxed: cfg.Unsandboxed, Hidden: cfg.hiddenFromTasks(), Log: log, Credentials: creds, DefaultExecutor: cfg.Executor}
+	if cfg.Kube.enabled(cfg.Executor) {
+		remote, stop, err := kubeExecutor(cfg, log)
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("kubernetes executor: %w", err)
+		}
+		defer stop()
+		ec.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": remote}
+	}
+	pipes, pipesAPI, err := newPipelineService(db, ec)
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("pipelines: %w", err)

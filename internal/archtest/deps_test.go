@@ -63,6 +63,7 @@ var homes = map[string][]string{
 	"github.com/jackc/pgx":                   {"internal/store/meta"},
 	"github.com/aws/aws-sdk-go-v2":           {"internal/store/artifacts"},
 	"github.com/spf13/cobra":                 {"cmd/cairn"},
+	"mvdan.cc/sh":                            {"cmd/cairn"},
 	"github.com/google/go-containerregistry": {"internal/image"},
 	"k8s.io/":                                {"internal/k8s"},
 	"golang.org/x/crypto":                    {"internal/auth"},

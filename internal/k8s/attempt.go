@@ -233,15 +233,14 @@ func (a *attempt) finish(ctx context.Context, res exec.Result, stop bool) exec.R
 }
 
 func (a *attempt) delete(ctx context.Context, policy metav1.DeletionPropagation) {
-	ns := a.e.opts.Namespace
 	pre := metav1.Preconditions{UID: &a.uid}
-	err := a.e.client.BatchV1().Jobs(ns).Delete(ctx, a.name, metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &pre})
+	err := a.e.api.deleteJob(ctx, a.name, &metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &pre})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		a.e.opts.Logger.Warn("delete the attempt's Job; its TTL removes it later", "job", a.name, "err", err)
 	}
 	// The Job owns the Secret; deleting it here too does not wait for the
 	// garbage collector, and covers a Secret whose owner was never set.
-	if err := a.e.client.CoreV1().Secrets(ns).Delete(ctx, a.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := a.e.api.deleteSecret(ctx, a.name); err != nil && !apierrors.IsNotFound(err) {
 		a.e.opts.Logger.Warn("delete the attempt's Secret", "secret", a.name, "err", err)
 	}
 }
@@ -311,7 +310,7 @@ func (l *logStream) drain(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	rc, err := l.a.e.client.CoreV1().Pods(l.a.e.opts.Namespace).GetLogs(l.pod, opts).Stream(rctx)
+	rc, err := l.a.e.api.podLogs(rctx, l.pod, opts)
 	if err == nil {
 		_, err = copyLog(rc, l.a.log, l.last)
 		rc.Close()
@@ -331,7 +330,7 @@ func (a *attempt) streamLogs(pod string) *logStream {
 			if !l.last.IsZero() {
 				opts.SinceTime = &metav1.Time{Time: l.last}
 			}
-			rc, err := a.e.client.CoreV1().Pods(a.e.opts.Namespace).GetLogs(pod, opts).Stream(ctx)
+			rc, err := a.e.api.podLogs(ctx, pod, opts)
 			if err == nil {
 				l.last, err = copyLog(rc, a.log, l.last)
 				rc.Close()

@@ -19,11 +19,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/cairn-mlops/cairn/internal/exec"
@@ -94,8 +94,8 @@ func (o *Options) defaults() {
 
 // Executor runs attempts as Jobs in one namespace.
 type Executor struct {
-	client kubernetes.Interface
-	opts   Options
+	api  *api
+	opts Options
 
 	startOnce sync.Once
 	startErr  error
@@ -110,13 +110,18 @@ type Executor struct {
 	reserved map[string]corev1.ResourceList    // Jobs created whose pod is not counted by a quota yet
 }
 
-// New returns an executor; its informers start with the first attempt.
-func New(client kubernetes.Interface, opts Options) (*Executor, error) {
+// New returns an executor of the cluster cfg reaches; its informers start
+// with the first attempt.
+func New(cfg *rest.Config, opts Options) (*Executor, error) {
 	opts.defaults()
 	if opts.Image == "" {
 		return nil, errors.New("kubernetes executor: no image for the tasks")
 	}
-	return &Executor{client: client, opts: opts, stop: make(chan struct{}),
+	a, err := newAPI(cfg, opts.Namespace)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes executor: %w", err)
+	}
+	return &Executor{api: a, opts: opts, stop: make(chan struct{}),
 		waiters: map[string]map[chan struct{}]bool{}, quotaCh: make(chan struct{}), reserved: map[string]corev1.ResourceList{}}, nil
 }
 
@@ -135,11 +140,18 @@ func (e *Executor) Close() {
 // waits for their first listing.
 func (e *Executor) start(ctx context.Context) error {
 	e.startOnce.Do(func() {
-		managed := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(e.opts.Namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelManagedBy + "=" + ManagedBy }))
-		all := informers.NewSharedInformerFactoryWithOptions(e.client, 0, informers.WithNamespace(e.opts.Namespace))
-		ji, pi, qi := managed.Batch().V1().Jobs(), managed.Core().V1().Pods(), all.Core().V1().ResourceQuotas()
-		e.jobs, e.pods, e.quotas = ji.Lister().Jobs(e.opts.Namespace), pi.Lister().Pods(e.opts.Namespace), qi.Lister().ResourceQuotas(e.opts.Namespace)
+		ns := e.opts.Namespace
+		informer := func(rc rest.Interface, resource string, obj runtime.Object, selector string) cache.SharedIndexInformer {
+			lw := cache.NewFilteredListWatchFromClient(rc, resource, ns, func(o *metav1.ListOptions) { o.LabelSelector = selector })
+			return cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		}
+		managed := LabelManagedBy + "=" + ManagedBy
+		ji := informer(e.api.batch, "jobs", &batchv1.Job{}, managed)
+		pi := informer(e.api.core, "pods", &corev1.Pod{}, managed)
+		qi := informer(e.api.core, "resourcequotas", &corev1.ResourceQuota{}, "")
+		e.jobs = batchlisters.NewJobLister(ji.GetIndexer()).Jobs(ns)
+		e.pods = corelisters.NewPodLister(pi.GetIndexer()).Pods(ns)
+		e.quotas = corelisters.NewResourceQuotaLister(qi.GetIndexer()).ResourceQuotas(ns)
 		onJob := func(obj any) {
 			if m, ok := meta(obj); ok {
 				e.wake(m.GetName())
@@ -160,17 +172,18 @@ func (e *Executor) start(ctx context.Context) error {
 		for _, reg := range []struct {
 			inf cache.SharedIndexInformer
 			f   func(any)
-		}{{ji.Informer(), onJob}, {pi.Informer(), onPod}, {qi.Informer(), onQuota}} {
+		}{{ji, onJob}, {pi, onPod}, {qi, onQuota}} {
 			if _, err := reg.inf.AddEventHandler(handler(reg.f)); err != nil {
 				e.startErr = err
 				return
 			}
 		}
-		managed.Start(e.stop)
-		all.Start(e.stop)
+		for _, inf := range []cache.SharedIndexInformer{ji, pi, qi} {
+			go inf.Run(e.stop)
+		}
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if !cache.WaitForCacheSync(sctx.Done(), ji.Informer().HasSynced, pi.Informer().HasSynced, qi.Informer().HasSynced) {
+		if !cache.WaitForCacheSync(sctx.Done(), ji.HasSynced, pi.HasSynced, qi.HasSynced) {
 			e.startErr = fmt.Errorf("kubernetes executor: could not list Jobs, pods and ResourceQuotas in namespace %q (is the cluster reachable, and may this server list them?)", e.opts.Namespace)
 		}
 	})
@@ -285,7 +298,7 @@ func (e *Executor) Execute(ctx context.Context, job *exec.Job) exec.Result {
 	a.wakeup = e.subscribe(name)
 	defer e.unsubscribe(name, a.wakeup)
 
-	existing, err := e.client.BatchV1().Jobs(e.opts.Namespace).Get(ctx, name, metav1.GetOptions{})
+	existing, err := e.api.getJob(ctx, name)
 	switch {
 	case err == nil && existing.Annotations[AnnotationName] == job.Name:
 		a.uid = existing.UID
@@ -432,27 +445,27 @@ func resources(r exec.Resources) (corev1.ResourceRequirements, error) {
 func (e *Executor) create(ctx context.Context, kj *batchv1.Job, secret *corev1.Secret) (types.UID, error) {
 	ns := e.opts.Namespace
 	if secret != nil {
-		if _, err := e.client.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		if err := e.api.createSecret(ctx, secret); err != nil {
 			if !apierrors.IsAlreadyExists(err) {
 				return "", fmt.Errorf("create Secret %s/%s: %w", ns, secret.Name, err)
 			}
-			if _, err := e.client.CoreV1().Secrets(ns).Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
+			if err := e.api.updateSecret(ctx, secret); err != nil {
 				return "", fmt.Errorf("update Secret %s/%s: %w", ns, secret.Name, err)
 			}
 		}
 	}
-	created, err := e.client.BatchV1().Jobs(ns).Create(ctx, kj, metav1.CreateOptions{})
+	created, err := e.api.createJob(ctx, kj)
 	if err != nil {
 		if secret != nil {
-			_ = e.client.CoreV1().Secrets(ns).Delete(context.WithoutCancel(ctx), secret.Name, metav1.DeleteOptions{})
+			_ = e.api.deleteSecret(context.WithoutCancel(ctx), secret.Name)
 		}
 		return "", fmt.Errorf("create Job %s/%s: %w", ns, kj.Name, err)
 	}
 	if secret != nil {
-		s, err := e.client.CoreV1().Secrets(ns).Get(ctx, secret.Name, metav1.GetOptions{})
+		s, err := e.api.getSecret(ctx, secret.Name)
 		if err == nil {
 			s.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: created.Name, UID: created.UID}}
-			_, err = e.client.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{})
+			err = e.api.updateSecret(ctx, s)
 		}
 		if err != nil {
 			e.opts.Logger.Warn("could not give the attempt's Secret to its Job; it is deleted with the attempt instead", "secret", secret.Name, "err", err)

@@ -44,7 +44,7 @@ func (v *env) executor(opts k8s.Options) *k8s.Executor {
 	if opts.Image == "" {
 		opts.Image = "cairn:test"
 	}
-	x, err := k8s.New(v.c.Client, opts)
+	x, err := k8s.New(v.c.Config, opts)
 	require.NoError(v.t, err)
 	v.t.Cleanup(x.Close)
 	return x

@@ -72,7 +72,9 @@ type Options struct {
 type RemoteExecutor struct {
 	Executor    exec.Executor
 	StepCommand []string // the step ID, "--inputs" and a file are appended
-	Shell       string   // runs run: commands as Shell -c COMMAND
+	// Shell runs run: commands (Shell -c COMMAND) in the executor's own
+	// image; default sh. A task with an image of its own runs sh -c.
+	Shell []string
 	// Environ is what every task starts from instead of this process's.
 	Environ []string
 	// TrackingURI is how tasks reach this server (MLFLOW_TRACKING_URI).
@@ -87,7 +89,7 @@ type placement struct {
 	name        string
 	executor    exec.Executor
 	stepCommand []string
-	shell       string
+	shell       []string
 	environ     []string
 	trackingURI string
 	sandbox     *exec.SandboxOptions
@@ -102,7 +104,7 @@ func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
 		name = e.opts.DefaultExecutor
 	}
 	if name == "" || name == "local" {
-		return &placement{name: "local", executor: e.executor, stepCommand: e.opts.StepCommand, shell: e.opts.Shell,
+		return &placement{name: "local", executor: e.executor, stepCommand: e.opts.StepCommand, shell: []string{e.opts.Shell},
 			environ: e.opts.Environ, trackingURI: e.opts.TrackingURI, sandbox: e.opts.Sandbox}, nil
 	}
 	r := e.opts.Remote[name]
@@ -111,8 +113,8 @@ func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
 			plan.Spec.Name, name, name, name)
 	}
 	shell := r.Shell
-	if shell == "" {
-		shell = "sh"
+	if len(shell) == 0 {
+		shell = []string{"sh"}
 	}
 	return &placement{name: name, executor: r.Executor, stepCommand: r.StepCommand, shell: shell, environ: r.Environ,
 		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning}, nil

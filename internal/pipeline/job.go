@@ -139,7 +139,11 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	row.OutputDir, row.LogPath = out, filepath.Join(dir, "log")
 	where := x.where
-	args := []string{where.shell, "-c", res.command}
+	shell := where.shell
+	if j.pt.Image != "" {
+		shell = []string{"sh"} // the task's own image
+	}
+	args := append(append([]string{}, shell...), "-c", res.command)
 	if j.pt.Step != nil {
 		inputsFile := filepath.Join(dir, "inputs.json")
 		b, _ := json.MarshalIndent(res.inputs, "", "  ")
