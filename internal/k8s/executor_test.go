@@ -86,9 +86,9 @@ func TestExecutor(t *testing.T) {
 	t.Run("RunsAJob", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		x := v.executor(k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "2s"}})
+		x := v.executor(k8s.Options{})
 		job, log := v.job("cairn", "step", "exec", "data.images")
-		job.Env = []string{"CAIRN_TASK=train", "MLFLOW_TRACKING_TOKEN=s3cret", "BROKEN"}
+		job.Env = []string{k8stest.RunForEnv + "=2s", "MLFLOW_TRACKING_TOKEN=s3cret", "BROKEN"}
 		job.SecretEnv = []string{"MLFLOW_TRACKING_TOKEN"}
 		job.Timeout = 90 * time.Second
 		job.Resources = exec.Resources{CPU: 0.5, Memory: 64 << 20}
@@ -117,9 +117,9 @@ func TestExecutor(t *testing.T) {
 	t.Run("ExitCode", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		x := v.executor(k8s.Options{PodLabels: map[string]string{k8stest.FailLabel: "true"},
-			PodAnnotations: map[string]string{k8stest.FailExitCode: "3", k8stest.FailLabel + "/delay": "0s", k8stest.FailLabel + "/jitter-delay": "0s"}})
+		x := v.executor(k8s.Options{})
 		job, log := v.job("false")
+		job.Env = []string{k8stest.ExitCodeEnv + "=3"}
 		res := x.Execute(context.Background(), job)
 		require.Equal(t, 3, res.ExitCode, log.String())
 		require.EqualError(t, res.Err, "exit status 3")
@@ -141,8 +141,9 @@ func TestExecutor(t *testing.T) {
 	t.Run("Timeout", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		x := v.executor(k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "60s"}})
+		x := v.executor(k8s.Options{})
 		job, _ := v.job("sleep", "60")
+		job.Env = []string{k8stest.RunForEnv + "=60s"}
 		job.Timeout = 2 * time.Second
 		start := time.Now()
 		res := x.Execute(context.Background(), job)
@@ -154,8 +155,9 @@ func TestExecutor(t *testing.T) {
 	t.Run("Cancel", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		x := v.executor(k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "60s"}})
+		x := v.executor(k8s.Options{})
 		job, _ := v.job("sleep", "60")
+		job.Env = []string{k8stest.RunForEnv + "=60s"}
 		ctx, cancel := context.WithCancelCause(context.Background())
 		job.Started = func(int) { go func() { time.Sleep(200 * time.Millisecond); cancel(exec.ErrCancelled) }() }
 		start := time.Now()
@@ -169,9 +171,10 @@ func TestExecutor(t *testing.T) {
 	t.Run("ReattachAfterRestart", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		opts := k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "4s"}}
+		opts := k8s.Options{}
 		first := v.executor(opts)
 		job, log := v.job("train")
+		job.Env = []string{k8stest.RunForEnv + "=4s"}
 		ctx, stop := context.WithCancel(context.Background())
 		job.Started = func(int) { stop() } // this server goes away while the pod runs
 		res := first.Execute(ctx, job)
@@ -237,8 +240,9 @@ func TestExecutor(t *testing.T) {
 	t.Run("DeletedFromOutside", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)
-		x := v.executor(k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "60s"}})
+		x := v.executor(k8s.Options{})
 		job, _ := v.job("train")
+		job.Env = []string{k8stest.RunForEnv + "=60s"}
 		job.Started = func(int) {
 			go func() {
 				_ = c.Client.BatchV1().Jobs(v.ns).Delete(context.Background(), k8s.JobName(job.Name, job.Labels), metav1.DeleteOptions{})
@@ -260,7 +264,7 @@ func TestExecutor(t *testing.T) {
 			q, err := c.Client.CoreV1().ResourceQuotas(v.ns).Get(context.Background(), "team", metav1.GetOptions{})
 			return err == nil && len(q.Status.Hard) > 0
 		}, 20*time.Second, 100*time.Millisecond, "the quota controller fills in the quota's status")
-		x := v.executor(k8s.Options{PodAnnotations: map[string]string{k8stest.RunForAnnotation: "1500ms"}})
+		x := v.executor(k8s.Options{})
 
 		var most atomic.Int32
 		var waited atomic.Bool
@@ -293,6 +297,7 @@ func TestExecutor(t *testing.T) {
 				job, _ := v.job("train")
 				job.Name = fmt.Sprintf("%s/%d", job.Name, i)
 				job.Resources.CPU = 1
+				job.Env = []string{k8stest.RunForEnv + "=1500ms"}
 				job.Status = func(msg string) {
 					if strings.HasPrefix(msg, "waiting for room under ResourceQuota team: pods 2 used of 2") {
 						waited.Store(true)
@@ -345,7 +350,7 @@ func (v *env) checkRunning(job *exec.Job) error {
 		{"node selector", pod.NodeSelector["type"] == "kwok"},
 		{"toleration", len(pod.Tolerations) == 1 && pod.Tolerations[0].Key == "dedicated" && pod.Tolerations[0].Effect == corev1.TaintEffectNoSchedule},
 		{"no API token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
-		{"env", len(ctr.Env) == 2 && ctr.Env[0].Value == "train" && ctr.Env[1].Value == "" &&
+		{"env", len(ctr.Env) == 2 && ctr.Env[0].Value == "2s" && ctr.Env[1].Value == "" &&
 			ctr.Env[1].ValueFrom != nil && ctr.Env[1].ValueFrom.SecretKeyRef.Name == name},
 	}
 	for _, c := range checks {

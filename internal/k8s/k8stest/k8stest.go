@@ -39,13 +39,15 @@ const (
 	FailExitCode = "pod-container-running-failed.stage.kwok.x-k8s.io/exit-code"
 )
 
-// Test-only pod behaviours on the KWOK node, chosen by labels and
-// annotations on the pod: how long it runs before completing, and an image
-// pull that fails. LogLine is what every pod's log holds.
+// Test-only pod behaviours on the KWOK node, chosen by the environment of
+// the pod's first container (which a pipeline task's env: sets) or by a
+// label: how long it runs before it ends, the exit code it fails with, and
+// an image pull that fails. LogLine is what every pod's log holds.
 const (
-	RunForAnnotation = "cairn.dev/test-run-for" // a Go duration, e.g. "30s"
-	ImagePullLabel   = "cairn.dev/test-image-pull-fails"
-	LogLine          = "hello from the KWOK node"
+	RunForEnv      = "KWOK_RUN_FOR"    // a duration, e.g. "30s"
+	ExitCodeEnv    = "KWOK_EXIT_CODE"  // a failing exit code, e.g. "3"
+	ImagePullLabel = "cairn.dev/test-image-pull-fails"
+	LogLine        = "hello from the KWOK node"
 )
 
 // Cluster is a running control plane.
@@ -231,7 +233,7 @@ func stagesFile(t testing.TB, bin, dir string) string {
 		switch filepath.Base(f) {
 		case "pod-fast-pod-complete.yaml": // runs for RunForAnnotation
 			text = strings.Replace(text, "  next:\n", "  delay:\n    durationMilliseconds: 0\n    durationFrom:\n"+
-				"      expressionFrom: '.metadata.annotations[\""+RunForAnnotation+"\"]'\n  next:\n", 1)
+				"      expressionFrom: '"+envExpr(RunForEnv)+"'\n  next:\n", 1)
 		case "pod-fast-pod-ready.yaml": // not for pods whose image cannot be pulled
 			text = strings.Replace(text, "    matchExpressions:\n", "    matchExpressions:\n"+
 				"    - key: '.metadata.labels[\""+ImagePullLabel+"\"]'\n      operator: 'DoesNotExist'\n", 1)
@@ -241,6 +243,7 @@ func stagesFile(t testing.TB, bin, dir string) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(imagePullStage)
+	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(exitCodeStage, "EXPR", envExpr(ExitCodeEnv)), "NAME", ExitCodeEnv))
 	logFile := filepath.Join(dir, "pod.log")
 	must(t, os.WriteFile(logFile, []byte("2026-01-01T00:00:00.000000000Z stdout F "+LogLine+"\n"), 0o644))
 	fmt.Fprintf(&b, "---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata: {name: all}\n"+
@@ -292,6 +295,54 @@ spec:
       {{ end }}
       hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
       phase: Pending
+`
+
+// envExpr selects the value of the pod's first container's variable name.
+func envExpr(name string) string {
+	return `.spec.containers.[0].env.[] | select( .name == "` + name + `" ) | .value`
+}
+
+// exitCodeStage fails a running pod whose container has ExitCodeEnv with
+// that exit code (after its RunForEnv, like a completing pod).
+const exitCodeStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: cairn-exit-code
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: 'EXPR'
+      operator: 'Exists'
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      {{ $code := "1" }}
+      {{ range .env }}{{ if eq .name "NAME" }}{{ $code = .value }}{{ end }}{{ end }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: {{ $code }}
+            finishedAt: {{ $now | Quote }}
+            reason: Error
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Failed
 `
 
 // procs are the cluster's processes, each in its own process group, with

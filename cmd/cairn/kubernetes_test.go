@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cairn-mlops/cairn/internal/client"
+	"github.com/cairn-mlops/cairn/internal/image"
+	"github.com/cairn-mlops/cairn/internal/k8s"
+	"github.com/cairn-mlops/cairn/internal/k8s/k8stest"
+)
+
+// pipelineRun is what the runs/get API says of a run.
+type pipelineRun struct {
+	Phase   string `json:"phase"`
+	Message string `json:"message"`
+	Tasks   []struct {
+		Node     string `json:"node"`
+		Phase    string `json:"phase"`
+		Message  string `json:"message"`
+		Attempts int    `json:"attempts"`
+	} `json:"tasks"`
+}
+
+func (r pipelineRun) task(node string) (phase, message string, attempts int) {
+	for _, t := range r.Tasks {
+		if t.Node == node {
+			return t.Phase, t.Message, t.Attempts
+		}
+	}
+	return "", "", 0
+}
+
+type kubeServer struct {
+	t   *testing.T
+	c   *client.Client
+	url string
+}
+
+func kubeServerConfig(t *testing.T, cluster *k8stest.Cluster, data string) Config {
+	cfg := DefaultConfig()
+	cfg.Data, cfg.Addr = data, "127.0.0.1:0"
+	cfg.Executor = "kubernetes"
+	cfg.Kube = kubeConfig{Kubeconfig: cluster.Kubeconfig, Namespace: "default", Image: "cairn:test", ServerURL: "http://10.0.0.1:5000"}
+	return cfg
+}
+
+func (s *kubeServer) submit(spec string) string {
+	var sub struct {
+		Run struct {
+			RunID string `json:"run_id"`
+		} `json:"run"`
+	}
+	require.NoError(s.t, s.c.Do(context.Background(), "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, &sub))
+	return sub.Run.RunID
+}
+
+func (s *kubeServer) get(id string) pipelineRun {
+	var got struct {
+		Run pipelineRun `json:"run"`
+	}
+	require.NoError(s.t, s.c.Do(context.Background(), "GET", "/api/2.0/cairn/pipelines/runs/get?run_id="+id, nil, &got))
+	return got.Run
+}
+
+func (s *kubeServer) wait(id string, done func(pipelineRun) bool) pipelineRun {
+	var r pipelineRun
+	require.Eventually(s.t, func() bool {
+		r = s.get(id)
+		return done(r)
+	}, 90*time.Second, 100*time.Millisecond)
+	return r
+}
+
+func (s *kubeServer) log(id, task string) string {
+	var logs struct {
+		Data string `json:"data"`
+	}
+	require.NoError(s.t, s.c.Do(context.Background(), "GET", "/api/2.0/cairn/pipelines/runs/logs?run_id="+id+"&task="+task, nil, &logs))
+	return logs.Data
+}
+
+func ended(r pipelineRun) bool { return r.Phase == "Succeeded" || r.Phase == "Failed" || r.Phase == "Cancelled" }
+
+func startKubeServer(t *testing.T, cfg Config) (*kubeServer, context.CancelFunc) {
+	url, stop, _ := startServer(t, cfg)
+	c, err := client.New(url, client.DefaultOptions())
+	require.NoError(t, err)
+	return &kubeServer{t: t, c: c, url: url}, stop
+}
+
+// TestPipelinesOnKubernetes runs pipelines with --executor kubernetes on a
+// control plane whose KWOK node plays the pods' parts: each attempt is a
+// Job, retries are the engine's, a cancel deletes the Jobs, and a server
+// that stops mid-run leaves its Jobs running for the next one to attach to.
+func TestPipelinesOnKubernetes(t *testing.T) {
+	cluster := k8stest.Start(t)
+	data := t.TempDir()
+	s, stop := startKubeServer(t, kubeServerConfig(t, cluster, data))
+
+	id := s.submit(`
+name: on-kwok
+tasks:
+  a:
+    run: echo a
+  flaky:
+    needs: [a]
+    run: exit 3
+    env: {KWOK_EXIT_CODE: "3"}
+    retries: {limit: 1, backoff: 100ms}
+  b:
+    needs: [a]
+    run: python -c 'print(1)'
+    image: python:3.11
+`)
+	r := s.wait(id, ended)
+	require.Equal(t, "Failed", r.Phase)
+	phase, msg, attempts := r.task("flaky")
+	require.Equal(t, "Failed", phase)
+	require.Equal(t, "attempt 2: exit status 3", msg)
+	require.Equal(t, 2, attempts, "the engine retried: a second Job")
+	for _, n := range []string{"a", "b"} {
+		phase, msg, _ := r.task(n)
+		require.Equal(t, "Succeeded", phase, "%s: %s", n, msg)
+	}
+	log := s.log(id, "a")
+	require.Contains(t, log, "=== Kubernetes Job default/cairn-a-")
+	require.Contains(t, log, "image cairn:test")
+	require.Contains(t, log, k8stest.LogLine)
+	require.Contains(t, s.log(id, "b"), "image python:3.11")
+	require.Eventually(t, func() bool { return len(kubeJobs(t, cluster)) == 0 }, 30*time.Second, 100*time.Millisecond, "finished attempts' Jobs are deleted")
+
+	// Cancelled while running: the Job goes.
+	id = s.submit(`
+name: cancel-me
+tasks:
+  long: {run: sleep 600, env: {KWOK_RUN_FOR: "600s"}}
+`)
+	s.wait(id, func(r pipelineRun) bool { p, _, _ := r.task("long"); return p == "Running" })
+	require.Len(t, kubeJobs(t, cluster), 1)
+	require.NoError(t, s.c.Do(context.Background(), "POST", "/api/2.0/cairn/pipelines/runs/cancel", map[string]any{"run_id": id}, nil))
+	r = s.wait(id, ended)
+	require.Equal(t, "Cancelled", r.Phase, r.Message)
+	require.Empty(t, kubeJobs(t, cluster), "cancel deletes the Job before the run reads as ended")
+
+	// The server stops while a task runs; the next server attaches to its Job.
+	id = s.submit(`
+name: outlives-the-server
+tasks:
+  train: {run: train, env: {KWOK_RUN_FOR: "5s"}}
+  after: {needs: [train], run: echo after}
+`)
+	s.wait(id, func(r pipelineRun) bool { p, _, _ := r.task("train"); return p == "Running" })
+	stop()
+	time.Sleep(200 * time.Millisecond)
+	js := kubeJobs(t, cluster)
+	require.Len(t, js, 1, "the Job runs on without the server")
+	require.Equal(t, "train", js[0].Labels[k8s.LabelTask])
+	require.Equal(t, id, js[0].Labels[k8s.LabelRun])
+	require.Equal(t, "1", js[0].Labels[k8s.LabelAttempt])
+
+	s, _ = startKubeServer(t, kubeServerConfig(t, cluster, data))
+	r = s.wait(id, ended)
+	require.Equal(t, "Succeeded", r.Phase, r.Message)
+	_, _, attempts = r.task("train")
+	require.Equal(t, 1, attempts, "attached to, not run again")
+	log = s.log(id, "train")
+	require.Contains(t, log, "=== attached to Kubernetes Job default/"+js[0].Name)
+	require.Equal(t, 1, strings.Count(log, "=== Kubernetes Job "), log)
+}
+
+// TestKubernetesFlags checks the executor's settings.
+func TestKubernetesFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--executor", "slurm"}, `invalid --executor "slurm": local or kubernetes`},
+		{[]string{"--executor", "kubernetes"}, "--executor kubernetes needs --kube-image"},
+		{[]string{"--kube-image", "cairn:1"}, "needs --kube-server-url"},
+		{[]string{"--kube-image", "cairn:1", "--kube-server-url", "ftp://x"}, `invalid --kube-server-url "ftp://x"`},
+		{[]string{"--kube-image", "cairn:1", "--kube-server-url", "http://cairn:5000", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubernetes executor: kubeconfig:"},
+	} {
+		_, err := run(t, append([]string{"server", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)...)
+		require.ErrorContains(t, err, tc.want, "%v", tc.args)
+	}
+	require.Equal(t, image.BinaryPath, imageBinary)
+	require.Equal(t, image.DataDir, imageDataDir)
+}
+
+func kubeJobs(t *testing.T, c *k8stest.Cluster) []metav1.ObjectMeta {
+	l, err := c.Client.BatchV1().Jobs("default").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	var out []metav1.ObjectMeta
+	for _, j := range l.Items {
+		if j.DeletionTimestamp == nil {
+			out = append(out, j.ObjectMeta)
+		}
+	}
+	return out
+}
