@@ -85,7 +85,9 @@ func (s *kubeServer) log(id, task string) string {
 	return logs.Data
 }
 
-func ended(r pipelineRun) bool { return r.Phase == "Succeeded" || r.Phase == "Failed" || r.Phase == "Cancelled" }
+func ended(r pipelineRun) bool {
+	return r.Phase == "Succeeded" || r.Phase == "Failed" || r.Phase == "Cancelled"
+}
 
 func startKubeServer(t *testing.T, cfg Config) (*kubeServer, context.CancelFunc) {
 	url, stop, _ := startServer(t, cfg)

@@ -44,8 +44,8 @@ const (
 // label: how long it runs before it ends, the exit code it fails with, and
 // an image pull that fails. LogLine is what every pod's log holds.
 const (
-	RunForEnv      = "KWOK_RUN_FOR"    // a duration, e.g. "30s"
-	ExitCodeEnv    = "KWOK_EXIT_CODE"  // a failing exit code, e.g. "3"
+	RunForEnv      = "KWOK_RUN_FOR"   // a duration, e.g. "30s"
+	ExitCodeEnv    = "KWOK_EXIT_CODE" // a failing exit code, e.g. "3"
 	ImagePullLabel = "cairn.dev/test-image-pull-fails"
 	LogLine        = "hello from the KWOK node"
 )
