@@ -77,5 +77,8 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 		Shell:       []string{imageBinary, "sh"},
 		Environ:     []string{"HOME=" + imageDataDir, "CAIRN_DATA_DIR=" + imageDataDir},
 		TrackingURI: c.Kube.ServerURL,
+		InputsDir:   "/cairn/in",
+		OutputsDir:  "/cairn/out",
+		OutputsFile: "/dev/termination-log", // the container's termination message
 	}, x.Close, nil
 }

@@ -20,10 +20,11 @@ type pipelineRun struct {
 	Phase   string `json:"phase"`
 	Message string `json:"message"`
 	Tasks   []struct {
-		Node     string `json:"node"`
-		Phase    string `json:"phase"`
-		Message  string `json:"message"`
-		Attempts int    `json:"attempts"`
+		Node     string            `json:"node"`
+		Phase    string            `json:"phase"`
+		Outputs  map[string]string `json:"outputs"`
+		Message  string            `json:"message"`
+		Attempts int               `json:"attempts"`
 	} `json:"tasks"`
 }
 
@@ -109,7 +110,9 @@ func TestPipelinesOnKubernetes(t *testing.T) {
 name: on-kwok
 tasks:
   a:
-    run: echo a
+    run: echo "n=7" >> "$CAIRN_OUTPUTS"
+    outputs: [n]
+    env: {KWOK_OUTPUTS: "n=7\n"}
   flaky:
     needs: [a]
     run: exit 3
@@ -129,6 +132,11 @@ tasks:
 	for _, n := range []string{"a", "b"} {
 		phase, msg, _ := r.task(n)
 		require.Equal(t, "Succeeded", phase, "%s: %s", n, msg)
+	}
+	for _, tk := range r.Tasks {
+		if tk.Node == "a" {
+			require.Equal(t, map[string]string{"n": "7"}, tk.Outputs, "the value came back as the pod's termination message")
+		}
 	}
 	log := s.log(id, "a")
 	require.Contains(t, log, "=== Kubernetes Job default/cairn-a-")

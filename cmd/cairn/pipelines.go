@@ -512,9 +512,9 @@ func tailLog(ctx context.Context, e *pipeline.Engine, w io.Writer, runID, node s
 
 func newStepCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "step", Short: "Built-in pipeline step types"}
-	var inputs string
+	var inputs, inputsJSON string
 	exec := &cobra.Command{
-		Use:   "exec STEP_ID [--inputs FILE]",
+		Use:   "exec STEP_ID [--inputs FILE | --inputs-json JSON]",
 		Short: "Run one built-in step (what the executor starts for a uses: task)",
 		Long: `Run one built-in step with its inputs as a JSON object from --inputs (or stdin).
 It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
@@ -522,9 +522,12 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var in []byte
 			var err error
-			if inputs == "" {
+			switch {
+			case inputsJSON != "":
+				in = []byte(inputsJSON)
+			case inputs == "":
 				in, err = io.ReadAll(cmd.InOrStdin())
-			} else {
+			default:
 				in, err = os.ReadFile(inputs)
 			}
 			if err != nil {
@@ -558,6 +561,8 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 		},
 	}
 	exec.Flags().StringVar(&inputs, "inputs", "", "JSON file with the step's inputs (default: stdin)")
+	exec.Flags().StringVar(&inputsJSON, "inputs-json", "", "the step's inputs as a JSON object, for a container that has no file of them")
+	exec.MarkFlagsMutuallyExclusive("inputs", "inputs-json")
 	list := &cobra.Command{
 		Use: "list", Short: "List the built-in step types", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

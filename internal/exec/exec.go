@@ -48,6 +48,12 @@ type Job struct {
 	// Status, when not nil, hears why an attempt is not running yet
 	// ("unschedulable: ...", "waiting for quota ...").
 	Status func(msg string)
+	// Scratch are folders that must exist, empty and writable, where the
+	// attempt runs (its inputs and outputs folders).
+	Scratch []string
+	// OutputsFile is where the attempt writes its output values where it
+	// runs; the executor brings the file's content back in Result.Outputs.
+	OutputsFile string
 }
 
 // The keys of Job.Labels the engine and the sweep runner set.
@@ -97,6 +103,9 @@ type Result struct {
 	TimedOut bool
 	Canceled bool
 	Duration time.Duration
+	// Outputs is what the attempt wrote to Job.OutputsFile, from an executor
+	// that runs it elsewhere.
+	Outputs []byte
 }
 
 // LocalOptions configure the local executor.

@@ -38,6 +38,10 @@ type attempt struct {
 	logs         *logStream
 }
 
+// maxTerminationMessage is what a kubelet keeps of a container's
+// termination message; a message this long may have been cut.
+const maxTerminationMessage = 4096
+
 // fatalWaiting are the reasons a container waits for that retrying the
 // same pod does not cure.
 var fatalWaiting = map[string]bool{"ImagePullBackOff": true, "InvalidImageName": true, "ErrImageNeverPull": true}
@@ -109,11 +113,17 @@ func (a *attempt) observe(ctx context.Context) (exec.Result, bool) {
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			code := 0
+			res := exec.Result{}
 			if term != nil {
-				code = int(term.ExitCode)
+				res.ExitCode = int(term.ExitCode)
+				if a.job.OutputsFile != "" {
+					res.Outputs = []byte(term.Message)
+					if len(term.Message) >= maxTerminationMessage {
+						res.ExitCode, res.Err = 1, fmt.Errorf("the task's output values are %d bytes or more, which a pod's termination message cannot hold; write large values to a file", maxTerminationMessage)
+					}
+				}
 			}
-			return a.finish(ctx, exec.Result{ExitCode: code}, false), true
+			return a.finish(ctx, res, false), true
 		case batchv1.JobFailed:
 			if c.Reason == batchv1.JobReasonDeadlineExceeded {
 				return a.finish(ctx, exec.Result{ExitCode: -1, TimedOut: true, Err: fmt.Errorf("timed out after %s (the Job's activeDeadlineSeconds)", a.job.Timeout)}, false), true

@@ -388,8 +388,18 @@ func (e *Executor) build(job *exec.Job, name string, lbl map[string]string) (*ba
 		Containers: []corev1.Container{{
 			Name: Container, Image: image, ImagePullPolicy: e.opts.PullPolicy,
 			Command: job.Args, Env: env, Resources: res,
-			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		}},
+	}
+	if job.OutputsFile != "" {
+		// The attempt's output values come back as the container's
+		// termination message, which the kubelet reads from this file.
+		pod.Containers[0].TerminationMessagePath = job.OutputsFile
+	}
+	for i, dir := range job.Scratch {
+		vol := fmt.Sprintf("scratch-%d", i)
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: dir})
 	}
 	podLabels, podAnnotations := map[string]string{}, map[string]string{}
 	for k, v := range e.opts.PodLabels {

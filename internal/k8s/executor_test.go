@@ -88,7 +88,8 @@ func TestExecutor(t *testing.T) {
 		v := newEnv(t, c)
 		x := v.executor(k8s.Options{})
 		job, log := v.job("cairn", "step", "exec", "data.images")
-		job.Env = []string{k8stest.RunForEnv + "=2s", "MLFLOW_TRACKING_TOKEN=s3cret", "BROKEN"}
+		job.Env = []string{k8stest.RunForEnv + "=2s", "MLFLOW_TRACKING_TOKEN=s3cret", "BROKEN", k8stest.OutputsEnv + "=accuracy=0.9\n"}
+		job.Scratch, job.OutputsFile = []string{"/cairn/in", "/cairn/out"}, "/dev/termination-log"
 		job.SecretEnv = []string{"MLFLOW_TRACKING_TOKEN"}
 		job.Timeout = 90 * time.Second
 		job.Resources = exec.Resources{CPU: 0.5, Memory: 64 << 20}
@@ -103,6 +104,7 @@ func TestExecutor(t *testing.T) {
 		res := x.Execute(context.Background(), job)
 		require.NoError(t, res.Err, log.String())
 		require.Equal(t, 0, res.ExitCode)
+		require.Equal(t, "accuracy=0.9\n", string(res.Outputs), "the termination message")
 		require.EqualValues(t, 1, started.Load())
 		require.NoError(t, checked)
 		require.Contains(t, log.String(), "=== Kubernetes Job "+v.ns+"/cairn-train-0-")
@@ -123,6 +125,18 @@ func TestExecutor(t *testing.T) {
 		res := x.Execute(context.Background(), job)
 		require.Equal(t, 3, res.ExitCode, log.String())
 		require.EqualError(t, res.Err, "exit status 3")
+	})
+
+	t.Run("OutputsTooLarge", func(t *testing.T) {
+		t.Parallel()
+		v := newEnv(t, c)
+		x := v.executor(k8s.Options{})
+		job, _ := v.job("train")
+		job.Env = []string{k8stest.OutputsEnv + "=v=" + strings.Repeat("x", 4094)}
+		job.OutputsFile = "/dev/termination-log"
+		res := x.Execute(context.Background(), job)
+		require.Equal(t, 1, res.ExitCode)
+		require.ErrorContains(t, res.Err, "output values are 4096 bytes or more")
 	})
 
 	t.Run("OOMKilled", func(t *testing.T) {
@@ -350,7 +364,9 @@ func (v *env) checkRunning(job *exec.Job) error {
 		{"node selector", pod.NodeSelector["type"] == "kwok"},
 		{"toleration", len(pod.Tolerations) == 1 && pod.Tolerations[0].Key == "dedicated" && pod.Tolerations[0].Effect == corev1.TaintEffectNoSchedule},
 		{"no API token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
-		{"env", len(ctr.Env) == 2 && ctr.Env[0].Value == "2s" && ctr.Env[1].Value == "" &&
+		{"outputs file", ctr.TerminationMessagePath == "/dev/termination-log" && ctr.TerminationMessagePolicy == corev1.TerminationMessageReadFile},
+		{"scratch", len(ctr.VolumeMounts) == 2 && ctr.VolumeMounts[1].MountPath == "/cairn/out" && pod.Volumes[1].EmptyDir != nil},
+		{"env", len(ctr.Env) == 3 && ctr.Env[0].Value == "2s" && ctr.Env[1].Value == "" &&
 			ctr.Env[1].ValueFrom != nil && ctr.Env[1].ValueFrom.SecretKeyRef.Name == name},
 	}
 	for _, c := range checks {

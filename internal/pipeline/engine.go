@@ -81,6 +81,10 @@ type RemoteExecutor struct {
 	TrackingURI string
 	// MaxRunning caps the attempts of one run running at once; 0 is no cap.
 	MaxRunning int
+	// InputsDir, OutputsDir and OutputsFile are $CAIRN_INPUTS_DIR,
+	// $CAIRN_OUTPUTS_DIR and $CAIRN_OUTPUTS inside the container; the
+	// executor makes the folders and brings the outputs file back.
+	InputsDir, OutputsDir, OutputsFile string
 }
 
 // placement is how one execution's tasks start: here, or on a remote
@@ -95,6 +99,8 @@ type placement struct {
 	sandbox     *exec.SandboxOptions
 	remote      bool
 	maxRunning  int
+	// inside the container, when remote
+	inputsDir, outputsDir, outputsFile string
 }
 
 // placement returns where plan's tasks run.
@@ -117,7 +123,8 @@ func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
 		shell = []string{"sh"}
 	}
 	return &placement{name: name, executor: r.Executor, stepCommand: r.StepCommand, shell: shell, environ: r.Environ,
-		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning}, nil
+		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning,
+		inputsDir: r.InputsDir, outputsDir: r.OutputsDir, outputsFile: r.OutputsFile}, nil
 }
 
 // Credentials issues the tracking credential of one run's tasks.
@@ -190,8 +197,8 @@ func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat spec.Ca
 	}
 	opts.Limits = opts.Limits.WithDefaults()
 	for name, r := range opts.Remote {
-		if r == nil || r.Executor == nil || len(r.StepCommand) == 0 {
-			return nil, fmt.Errorf("pipeline engine: remote executor %q needs an executor and a step command", name)
+		if r == nil || r.Executor == nil || len(r.StepCommand) == 0 || r.InputsDir == "" || r.OutputsDir == "" || r.OutputsFile == "" {
+			return nil, fmt.Errorf("pipeline engine: remote executor %q needs an executor, a step command and its container's folders", name)
 		}
 	}
 	host, _ := os.Hostname()
@@ -277,6 +284,17 @@ func (e *Engine) checkCapacity(plan *spec.Plan) error {
 		return err
 	}
 	if where.remote {
+		// Files do not travel between pods yet: only values do.
+		var files []string
+		for _, pt := range plan.Order {
+			if a := pt.ArtifactNames(); len(a) > 0 {
+				files = append(files, fmt.Sprintf("task %q (%s)", pt.Name, strings.Join(a, ", ")))
+			}
+		}
+		if len(files) > 0 {
+			return errs.Invalidf("pipeline %s cannot run on executor %s: the files of %s do not travel between pods yet; run it with executor: local",
+				plan.Spec.Name, where.name, strings.Join(files, ", "))
+		}
 		return nil // the cluster's to say, when it schedules the pods
 	}
 	var problems []string

@@ -152,6 +152,9 @@ func (j *job) run(ctx context.Context) jobEvent {
 			return ev
 		}
 		args = append(append([]string{}, where.stepCommand...), j.pt.Uses, "--inputs", inputsFile)
+		if where.remote { // the file is on this machine
+			args = append(append([]string{}, where.stepCommand...), j.pt.Uses, "--inputs-json", string(b))
+		}
 	}
 	f, err := os.OpenFile(row.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -160,6 +163,9 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
+	if where.remote {
+		env = j.environ(res, where.inputsDir, where.outputsDir, where.outputsFile)
+	}
 	j.secrets = exec.Secrets(env, x.token)
 	if sbo := where.sandbox; sbo != nil {
 		sb, err := sbo.For(e.opts.Root, x.run.ID, dir, x.run.WorkDir, !j.pt.RunsCommands(), j.pt.Writable)
@@ -206,6 +212,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	if where.remote {
 		j.remoteJob(jb)
+		jb.Scratch, jb.OutputsFile = []string{where.inputsDir, where.outputsDir}, where.outputsFile
 	}
 	r := where.executor.Execute(ctx, jb)
 	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
@@ -216,6 +223,9 @@ func (j *job) run(ctx context.Context) jobEvent {
 		x.save(bg, row)
 		ev.detached = true
 		return ev
+	}
+	if r.Err == nil && where.remote {
+		r.Err = os.WriteFile(outputsFile, r.Outputs, 0o644)
 	}
 	if r.Err == nil {
 		err = j.collect(outputsFile, out)

@@ -13,9 +13,11 @@ import (
 )
 
 // outliving is an executor whose attempts outlive the process: the first
-// Execute of a name runs until its context ends and leaves the attempt
-// running (exec.ErrDetached); the next Execute of that name finds it done.
+// Execute of task hold's attempt runs until its context ends and leaves the
+// attempt running (exec.ErrDetached); the next Execute of that name finds
+// it done. Other attempts end at once, having written loss=0.25.
 type outliving struct {
+	hold    string
 	mu      sync.Mutex
 	jobs    []exec.Job
 	running map[string]bool
@@ -25,11 +27,11 @@ type outliving struct {
 func (o *outliving) Execute(ctx context.Context, job *exec.Job) exec.Result {
 	o.mu.Lock()
 	o.jobs = append(o.jobs, *job)
-	again := o.running[job.Name]
+	again := o.running[job.Name] || job.Labels[exec.LabelTask] != o.hold
 	o.running[job.Name] = true
 	o.mu.Unlock()
 	if again {
-		return exec.Result{}
+		return exec.Result{Outputs: []byte("loss=0.25\n")}
 	}
 	job.Started(0)
 	close(o.started)
@@ -38,10 +40,11 @@ func (o *outliving) Execute(ctx context.Context, job *exec.Job) exec.Result {
 }
 
 func TestRemoteAttemptIsAttachedToAfterRestart(t *testing.T) {
-	remote := &outliving{running: map[string]bool{}, started: make(chan struct{})}
+	remote := &outliving{hold: "train", running: map[string]bool{}, started: make(chan struct{})}
 	withRemote := func(o *pipeline.Options) {
 		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
-			Environ: []string{"HOME=/data"}, TrackingURI: "http://cairn.ml.svc:5000"}}
+			Environ: []string{"HOME=/data"}, TrackingURI: "http://cairn.ml.svc:5000",
+			InputsDir: "/cairn/in", OutputsDir: "/cairn/out", OutputsFile: "/dev/termination-log"}}
 	}
 	f := setup(t, withRemote)
 	r := f.submit(`
@@ -53,8 +56,12 @@ tasks:
     run: python train.py
     image: python:3.11
     resources: {cpu: 3, memory: 1Gi, gpu: 1}
+    outputs: [loss]
     kubernetes:
       tolerations: [{key: nvidia.com/gpu, operator: Exists}]
+  report:
+    needs: [train]
+    run: echo "loss ${{ tasks.train.outputs.loss }}"
 `, nil)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan *pipeline.Run)
@@ -76,8 +83,9 @@ tasks:
 	require.NoError(t, err)
 	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message)
 	require.Equal(t, 1, tasks(got)["train"].Attempts, "attached, not run again")
-	require.Len(t, remote.jobs, 2)
-	first, second := remote.jobs[0], remote.jobs[1]
+	require.Len(t, remote.jobs, 3)
+	first, second, report := remote.jobs[0], remote.jobs[1], remote.jobs[2]
+	require.Equal(t, []string{"sh", "-c", `echo "loss 0.25"`}, report.Args, "the value came back from the container")
 	require.Equal(t, first.Name, second.Name)
 	require.Equal(t, r.ID+"/train/1", first.Name)
 	require.Equal(t, map[string]string{exec.LabelRun: r.ID, exec.LabelTask: "train", exec.LabelAttempt: "1"}, first.Labels)
@@ -87,12 +95,47 @@ tasks:
 	require.Equal(t, exec.Placement{NodeSelector: map[string]string{"pool": "train"}, ServiceAccount: "tasks",
 		Tolerations: []exec.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}}}, first.Placement)
 	require.Empty(t, first.Dir, "no folder of this machine")
+	require.Equal(t, []string{"/cairn/in", "/cairn/out"}, first.Scratch)
+	require.Equal(t, "/dev/termination-log", first.OutputsFile)
+	require.Contains(t, first.Env, "CAIRN_OUTPUTS=/dev/termination-log")
+	require.Contains(t, first.Env, "CAIRN_OUTPUTS_DIR=/cairn/out")
 	require.Contains(t, first.Env, "MLFLOW_TRACKING_URI=http://cairn.ml.svc:5000")
 	require.Contains(t, first.Env, "HOME=/data")
 	for _, e := range first.Env {
 		require.NotContains(t, e, "CUDA_VISIBLE_DEVICES", "the cluster gives the pod its GPUs")
 		require.NotContains(t, e, "PATH=", "the image's environment, not this process's")
 	}
+}
+
+func TestRemoteStepsGetTheirInputsInline(t *testing.T) {
+	remote := &outliving{running: map[string]bool{}, started: make(chan struct{})}
+	f := setup(t, func(o *pipeline.Options) {
+		o.DefaultExecutor = "kubernetes"
+		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
+			InputsDir: "/cairn/in", OutputsDir: "/cairn/out", OutputsFile: "/dev/termination-log"}}
+	})
+	r := f.submit(`
+name: promote-on-a-cluster
+tasks:
+  promote:
+    uses: registry.promote
+    with: {name: m, runs: "abc", metric: acc}
+`, nil)
+	_, err := f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Len(t, remote.jobs, 1)
+	args := remote.jobs[0].Args
+	require.Equal(t, []string{"/usr/local/bin/cairn", "step", "exec", "registry.promote", "--inputs-json"}, args[:5])
+	require.JSONEq(t, `{"name": "m", "runs": "abc", "metric": "acc"}`, args[5])
+
+	// Files do not travel between pods yet: a spec whose tasks make them is refused.
+	_, err = f.e.Submit(context.Background(), pipeline.Submission{File: "f.yaml", Source: []byte(`
+name: files
+tasks:
+  a: {run: echo, artifacts: [model]}
+`)})
+	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	require.ErrorContains(t, err, `the files of task "a" (model) do not travel between pods yet`)
 }
 
 func TestUnknownExecutorIsRefusedAtSubmit(t *testing.T) {

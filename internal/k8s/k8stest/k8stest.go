@@ -46,6 +46,7 @@ const (
 const (
 	RunForEnv      = "KWOK_RUN_FOR"   // a duration, e.g. "30s"
 	ExitCodeEnv    = "KWOK_EXIT_CODE" // a failing exit code, e.g. "3"
+	OutputsEnv     = "KWOK_OUTPUTS"   // what the container "wrote" to its termination message
 	ImagePullLabel = "cairn.dev/test-image-pull-fails"
 	LogLine        = "hello from the KWOK node"
 )
@@ -231,7 +232,10 @@ func stagesFile(t testing.TB, bin, dir string) string {
 		must(t, err)
 		text := string(data)
 		switch filepath.Base(f) {
-		case "pod-fast-pod-complete.yaml": // runs for RunForAnnotation
+		case "pod-fast-pod-complete.yaml": // runs for RunForEnv; OutputsEnv is its termination message
+			text = strings.Replace(text, "            reason: Completed\n", "            reason: Completed\n"+
+				"            {{ $out := \"\" }}{{ range $item.env }}{{ if eq .name \""+OutputsEnv+"\" }}{{ $out = .value }}{{ end }}{{ end }}\n"+
+				"            message: {{ $out | Quote }}\n", 1)
 			text = strings.Replace(text, "  next:\n", "  delay:\n    durationMilliseconds: 0\n    durationFrom:\n"+
 				"      expressionFrom: '"+envExpr(RunForEnv)+"'\n  next:\n", 1)
 		case "pod-fast-pod-ready.yaml": // not for pods whose image cannot be pulled
