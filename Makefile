@@ -33,10 +33,13 @@ demo: build
 test:
 	bash .ci/test.sh
 
-# The Kubernetes tests: a real control plane (etcd, kube-apiserver, controller-manager,
-# scheduler) with a KWOK node, built once from the module proxy by scripts/k8s-tools.sh.
+# The Kubernetes tests, both tiers: a real control plane (etcd, kube-apiserver,
+# controller-manager, scheduler) with a KWOK node, and with a real node (kubelet,
+# containerd and runc from Debian's packages; needs root), binaries built once from
+# the module proxy by scripts/k8s-tools.sh. .ci/test.sh runs them with everything else.
 test-k8s:
 	CAIRN_K8S_BIN="$$(bash scripts/k8s-tools.sh)/bin" CAIRN_K8S_REQUIRE=1 $(GO) test -count=1 ./internal/k8s/...
+	CAIRN_K8S_BIN="$$(bash scripts/k8s-tools.sh)/bin" CAIRN_K8S_REQUIRE=1 $(GO) test -count=1 -run 'Kubernetes|RealNode' ./cmd/cairn/
 
 vet:
 	$(GO) vet ./...

@@ -30,6 +30,12 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
 fi
+# The real-node Kubernetes tests run pods with containerd and runc on a CNI
+# bridge: root and Debian's packages.
+if [ "$(id -u)" = 0 ] && ! { command -v containerd && command -v runc && [ -x /usr/lib/cni/bridge ]; } >/dev/null; then
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins iproute2 >&2
+fi
 make ui
 go vet ./...
 # The Kubernetes control plane the internal/k8s tests start (built once per

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +215,98 @@ func kubeJobs(t *testing.T, c *k8stest.Cluster) []metav1.ObjectMeta {
 		}
 	}
 	return out
+}
+
+// TestTitanicOnARealNode runs the Titanic workload with --executor
+// kubernetes on a real kubelet with containerd, in Cairn's own image: one
+// pod synthesizes, prepares and trains (its steps chained by the built-in
+// shell, since files do not travel between pods), then a pod evaluates,
+// one registers the model and one deploys it, which this server then
+// serves. A failing task and an OOMKilled one are reported with why.
+func TestTitanicOnARealNode(t *testing.T) {
+	if why := k8stest.RealNodeMissing(); why != "" {
+		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	const ref = "cairn.test/cairn:1"
+	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
+	l, err := net.Listen("tcp", k8stest.NodeIP+":0") // where the pods reach this server
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	cfg := kubeServerConfig(t, cluster, t.TempDir())
+	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
+	s, _ := startKubeServer(t, cfg)
+
+	id := s.submit(`
+name: titanic-on-a-node
+tasks:
+  train:
+    run: |
+      CAIRN_OUTPUTS=/tmp/synth cairn step exec data.synth --inputs-json '{"kind": "titanic", "n": 300}'
+      while IFS='=' read -r k v; do [ "$k" = path ] && src=$v; done < /tmp/synth
+      CAIRN_OUTPUTS=/tmp/prepare cairn step exec data.csv --inputs-json "{\"source\": \"$src\", \"preset\": \"titanic\"}"
+      while IFS='=' read -r k v; do [ "$k" = dataset ] && ds=$v; done < /tmp/prepare
+      cairn step exec train.tabular --inputs-json "{\"dataset\": \"$ds\", \"epochs\": 5, \"model\": \"logistic\"}"
+    outputs: [run_id, val_accuracy, model_uri]
+    resources: {cpu: 1, memory: 1Gi}
+  evaluate:
+    needs: [train]
+    run: echo "passed=${{ tasks.train.outputs.val_accuracy >= 0 }}" >> "$CAIRN_OUTPUTS"
+    outputs: [passed]
+  register:
+    needs: [train, evaluate]
+    when: ${{ tasks.evaluate.outputs.passed == 'true' }}
+    uses: registry.promote
+    with: {name: titanic-node, runs: "${{ tasks.train.outputs.run_id }}", metric: best_val_accuracy, alias: champion}
+  deploy:
+    needs: [register]
+    uses: serve.deploy
+    with: {name: titanic-node, model: "models:/titanic-node@champion"}
+  fails:
+    run: echo "about to fail"; exit 4
+  oom:
+    run: x=0123456789abcdef; while :; do x="$x$x"; done
+    resources: {memory: 48Mi}
+`)
+	r := s.wait(id, ended)
+	for _, n := range []string{"train", "evaluate", "register", "deploy"} {
+		phase, msg, _ := r.task(n)
+		require.Equal(t, "Succeeded", phase, "%s: %s\n%s", n, msg, s.log(id, n))
+	}
+	_, msg, _ := r.task("fails")
+	require.Equal(t, "attempt 1: exit status 4", msg)
+	require.Contains(t, s.log(id, "fails"), "about to fail\n")
+	_, msg, _ = r.task("oom")
+	require.Equal(t, "attempt 1: OOMKilled: the task went over its memory limit of 48Mi (exit status 137)", msg)
+
+	log := s.log(id, "train")
+	require.Contains(t, log, "image "+ref)
+	var runID string
+	for _, tk := range r.Tasks {
+		if tk.Node == "train" {
+			runID = tk.Outputs["run_id"]
+		}
+	}
+	require.NotEmpty(t, runID)
+	var got struct {
+		Run struct {
+			Data struct {
+				Metrics []struct{ Key string } `json:"metrics"`
+			} `json:"data"`
+		} `json:"run"`
+	}
+	require.NoError(t, s.c.Do(context.Background(), "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil, &got))
+	var keys []string
+	for _, m := range got.Run.Data.Metrics {
+		keys = append(keys, m.Key)
+	}
+	require.Contains(t, keys, "best_val_accuracy", "the pod logged its training to the server")
+
+	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
+	pr := post(t, s.url+"/serve/titanic-node/predict", passenger)
+	require.Equal(t, 200, pr.code, pr.raw)
+	require.Contains(t, []any{0.0, 1.0}, pr.body["Survived"])
 }

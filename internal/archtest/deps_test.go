@@ -48,13 +48,14 @@ var allowed = map[string][]string{
 	"internal/web/mlflow":    {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry", "internal/artifact"},
 	"internal/webtest": {"internal/errs", "internal/tracking", "internal/registry", "internal/store/meta", "internal/store/artifacts",
 		"internal/web", "internal/web/mlflow"},
-	"internal/archtest":    {},
-	"examples":             {},
-	"cmd/cairn":            {"*"},
-	"cmd/cairn-image":      {"internal/image"},
-	"internal/image":       {"internal/errs"},
-	"internal/k8s/k8stest": {},
-	"internal/k8s":         {"internal/exec"},
+	"internal/archtest":          {},
+	"examples":                   {},
+	"cmd/cairn":                  {"*"},
+	"cmd/cairn-image":            {"internal/image"},
+	"internal/image":             {"internal/errs"},
+	"internal/k8s/k8stest":       {"internal/image"},
+	"internal/k8s/k8stest/pause": {},
+	"internal/k8s":               {"internal/exec"},
 }
 
 // homes names the only Cairn packages that may import a third-party module.

@@ -121,6 +121,34 @@ func Build(o Options) (v1.Image, error) {
 	return mutate.ConfigFile(img, cfg)
 }
 
+// Program returns an image of one static Linux program at path, its
+// entrypoint, with /tmp and nothing else: a sandbox's pause process or a
+// test workload. The same inputs give the same digest.
+func Program(binary, path, arch string, created time.Time) (v1.Image, error) {
+	bin, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, fmt.Errorf("image: program: %w", err)
+	}
+	mtime := created.UTC().Truncate(time.Second)
+	l, err := layer(mtime, []entry{{name: "tmp/", mode: 0o1777}, {name: strings.TrimPrefix(path, "/"), mode: 0o755, data: bin}})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{Layer: l, MediaType: types.OCILayer})
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Architecture, cfg.OS, cfg.Created = arch, "linux", v1.Time{Time: mtime}
+	cfg.Config = v1.Config{Entrypoint: []string{path}}
+	return mutate.ConfigFile(img, cfg)
+}
+
 // entry is one file or folder (name ends in /) of a layer.
 type entry struct {
 	name  string

@@ -117,54 +117,77 @@ func repoRoot() (string, error) {
 // the test when the binaries are missing (fails with CAIRN_K8S_REQUIRE=1).
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	bin := binaries(t)
+	c, p, kwokPort := controlPlane(t, bin, "127.0.0.1", 1)
+	stages := stagesFile(t, bin, c.Dir)
+	p.start(bin, "kwok", "--kubeconfig", c.Kubeconfig, "--config", stages,
+		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--node-ip", "127.0.0.1",
+		"--node-port", strconv.Itoa(kwokPort[0]), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort[0]), "--cidr", "10.0.0.0/24")
+	c.addNode(t, p)
+	return c
+}
+
+// binaries returns the folder of the binaries, or skips the test.
+func binaries(t testing.TB) string {
+	t.Helper()
 	bin, ok := Bin()
 	if !ok {
-		msg := fmt.Sprintf("the Kubernetes test binaries are not in %s: run scripts/k8s-tools.sh (about 5 minutes, once)", bin)
-		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		skip(t, fmt.Sprintf("the Kubernetes test binaries are not in %s: run scripts/k8s-tools.sh (about 5 minutes, once)", bin))
 	}
+	return bin
+}
+
+// skip skips the test, or fails it with CAIRN_K8S_REQUIRE=1.
+func skip(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
+		t.Fatal(msg + " (CAIRN_K8S_REQUIRE=1)")
+	}
+	t.Skip(msg)
+}
+
+// controlPlane starts etcd, the apiserver on apiIP, the controller manager
+// and the scheduler in a fresh folder, and returns the cluster, its
+// processes and extra free ports for the caller.
+func controlPlane(t testing.TB, bin, apiIP string, extra int) (*Cluster, *procs, []int) {
+	t.Helper()
 	dir := t.TempDir()
 	c := &Cluster{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig")}
 	p := &procs{t: t, dir: dir}
 	t.Cleanup(p.stop)
 
-	ports := freePorts(t, 7)
-	etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	ports := freePorts(t, 6+extra)
+	etcdClient, etcdPeer, apiPort, cmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	token := "cairn-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	writeKeys(t, dir)
 	must(t, os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(token+",admin,admin-uid,system:masters\n"), 0o600))
 	must(t, os.WriteFile(c.Kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
-clusters: [{name: test, cluster: {server: "https://127.0.0.1:%d", insecure-skip-tls-verify: true}}]
+clusters: [{name: test, cluster: {server: "https://%s:%d", insecure-skip-tls-verify: true}}]
 users: [{name: admin, user: {token: %q}}]
 contexts: [{name: test, context: {cluster: test, user: admin}}]
 current-context: test
-`, apiPort, token)), 0o600))
+`, apiIP, apiPort, token)), 0o600))
 
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPeer)
 	p.start(bin, "etcd", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL, "--initial-cluster", "default="+peerURL,
-		"--unsafe-no-fsync", "--log-level", "warn", "--listen-metrics-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[6]))
-	p.start(bin, "kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(apiPort),
-		"--advertise-address", "127.0.0.1", "--cert-dir", filepath.Join(dir, "certs"), "--service-cluster-ip-range", "10.96.0.0/16",
+		"--unsafe-no-fsync", "--log-level", "warn", "--listen-metrics-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[5]))
+	p.start(bin, "kube-apiserver", "--etcd-servers", etcdURL, "--bind-address", apiIP, "--secure-port", strconv.Itoa(apiPort),
+		"--advertise-address", apiIP, "--cert-dir", filepath.Join(dir, "certs"), "--service-cluster-ip-range", "10.96.0.0/16",
 		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file", filepath.Join(dir, "sa.key"), "--token-auth-file", filepath.Join(dir, "tokens.csv"),
-		"--authorization-mode", "AlwaysAllow", "--anonymous-auth=false")
-	waitReady(t, p, fmt.Sprintf("https://127.0.0.1:%d/readyz", apiPort), token)
+		"--authorization-mode", "AlwaysAllow", "--anonymous-auth=false", "--kubelet-preferred-address-types", "InternalIP")
+	waitReady(t, p, fmt.Sprintf("https://%s:%d/readyz", apiIP, apiPort), token)
 	p.start(bin, "kube-controller-manager", "--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1",
 		"--secure-port", strconv.Itoa(cmPort), "--service-account-private-key-file", filepath.Join(dir, "sa.key"),
+		"--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt"),
 		"--controllers", "job-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,"+
 			"namespace-controller,ttl-after-finished-controller,pod-garbage-collector-controller,root-ca-certificate-publisher-controller,"+
 			"node-lifecycle-controller,resourcequota-controller")
 	p.start(bin, "kube-scheduler", "--kubeconfig", c.Kubeconfig, "--authentication-kubeconfig", c.Kubeconfig,
 		"--authorization-kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort))
-	stages := stagesFile(t, bin, dir)
-	p.start(bin, "kwok", "--kubeconfig", c.Kubeconfig, "--config", stages,
-		"--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--node-ip", "127.0.0.1",
-		"--node-port", strconv.Itoa(kwokPort), "--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort), "--cidr", "10.0.0.0/24")
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	must(t, err)
@@ -172,8 +195,7 @@ current-context: test
 	c.Config = cfg
 	c.Client, err = kubernetes.NewForConfig(cfg)
 	must(t, err)
-	c.addNode(t, p)
-	return c
+	return c, p, ports[6:]
 }
 
 // addNode creates the KWOK node and waits until it is Ready and pods can
