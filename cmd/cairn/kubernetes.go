@@ -75,10 +75,14 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 		Executor:    x,
 		StepCommand: []string{imageBinary, "step", "exec"},
 		Shell:       []string{imageBinary, "sh"},
-		Environ:     []string{"HOME=" + imageDataDir, "CAIRN_DATA_DIR=" + imageDataDir},
+		Environ:     []string{"HOME=" + imageDataDir},
 		TrackingURI: c.Kube.ServerURL,
-		InputsDir:   "/cairn/in",
-		OutputsDir:  "/cairn/out",
+		Root:        "/cairn",
 		OutputsFile: "/dev/termination-log", // the container's termination message
+		// The task's files travel through this server: cairn, copied into
+		// the pod from Cairn's image, fetches and stores them around the
+		// command, whatever the task's image.
+		Init:    []string{imageBinary, "pod", "install", "/cairn/bin"},
+		Wrapper: []string{"/cairn/bin/cairn", "pod", "run", "--"},
 	}, x.Close, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,13 +54,15 @@ func kubeServerConfig(t *testing.T, cluster *k8stest.Cluster, data string) Confi
 	return cfg
 }
 
-func (s *kubeServer) submit(spec string) string {
+func (s *kubeServer) submit(spec string) string { return s.submitWith(spec, nil) }
+
+func (s *kubeServer) submitWith(spec string, params map[string]any) string {
 	var sub struct {
 		Run struct {
 			RunID string `json:"run_id"`
 		} `json:"run"`
 	}
-	require.NoError(s.t, s.c.Do(context.Background(), "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec}, &sub))
+	require.NoError(s.t, s.c.Do(context.Background(), "POST", "/api/2.0/cairn/pipelines/runs/submit", map[string]any{"spec": spec, "params": params}, &sub))
 	return sub.Run.RunID
 }
 
@@ -309,4 +312,49 @@ tasks:
 	pr := post(t, s.url+"/serve/titanic-node/predict", passenger)
 	require.Equal(t, 200, pr.code, pr.raw)
 	require.Contains(t, []any{0.0, 1.0}, pr.body["Survived"])
+}
+
+// TestReferencePipelinesOnARealNode runs both reference pipelines, as they
+// are in examples/, with --executor kubernetes on a real node: every task a
+// pod of Cairn's image, the files between them (synthetic data, prepared
+// datasets) through this server, the fingers sweep's trials in its pod, the
+// models registered and served by this server.
+func TestReferencePipelinesOnARealNode(t *testing.T) {
+	if why := k8stest.RealNodeMissing(); why != "" {
+		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	const ref = "cairn.test/cairn:1"
+	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
+	l, err := net.Listen("tcp", k8stest.NodeIP+":0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	cfg := kubeServerConfig(t, cluster, t.TempDir())
+	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
+	s, _ := startKubeServer(t, cfg)
+	for _, tc := range []struct {
+		name   string
+		params map[string]any
+	}{
+		{"titanic", map[string]any{"synthetic_rows": 300, "epochs": 30, "cv": 2, "min_accuracy": 0}},
+		{"fingers", map[string]any{"synthetic_images": 48, "size": 16, "epochs": 1}},
+	} {
+		src, err := os.ReadFile(filepath.Join("..", "..", "examples", tc.name, "pipeline.yaml"))
+		require.NoError(t, err)
+		start := time.Now()
+		id := s.submitWith(string(src), tc.params)
+		r := s.wait(id, ended)
+		t.Logf("%s on the real node: %s in %s", tc.name, r.Phase, time.Since(start).Round(100*time.Millisecond))
+		for _, tk := range r.Tasks {
+			require.Contains(t, []string{"Succeeded", "Skipped"}, tk.Phase, "%s %s: %s\n%s", tc.name, tk.Node, tk.Message, s.log(id, tk.Node))
+		}
+		require.Equal(t, "Succeeded", r.Phase, r.Message)
+		require.Contains(t, s.log(id, "prepare"), "=== fetched the files of run", "the synthetic data came from the synth task's run")
+	}
+	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
+	pr := post(t, s.url+"/serve/titanic/predict", passenger)
+	require.Equal(t, 200, pr.code, pr.raw)
 }

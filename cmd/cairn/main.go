@@ -68,7 +68,7 @@ API and the artifact proxy on one port); the other commands talk to it.`,
 		return usageError{fmt.Errorf("%w\nrun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServerCmd(), newServeCmd(), newTuneCmd(), newDemoCmd(), newDataCmd(), newTrainCmd(), newExperimentsCmd(), newRunsCmd(), newModelsCmd(), newUsersCmd(), newTokensCmd(), newRunCmd(), newPipelinesCmd(), newStepCmd(), newSandboxCmd(), newShCmd())
+	root.AddCommand(newServerCmd(), newServeCmd(), newTuneCmd(), newDemoCmd(), newDataCmd(), newTrainCmd(), newExperimentsCmd(), newRunsCmd(), newModelsCmd(), newUsersCmd(), newTokensCmd(), newRunCmd(), newPipelinesCmd(), newStepCmd(), newSandboxCmd(), newShCmd(), newPodCmd())
 	return root
 }
 

@@ -51,6 +51,10 @@ type Job struct {
 	// Scratch are folders that must exist, empty and writable, where the
 	// attempt runs (its inputs and outputs folders).
 	Scratch []string
+	// Init, when set, runs before Args in the executor's own image, with
+	// the Scratch folders: it installs what Args needs from that image
+	// (cairn pod install) into an image of the task's own.
+	Init []string
 	// OutputsFile is where the attempt writes its output values where it
 	// runs; the executor brings the file's content back in Result.Outputs.
 	OutputsFile string

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,7 +144,12 @@ func (a *attempt) pending(ctx context.Context, pod *corev1.Pod, cs *corev1.Conta
 			msg = "unschedulable: " + c.Message
 		}
 	}
-	if cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "ContainerCreating" {
+	for i := range pod.Status.InitContainerStatuses {
+		if ic := &pod.Status.InitContainerStatuses[i]; ic.State.Waiting != nil && ic.State.Waiting.Reason != "PodInitializing" {
+			cs = ic // its image, say, cannot be pulled
+		}
+	}
+	if cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "ContainerCreating" && cs.State.Waiting.Reason != "PodInitializing" {
 		w := cs.State.Waiting
 		msg = w.Reason
 		if w.Message != "" {
@@ -190,6 +196,13 @@ func failure(pod *corev1.Pod, term *corev1.ContainerStateTerminated, c batchv1.J
 			return exec.Result{ExitCode: -1, Err: fmt.Errorf("the container could not start: %s", term.Message)}
 		}
 		return exec.Result{ExitCode: code, Err: fmt.Errorf("exit status %d", code)}
+	}
+	if pod != nil {
+		for _, ic := range pod.Status.InitContainerStatuses {
+			if t := ic.State.Terminated; t != nil && t.ExitCode != 0 {
+				return exec.Result{ExitCode: -1, Err: fmt.Errorf("the %s init container failed: exit status %d: %s", ic.Name, t.ExitCode, strings.TrimSpace(t.Message))}
+			}
+		}
 	}
 	if pod != nil && pod.Status.Reason != "" {
 		return exec.Result{ExitCode: 1, Err: fmt.Errorf("the pod failed: %s: %s", pod.Status.Reason, pod.Status.Message)}

@@ -39,9 +39,11 @@ const (
 	// AnnotationName holds the attempt's full name (exec.Job.Name), which
 	// the Job's name is a hash of.
 	AnnotationName = "cairn.dev/name"
-	// Container is the name of the container that runs the attempt.
-	Container    = "task"
-	jobNameLabel = "batch.kubernetes.io/job-name"
+	// Container is the name of the container that runs the attempt, and
+	// InitContainer of the one that runs its exec.Job.Init.
+	Container     = "task"
+	InitContainer = "tools"
+	jobNameLabel  = "batch.kubernetes.io/job-name"
 )
 
 // GPUResource is the extended resource a task's GPUs are asked for as.
@@ -400,6 +402,10 @@ func (e *Executor) build(job *exec.Job, name string, lbl map[string]string) (*ba
 		vol := fmt.Sprintf("scratch-%d", i)
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 		pod.Containers[0].VolumeMounts = append(pod.Containers[0].VolumeMounts, corev1.VolumeMount{Name: vol, MountPath: dir})
+	}
+	if len(job.Init) > 0 {
+		pod.InitContainers = []corev1.Container{{Name: InitContainer, Image: e.opts.Image, ImagePullPolicy: e.opts.PullPolicy,
+			Command: job.Init, Resources: res, VolumeMounts: pod.Containers[0].VolumeMounts}}
 	}
 	podLabels, podAnnotations := map[string]string{}, map[string]string{}
 	for k, v := range e.opts.PodLabels {

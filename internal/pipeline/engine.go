@@ -81,10 +81,20 @@ type RemoteExecutor struct {
 	TrackingURI string
 	// MaxRunning caps the attempts of one run running at once; 0 is no cap.
 	MaxRunning int
-	// InputsDir, OutputsDir and OutputsFile are $CAIRN_INPUTS_DIR,
-	// $CAIRN_OUTPUTS_DIR and $CAIRN_OUTPUTS inside the container; the
-	// executor makes the folders and brings the outputs file back.
-	InputsDir, OutputsDir, OutputsFile string
+	// Root is an empty folder every container gets (exec.Job.Scratch):
+	// ROOT/in is $CAIRN_INPUTS_DIR, ROOT/tasks/NODE/out a task's
+	// $CAIRN_OUTPUTS_DIR (the same path in every pod, so that paths in its
+	// output values hold downstream) and ROOT/tasks/NODE/out/.cairn-data
+	// its $CAIRN_DATA_DIR (prepared datasets travel with the task's files).
+	Root string
+	// OutputsFile is $CAIRN_OUTPUTS inside the container; the executor
+	// brings it back (exec.Result.Outputs).
+	OutputsFile string
+	// Wrapper runs a task's command inside its container, fetching the
+	// task's input files before and storing its outputs folder after,
+	// through the server ($CAIRN_TASK_FILES): cairn pod run --. Init
+	// installs it into the container first (exec.Job.Init).
+	Wrapper, Init []string
 }
 
 // placement is how one execution's tasks start: here, or on a remote
@@ -100,8 +110,14 @@ type placement struct {
 	remote      bool
 	maxRunning  int
 	// inside the container, when remote
-	inputsDir, outputsDir, outputsFile string
+	root, outputsFile string
+	wrapper, init     []string
 }
+
+func (p *placement) inputsDir() string { return p.root + "/in" }
+
+// outputsDir is a task node's outputs folder in every container.
+func (p *placement) outputsDir(node string) string { return p.root + "/tasks/" + node + "/out" }
 
 // placement returns where plan's tasks run.
 func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
@@ -124,7 +140,7 @@ func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
 	}
 	return &placement{name: name, executor: r.Executor, stepCommand: r.StepCommand, shell: shell, environ: r.Environ,
 		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning,
-		inputsDir: r.InputsDir, outputsDir: r.OutputsDir, outputsFile: r.OutputsFile}, nil
+		root: r.Root, outputsFile: r.OutputsFile, wrapper: r.Wrapper, init: r.Init}, nil
 }
 
 // Credentials issues the tracking credential of one run's tasks.
@@ -197,8 +213,8 @@ func NewEngine(store Store, tracker Tracker, executor exec.Executor, cat spec.Ca
 	}
 	opts.Limits = opts.Limits.WithDefaults()
 	for name, r := range opts.Remote {
-		if r == nil || r.Executor == nil || len(r.StepCommand) == 0 || r.InputsDir == "" || r.OutputsDir == "" || r.OutputsFile == "" {
-			return nil, fmt.Errorf("pipeline engine: remote executor %q needs an executor, a step command and its container's folders", name)
+		if r == nil || r.Executor == nil || len(r.StepCommand) == 0 || !strings.HasPrefix(r.Root, "/") || r.OutputsFile == "" || len(r.Wrapper) == 0 {
+			return nil, fmt.Errorf("pipeline engine: remote executor %q needs an executor, a step command, a wrapper and its container's folders", name)
 		}
 	}
 	host, _ := os.Hostname()
@@ -284,17 +300,6 @@ func (e *Engine) checkCapacity(plan *spec.Plan) error {
 		return err
 	}
 	if where.remote {
-		// Files do not travel between pods yet: only values do.
-		var files []string
-		for _, pt := range plan.Order {
-			if a := pt.ArtifactNames(); len(a) > 0 {
-				files = append(files, fmt.Sprintf("task %q (%s)", pt.Name, strings.Join(a, ", ")))
-			}
-		}
-		if len(files) > 0 {
-			return errs.Invalidf("pipeline %s cannot run on executor %s: the files of %s do not travel between pods yet; run it with executor: local",
-				plan.Spec.Name, where.name, strings.Join(files, ", "))
-		}
 		return nil // the cluster's to say, when it schedules the pods
 	}
 	var problems []string

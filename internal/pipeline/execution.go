@@ -619,6 +619,8 @@ type upstream struct {
 	digest  string
 	fanout  bool
 	items   []*upstream
+	node    string
+	runID   string // its tracking run, which holds its files on a remote executor
 }
 
 // scope resolves references for one task (or item) of a run.
@@ -633,12 +635,19 @@ type scope struct {
 
 func (x *execution) view(n string) *upstream {
 	r := x.rows[n]
-	u := &upstream{phase: x.phase[n], outputs: r.Outputs, dir: r.OutputDir, digest: r.Digest}
+	u := &upstream{phase: x.phase[n], outputs: r.Outputs, dir: r.OutputDir, digest: r.Digest, node: n, runID: r.TrackingRunID}
+	if x.where.remote {
+		u.dir = x.where.outputsDir(n)
+	}
 	if nodes, ok := x.items[n]; ok {
 		u.fanout = true
 		for _, it := range nodes {
 			ir := x.rows[it]
-			u.items = append(u.items, &upstream{phase: ir.Phase, outputs: ir.Outputs, dir: ir.OutputDir, digest: ir.Digest})
+			iu := &upstream{phase: ir.Phase, outputs: ir.Outputs, dir: ir.OutputDir, digest: ir.Digest, node: it, runID: ir.TrackingRunID}
+			if x.where.remote {
+				iu.dir = x.where.outputsDir(it)
+			}
+			u.items = append(u.items, iu)
 		}
 	}
 	return u

@@ -108,7 +108,9 @@ func (j *job) run(ctx context.Context) jobEvent {
 		return ev
 	}
 	var keyRes *resolved
-	if j.pt.Cache {
+	// On a remote executor a cached task's files are in the run that made
+	// them, which downstream pods do not know to ask: run it again.
+	if j.pt.Cache && !x.where.remote {
 		if keyRes, err = j.resolve(j.keyScope); err != nil {
 			j.end(bg, Failed, "resolve inputs: "+err.Error(), tracking.StatusFailed)
 			return ev
@@ -164,7 +166,14 @@ func (j *job) run(ctx context.Context) jobEvent {
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
 	if where.remote {
-		env = j.environ(res, where.inputsDir, where.outputsDir, where.outputsFile)
+		files, err := j.taskFiles()
+		if err != nil {
+			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
+			return ev
+		}
+		podOut := where.outputsDir(j.node)
+		env = append(j.environ(res, where.inputsDir(), podOut, where.outputsFile), "CAIRN_DATA_DIR="+podOut+"/.cairn-data", "CAIRN_TASK_FILES="+files)
+		args = append(append([]string{}, where.wrapper...), args...)
 	}
 	j.secrets = exec.Secrets(env, x.token)
 	if sbo := where.sandbox; sbo != nil {
@@ -212,7 +221,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	if where.remote {
 		j.remoteJob(jb)
-		jb.Scratch, jb.OutputsFile = []string{where.inputsDir, where.outputsDir}, where.outputsFile
+		jb.Scratch, jb.OutputsFile, jb.Init = []string{where.root}, where.outputsFile, where.init
 	}
 	r := where.executor.Execute(ctx, jb)
 	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
@@ -228,7 +237,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 		r.Err = os.WriteFile(outputsFile, r.Outputs, 0o644)
 	}
 	if r.Err == nil {
-		err = j.collect(outputsFile, out)
+		err = j.collect(outputsFile, out, where.remote)
 		if err == nil {
 			fmt.Fprintf(logf, "=== %s succeeded in %s\n", j.node, r.Duration.Round(time.Millisecond))
 			j.end(bg, Succeeded, "", tracking.StatusFinished)
@@ -290,6 +299,48 @@ func (j *job) prepare(dir, out, in, outputsFile string) error {
 		}
 	}
 	return os.WriteFile(outputsFile, nil, 0o644)
+}
+
+// taskFiles is $CAIRN_TASK_FILES of a remote attempt: where its upstream
+// tasks' files come from and go, and what it must leave.
+func (j *job) taskFiles() (string, error) {
+	where := j.x.where
+	f := taskFiles{Outputs: where.outputsDir(j.node), RunID: j.row.TrackingRunID, Artifacts: j.pt.ArtifactNames()}
+	names := make([]string, 0, len(j.needs))
+	for n := range j.needs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		u := j.needs[n]
+		if u.phase != Succeeded {
+			continue
+		}
+		if !u.fanout {
+			f.Inputs = append(f.Inputs, taskInput{RunID: u.runID, Dir: u.dir, Link: where.inputsDir() + "/" + n})
+			continue
+		}
+		for i, it := range u.items {
+			f.Inputs = append(f.Inputs, taskInput{RunID: it.runID, Dir: it.dir, Link: fmt.Sprintf("%s/%s/%d", where.inputsDir(), n, i)})
+		}
+	}
+	b, err := json.Marshal(f)
+	return string(b), err
+}
+
+// taskFiles and taskInput are jobs.TaskFiles as the engine writes it (the
+// engine does not import jobs; cmd/cairn's pod command reads it).
+type taskFiles struct {
+	Inputs    []taskInput `json:"inputs,omitempty"`
+	Outputs   string      `json:"outputs"`
+	RunID     string      `json:"run_id"`
+	Artifacts []string    `json:"artifacts,omitempty"`
+}
+
+type taskInput struct {
+	RunID string `json:"run_id"`
+	Dir   string `json:"dir"`
+	Link  string `json:"link,omitempty"`
 }
 
 // remoteJob fills in what a remote executor needs to know of the attempt.
@@ -360,7 +411,7 @@ func (j *job) environ(r *resolved, in, out, outputsFile string) []string {
 
 // collect reads the outputs a successful attempt wrote and checks that the
 // declared ones are there.
-func (j *job) collect(outputsFile, out string) error {
+func (j *job) collect(outputsFile, out string, remote bool) error {
 	f, err := os.Open(outputsFile)
 	if err != nil {
 		return fmt.Errorf("read outputs: %w", err)
@@ -383,6 +434,9 @@ func (j *job) collect(outputsFile, out string) error {
 		return fmt.Errorf("the task did not write declared outputs %s to $CAIRN_OUTPUTS (lines name=value)", strings.Join(missing, ", "))
 	}
 	for _, a := range j.pt.ArtifactNames() {
+		if remote {
+			break // checked in the container, before its files were stored
+		}
 		if _, err := os.Lstat(filepath.Join(out, a)); err != nil {
 			missing = append(missing, a)
 		}

@@ -2,6 +2,8 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 
@@ -44,7 +46,8 @@ func TestRemoteAttemptIsAttachedToAfterRestart(t *testing.T) {
 	withRemote := func(o *pipeline.Options) {
 		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
 			Environ: []string{"HOME=/data"}, TrackingURI: "http://cairn.ml.svc:5000",
-			InputsDir: "/cairn/in", OutputsDir: "/cairn/out", OutputsFile: "/dev/termination-log"}}
+			Root: "/cairn", OutputsFile: "/dev/termination-log", Wrapper: []string{"/cairn/bin/cairn", "pod", "run", "--"},
+			Init: []string{"/usr/local/bin/cairn", "pod", "install", "/cairn/bin"}}}
 	}
 	f := setup(t, withRemote)
 	r := f.submit(`
@@ -85,20 +88,33 @@ tasks:
 	require.Equal(t, 1, tasks(got)["train"].Attempts, "attached, not run again")
 	require.Len(t, remote.jobs, 3)
 	first, second, report := remote.jobs[0], remote.jobs[1], remote.jobs[2]
-	require.Equal(t, []string{"sh", "-c", `echo "loss 0.25"`}, report.Args, "the value came back from the container")
+	wrap := []string{"/cairn/bin/cairn", "pod", "run", "--"}
+	require.Equal(t, append(wrap, "sh", "-c", `echo "loss 0.25"`), report.Args, "the value came back from the container")
+	var files map[string]any
+	for _, e := range report.Env {
+		if v, ok := strings.CutPrefix(e, "CAIRN_TASK_FILES="); ok {
+			require.NoError(t, json.Unmarshal([]byte(v), &files))
+		}
+	}
+	require.Equal(t, "/cairn/tasks/report/out", files["outputs"])
+	require.Equal(t, []any{map[string]any{"run_id": tasks(got)["train"].TrackingRunID, "dir": "/cairn/tasks/train/out", "link": "/cairn/in/train"}},
+		files["inputs"], "train's files come from its tracking run to the path train wrote them at")
+	require.Contains(t, report.Env, "CAIRN_DATA_DIR=/cairn/tasks/report/out/.cairn-data")
 	require.Equal(t, first.Name, second.Name)
 	require.Equal(t, r.ID+"/train/1", first.Name)
 	require.Equal(t, map[string]string{exec.LabelRun: r.ID, exec.LabelTask: "train", exec.LabelAttempt: "1"}, first.Labels)
 	require.Equal(t, "python:3.11", first.Image)
-	require.Equal(t, []string{"sh", "-c", "python train.py"}, first.Args)
+	require.Equal(t, append(wrap, "sh", "-c", "python train.py"), first.Args)
+	require.Equal(t, []string{"/usr/local/bin/cairn", "pod", "install", "/cairn/bin"}, first.Init)
 	require.Equal(t, exec.Resources{CPU: 3, Memory: 1 << 30, GPU: 1}, first.Resources, "the cluster packs, not this machine's 4 CPUs and 2 GPUs")
 	require.Equal(t, exec.Placement{NodeSelector: map[string]string{"pool": "train"}, ServiceAccount: "tasks",
 		Tolerations: []exec.Toleration{{Key: "nvidia.com/gpu", Operator: "Exists"}}}, first.Placement)
 	require.Empty(t, first.Dir, "no folder of this machine")
-	require.Equal(t, []string{"/cairn/in", "/cairn/out"}, first.Scratch)
+	require.Equal(t, []string{"/cairn"}, first.Scratch)
 	require.Equal(t, "/dev/termination-log", first.OutputsFile)
 	require.Contains(t, first.Env, "CAIRN_OUTPUTS=/dev/termination-log")
-	require.Contains(t, first.Env, "CAIRN_OUTPUTS_DIR=/cairn/out")
+	require.Contains(t, first.Env, "CAIRN_OUTPUTS_DIR=/cairn/tasks/train/out")
+	require.Contains(t, first.Env, "CAIRN_INPUTS_DIR=/cairn/in")
 	require.Contains(t, first.Env, "MLFLOW_TRACKING_URI=http://cairn.ml.svc:5000")
 	require.Contains(t, first.Env, "HOME=/data")
 	for _, e := range first.Env {
@@ -112,7 +128,7 @@ func TestRemoteStepsGetTheirInputsInline(t *testing.T) {
 	f := setup(t, func(o *pipeline.Options) {
 		o.DefaultExecutor = "kubernetes"
 		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
-			InputsDir: "/cairn/in", OutputsDir: "/cairn/out", OutputsFile: "/dev/termination-log"}}
+			Root: "/cairn", OutputsFile: "/dev/termination-log", Wrapper: []string{"/cairn/bin/cairn", "pod", "run", "--"}}}
 	})
 	r := f.submit(`
 name: promote-on-a-cluster
@@ -125,17 +141,59 @@ tasks:
 	require.NoError(t, err)
 	require.Len(t, remote.jobs, 1)
 	args := remote.jobs[0].Args
-	require.Equal(t, []string{"/usr/local/bin/cairn", "step", "exec", "registry.promote", "--inputs-json"}, args[:5])
-	require.JSONEq(t, `{"name": "m", "runs": "abc", "metric": "acc"}`, args[5])
+	require.Equal(t, []string{"/cairn/bin/cairn", "pod", "run", "--", "/usr/local/bin/cairn", "step", "exec", "registry.promote", "--inputs-json"}, args[:9])
+	require.JSONEq(t, `{"name": "m", "runs": "abc", "metric": "acc"}`, args[9])
+}
 
-	// Files do not travel between pods yet: a spec whose tasks make them is refused.
-	_, err = f.e.Submit(context.Background(), pipeline.Submission{File: "f.yaml", Source: []byte(`
+func TestRemoteArtifactReferencesAreContainerPaths(t *testing.T) {
+	remote := &outliving{running: map[string]bool{}, started: make(chan struct{})}
+	f := setup(t, func(o *pipeline.Options) {
+		o.DefaultExecutor = "kubernetes"
+		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"cairn", "step", "exec"},
+			Root: "/cairn", OutputsFile: "/dev/termination-log", Wrapper: []string{"cairn", "pod", "run", "--"}}}
+	})
+	r := f.submit(`
 name: files
 tasks:
-  a: {run: echo, artifacts: [model]}
-`)})
-	require.Equal(t, errs.Invalid, errs.KindOf(err))
-	require.ErrorContains(t, err, `the files of task "a" (model) do not travel between pods yet`)
+  make:
+    run: echo
+    artifacts: [model]
+    outputs: [loss]
+    cache: true
+  fan:
+    for_each: [1, 2]
+    run: echo
+    outputs: [loss]
+  use:
+    needs: [make, fan]
+    run: ls ${{ tasks.make.artifacts.model }} ${{ tasks.fan.artifacts }}
+`, nil)
+	got, err := f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.Succeeded, got.Phase, got.Message)
+	var use exec.Job
+	for _, j := range remote.jobs {
+		if j.Labels[exec.LabelTask] == "use" {
+			use = j
+		}
+	}
+	require.Equal(t, `ls /cairn/tasks/make/out/model ["/cairn/tasks/fan[0]/out","/cairn/tasks/fan[1]/out"]`, use.Args[len(use.Args)-1])
+	require.Len(t, remote.jobs, 4)
+
+	// Cached tasks run again on a remote executor: their files are in the run that made them.
+	r = f.submit(`
+name: files
+tasks:
+  make:
+    run: echo
+    artifacts: [model]
+    outputs: [loss]
+    cache: true
+`, nil)
+	got, err = f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Empty(t, tasks(got)["make"].CachedFrom)
+	require.Len(t, remote.jobs, 5)
 }
 
 func TestUnknownExecutorIsRefusedAtSubmit(t *testing.T) {
