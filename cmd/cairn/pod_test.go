@@ -74,4 +74,3 @@ func TestPodRun(t *testing.T) {
 	require.NoError(t, err)
 	require.NotZero(t, fi.Mode()&0o111, "executable")
 }
-
