@@ -40,3 +40,29 @@ func TestJobName(t *testing.T) {
 	require.Regexp(t, `^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`, b)
 	require.Equal(t, "a-b", labelValue("-a b."))
 }
+
+// FuzzCopyLog feeds copyLog any stream a kubelet (or something posing as
+// one) might send: it must not panic, must write no more than it read, and
+// must not move the reconnect time backwards.
+func FuzzCopyLog(f *testing.F) {
+	f.Add("2026-01-01T00:00:01.000000001Z one\n2026-01-01T00:00:02Z two\n", int64(0))
+	f.Add("no timestamp\n\n\n2026-13-01T00:00:00Z bad month\n", int64(1767225600))
+	f.Add(strings.Repeat("x", 70000)+"\n2026-01-01T00:00:03Z y", int64(-1))
+	f.Fuzz(func(t *testing.T, in string, sinceUnix int64) {
+		since := time.Time{}
+		if sinceUnix > 0 {
+			since = time.Unix(sinceUnix%4102444800, 0).UTC()
+		}
+		var out strings.Builder
+		last, err := copyLog(strings.NewReader(in), &out, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() > len(in) {
+			t.Fatalf("wrote %d bytes from %d", out.Len(), len(in))
+		}
+		if last.Before(since) {
+			t.Fatalf("last %s before since %s", last, since)
+		}
+	})
+}
