@@ -71,13 +71,16 @@ func (c *Config) Validate() error {
 	if err := c.validateArtifactRoots(); err != nil {
 		return err
 	}
+	if err := c.validateExecutor(); err != nil {
+		return err
+	}
 	if err := c.Guard.Validate(); err != nil {
 		return err
 	}
 	if c.MaxArtifactBytes < 0 {
 		return usageError{errors.New("--max-artifact-bytes must be 0 (no limit) or positive")}
 	}
-	return c.validateExecutor()
+	return nil
 }
 
 // validateArtifactRoots checks the default and allowed artifact roots, and

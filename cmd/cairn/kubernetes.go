@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
+	"slices"
 
 	"github.com/spf13/pflag"
 
@@ -55,6 +57,11 @@ func (c *Config) validateExecutor() error {
 	u, err := url.Parse(c.Kube.ServerURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return usageError{fmt.Errorf("invalid --kube-server-url %q: expected http(s)://host[:port][/path]", c.Kube.ServerURL)}
+	}
+	// Task pods call this server by that name: the Host guard must let
+	// them (an IP literal it lets through anyway).
+	if net.ParseIP(u.Hostname()) == nil && !slices.Contains(c.Guard.Hosts, u.Hostname()) {
+		c.Guard.Hosts = append(c.Guard.Hosts, u.Hostname())
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +13,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/image"
@@ -204,6 +212,10 @@ func TestKubernetesFlags(t *testing.T) {
 		_, err := run(t, append([]string{"server", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)...)
 		require.ErrorContains(t, err, tc.want, "%v", tc.args)
 	}
+	cfg := DefaultConfig()
+	cfg.Kube = kubeConfig{Image: "cairn:1", ServerURL: "http://cairn.ml.svc:5000"}
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, []string{"cairn.ml.svc"}, cfg.Guard.Hosts, "task pods call the server by that name: the Host guard lets them")
 	require.Equal(t, image.BinaryPath, imageBinary)
 	require.Equal(t, image.DataDir, imageDataDir)
 }
@@ -218,100 +230,6 @@ func kubeJobs(t *testing.T, c *k8stest.Cluster) []metav1.ObjectMeta {
 		}
 	}
 	return out
-}
-
-// TestTitanicOnARealNode runs the Titanic workload with --executor
-// kubernetes on a real kubelet with containerd, in Cairn's own image: one
-// pod synthesizes, prepares and trains (its steps chained by the built-in
-// shell, since files do not travel between pods), then a pod evaluates,
-// one registers the model and one deploys it, which this server then
-// serves. A failing task and an OOMKilled one are reported with why.
-func TestTitanicOnARealNode(t *testing.T) {
-	if why := k8stest.RealNodeMissing(); why != "" {
-		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	const ref = "cairn.test/cairn:1"
-	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
-	l, err := net.Listen("tcp", k8stest.NodeIP+":0") // where the pods reach this server
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
-	cfg := kubeServerConfig(t, cluster, t.TempDir())
-	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
-	s, _ := startKubeServer(t, cfg)
-
-	id := s.submit(`
-name: titanic-on-a-node
-tasks:
-  train:
-    run: |
-      CAIRN_OUTPUTS=/tmp/synth cairn step exec data.synth --inputs-json '{"kind": "titanic", "n": 300}'
-      while IFS='=' read -r k v; do [ "$k" = path ] && src=$v; done < /tmp/synth
-      CAIRN_OUTPUTS=/tmp/prepare cairn step exec data.csv --inputs-json "{\"source\": \"$src\", \"preset\": \"titanic\"}"
-      while IFS='=' read -r k v; do [ "$k" = dataset ] && ds=$v; done < /tmp/prepare
-      cairn step exec train.tabular --inputs-json "{\"dataset\": \"$ds\", \"epochs\": 5, \"model\": \"logistic\"}"
-    outputs: [run_id, val_accuracy, model_uri]
-    resources: {cpu: 1, memory: 1Gi}
-  evaluate:
-    needs: [train]
-    run: echo "passed=${{ tasks.train.outputs.val_accuracy >= 0 }}" >> "$CAIRN_OUTPUTS"
-    outputs: [passed]
-  register:
-    needs: [train, evaluate]
-    when: ${{ tasks.evaluate.outputs.passed == 'true' }}
-    uses: registry.promote
-    with: {name: titanic-node, runs: "${{ tasks.train.outputs.run_id }}", metric: best_val_accuracy, alias: champion}
-  deploy:
-    needs: [register]
-    uses: serve.deploy
-    with: {name: titanic-node, model: "models:/titanic-node@champion"}
-  fails:
-    run: echo "about to fail"; exit 4
-  oom:
-    run: x=0123456789abcdef; while :; do x="$x$x"; done
-    resources: {memory: 48Mi}
-`)
-	r := s.wait(id, ended)
-	for _, n := range []string{"train", "evaluate", "register", "deploy"} {
-		phase, msg, _ := r.task(n)
-		require.Equal(t, "Succeeded", phase, "%s: %s\n%s", n, msg, s.log(id, n))
-	}
-	_, msg, _ := r.task("fails")
-	require.Equal(t, "attempt 1: exit status 4", msg)
-	require.Contains(t, s.log(id, "fails"), "about to fail\n")
-	_, msg, _ = r.task("oom")
-	require.Equal(t, "attempt 1: OOMKilled: the task went over its memory limit of 48Mi (exit status 137)", msg)
-
-	log := s.log(id, "train")
-	require.Contains(t, log, "image "+ref)
-	var runID string
-	for _, tk := range r.Tasks {
-		if tk.Node == "train" {
-			runID = tk.Outputs["run_id"]
-		}
-	}
-	require.NotEmpty(t, runID)
-	var got struct {
-		Run struct {
-			Data struct {
-				Metrics []struct{ Key string } `json:"metrics"`
-			} `json:"data"`
-		} `json:"run"`
-	}
-	require.NoError(t, s.c.Do(context.Background(), "GET", "/api/2.0/mlflow/runs/get?run_id="+runID, nil, &got))
-	var keys []string
-	for _, m := range got.Run.Data.Metrics {
-		keys = append(keys, m.Key)
-	}
-	require.Contains(t, keys, "best_val_accuracy", "the pod logged its training to the server")
-
-	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
-	pr := post(t, s.url+"/serve/titanic-node/predict", passenger)
-	require.Equal(t, 200, pr.code, pr.raw)
-	require.Contains(t, []any{0.0, 1.0}, pr.body["Survived"])
 }
 
 // TestReferencePipelinesOnARealNode runs both reference pipelines, as they
@@ -357,4 +275,147 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
 	pr := post(t, s.url+"/serve/titanic/predict", passenger)
 	require.Equal(t, 200, pr.code, pr.raw)
+}
+
+// TestServerInTheCluster applies deploy/kubernetes/cairn.yaml to a real
+// node: the server runs in a pod with the in-cluster config of its service
+// account, makes its first admin from the Secret, and runs a pipeline's
+// tasks as Jobs whose files and values travel through it; a failing task
+// and an OOMKilled one say why. What the test
+// cluster lacks is patched in: a volume provisioner (an emptyDir for the
+// claim), kube-proxy and DNS (the server on the node's network, its API
+// address given explicitly).
+func TestServerInTheCluster(t *testing.T) {
+	if why := k8stest.RealNodeMissing(); why != "" {
+		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	const ref = "cairn.test/cairn:1"
+	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
+	l, err := net.Listen("tcp", k8stest.NodeIP+":0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("http://%s:%d", k8stest.NodeIP, port)
+	api, err := neturl.Parse(cluster.Config.Host)
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	kc := cluster.Client
+	_, err = kc.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cairn-admin"},
+		StringData: map[string]string{"password": "a-long-admin-password"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "cairn.yaml"))
+	require.NoError(t, err)
+	for _, doc := range strings.Split(string(src), "\n---\n") {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(doc), nil, nil)
+		require.NoError(t, err, doc)
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			_, err = kc.CoreV1().ServiceAccounts("default").Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = kc.RbacV1().Roles("default").Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			_, err = kc.RbacV1().RoleBindings("default").Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.PersistentVolumeClaim: // no provisioner here: the Deployment gets an emptyDir
+		case *corev1.Service:
+			_, err = kc.CoreV1().Services("default").Create(ctx, o, metav1.CreateOptions{})
+		case *appsv1.Deployment:
+			pod := &o.Spec.Template.Spec
+			pod.HostNetwork = true
+			pod.Volumes[0].VolumeSource = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+			pod.InitContainers[0].Image = ref
+			srv := &pod.Containers[0]
+			srv.Image = ref
+			for i, a := range srv.Args {
+				switch {
+				case strings.HasPrefix(a, "--addr="):
+					srv.Args[i] = fmt.Sprintf("--addr=0.0.0.0:%d", port)
+				case strings.HasPrefix(a, "--kube-image="):
+					srv.Args[i] = "--kube-image=" + ref
+				case strings.HasPrefix(a, "--kube-server-url="):
+					srv.Args[i] = "--kube-server-url=" + url
+				}
+			}
+			srv.Ports[0].ContainerPort = int32(port)
+			srv.Env = append(srv.Env, corev1.EnvVar{Name: "KUBERNETES_SERVICE_HOST", Value: api.Hostname()},
+				corev1.EnvVar{Name: "KUBERNETES_SERVICE_PORT", Value: api.Port()})
+			_, err = kc.AppsV1().Deployments("default").Create(ctx, o, metav1.CreateOptions{})
+		default:
+			t.Fatalf("unexpected object %T in the manifest", obj)
+		}
+		require.NoError(t, err)
+	}
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		resp, err := http.Get(url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server's pod does not answer at %s: %v\n%s", url, err, podReport(kc, "default"))
+		}
+	}
+
+	opts := client.DefaultOptions()
+	opts.Username, opts.Password = "admin", "a-long-admin-password"
+	c, err := client.New(url, opts)
+	require.NoError(t, err)
+	s := &kubeServer{t: t, c: c, url: url}
+	id := s.submit(`
+name: from-inside
+tasks:
+  write:
+    run: echo "hello from a pod" > "$CAIRN_OUTPUTS_DIR/msg"; echo "n=7" >> "$CAIRN_OUTPUTS"
+    outputs: [n]
+    artifacts: [msg]
+  read:
+    needs: [write]
+    run: |
+      read -r m < "$CAIRN_INPUTS_DIR/write/msg"
+      echo "read: $m, n=${{ tasks.write.outputs.n }}"
+  fails:
+    run: echo "about to fail"; exit 4
+  oom:
+    run: x=0123456789abcdef; while :; do x="$x$x"; done
+    resources: {memory: 48Mi}
+`)
+	r := s.wait(id, ended)
+	for _, n := range []string{"write", "read"} {
+		phase, msg, _ := r.task(n)
+		require.Equal(t, "Succeeded", phase, "%s: %s\n%s", n, msg, s.log(id, n))
+	}
+	require.Contains(t, s.log(id, "read"), "read: hello from a pod, n=7")
+	_, msg, _ := r.task("fails")
+	require.Equal(t, "attempt 1: exit status 4", msg)
+	require.Contains(t, s.log(id, "fails"), "about to fail\n")
+	_, msg, _ = r.task("oom")
+	require.Equal(t, "attempt 1: OOMKilled: the task went over its memory limit of 48Mi (exit status 137)", msg)
+	jobs, err := kc.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	require.Empty(t, jobs.Items, "the server deleted its tasks' Jobs")
+}
+
+// podReport describes the pods of a namespace and their containers' logs,
+// for a test that waited for one in vain.
+func podReport(kc kubernetes.Interface, ns string) string {
+	ctx := context.Background()
+	pods, err := kc.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "pod %s: %s %s %+v\n", p.Name, p.Status.Phase, p.Status.Message, p.Status.Conditions)
+		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+			fmt.Fprintf(&b, "  container %s: %+v\n", cs.Name, cs.State)
+			logs, _ := kc.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: cs.Name}).DoRaw(ctx)
+			fmt.Fprintf(&b, "  log: %s\n", logs)
+		}
+	}
+	return b.String()
 }

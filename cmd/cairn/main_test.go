@@ -129,6 +129,23 @@ func TestAuthCLIAndServer(t *testing.T) {
 	cmd.SetOut(&out)
 	cmd.SetArgs([]string{"users", "add", "admin", "--role", "admin", "--password-stdin", "--data", dir})
 	require.NoError(t, cmd.ExecuteContext(context.Background()))
+	// Again: a conflict, unless --if-missing (a start-up script's), which changes nothing.
+	for _, ifMissing := range []bool{false, true} {
+		cmd := newRootCmd()
+		cmd.SetIn(strings.NewReader("another-password\n"))
+		cmd.SetOut(io.Discard)
+		args := []string{"users", "add", "admin", "--role", "read", "--password-stdin", "--data", dir}
+		if ifMissing {
+			args = append(args, "--if-missing")
+		}
+		cmd.SetArgs(args)
+		err := cmd.ExecuteContext(context.Background())
+		if ifMissing {
+			require.NoError(t, err)
+		} else {
+			require.Equal(t, 2, exitCode(err), "%v", err)
+		}
+	}
 	tokOut, err := run(t, "tokens", "create", "admin", "--name", "ci", "--data", dir)
 	require.NoError(t, err)
 	secret := strings.TrimSpace(strings.Split(tokOut, "\n")[0])

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -231,6 +233,10 @@ func privateDir(dir string, log *slog.Logger) error {
 	}
 	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
 		if err := os.Chmod(dir, mode&0o700); err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("restrict %s to its owner: %w (it is not this user's, as a mounted volume's root is not: point --data at a folder inside it, e.g. %s)",
+					dir, err, filepath.Join(dir, "cairn"))
+			}
 			return fmt.Errorf("restrict %s to its owner: %w", dir, err)
 		}
 		log.Warn("data folder was open to others; restricted it to its owner", "path", dir, "was", mode.String(), "now", (mode & 0o700).String())

@@ -167,6 +167,10 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 				return err
 			}
 			u, err := svc.CreateUser(cmd.Context(), args[0], pw, role)
+			if ok, _ := cmd.Flags().GetBool("if-missing"); ok && errs.KindOf(err) == errs.Conflict {
+				fmt.Fprintf(cmd.OutOrStdout(), "user %s exists; left as it is\n", args[0])
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -177,6 +181,7 @@ MLflow clients sign in with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWOR
 	storeFlags(add)
 	add.Flags().String("role", "read", "read, edit, run (edit, and pipelines with run: shell tasks) or admin")
 	add.Flags().Bool("password-stdin", false, "read the password from standard input")
+	add.Flags().Bool("if-missing", false, "succeed, changing nothing, when the user exists (for a start-up script that makes the first admin)")
 
 	list := &cobra.Command{
 		Use:   "list",

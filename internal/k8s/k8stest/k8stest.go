@@ -185,7 +185,7 @@ current-context: test
 		"--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt"),
 		"--controllers", "job-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,"+
 			"namespace-controller,ttl-after-finished-controller,pod-garbage-collector-controller,root-ca-certificate-publisher-controller,"+
-			"node-lifecycle-controller,resourcequota-controller")
+			"node-lifecycle-controller,resourcequota-controller,deployment-controller,replicaset-controller")
 	p.start(bin, "kube-scheduler", "--kubeconfig", c.Kubeconfig, "--authentication-kubeconfig", c.Kubeconfig,
 		"--authorization-kubeconfig", c.Kubeconfig, "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(schedPort))
 
