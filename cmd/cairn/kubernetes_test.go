@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"os"
@@ -82,13 +81,23 @@ func (s *kubeServer) get(id string) pipelineRun {
 	return got.Run
 }
 
+// wait polls the run until done says so, for up to 5 minutes (a real node
+// on 2 busy cores can be slow), and fails with every task's state if not.
 func (s *kubeServer) wait(id string, done func(pipelineRun) bool) pipelineRun {
-	var r pipelineRun
-	require.Eventually(s.t, func() bool {
-		r = s.get(id)
-		return done(r)
-	}, 90*time.Second, 100*time.Millisecond)
-	return r
+	s.t.Helper()
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		r := s.get(id)
+		if done(r) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, tk := range r.Tasks {
+				fmt.Fprintf(&b, "\n%s %s (%d attempts): %s\n%s", tk.Node, tk.Phase, tk.Attempts, tk.Message, s.log(id, tk.Node))
+			}
+			s.t.Fatalf("run %s is %s after 5 minutes: %s%s", id, r.Phase, r.Message, b.String())
+		}
+	}
 }
 
 func (s *kubeServer) log(id, task string) string {
@@ -238,18 +247,9 @@ func kubeJobs(t *testing.T, c *k8stest.Cluster) []metav1.ObjectMeta {
 // datasets) through this server, the fingers sweep's trials in its pod, the
 // models registered and served by this server.
 func TestReferencePipelinesOnARealNode(t *testing.T) {
-	if why := k8stest.RealNodeMissing(); why != "" {
-		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	const ref = "cairn.test/cairn:1"
-	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
-	l, err := net.Listen("tcp", k8stest.NodeIP+":0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	l.Close()
+	const ref = k8stest.CairnRef
+	cluster := k8stest.StartRealNodeWithCairn(t)
+	addr := fmt.Sprintf("%s:%d", k8stest.NodeIP, k8stest.NodePort(t))
 	cfg := kubeServerConfig(t, cluster, t.TempDir())
 	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
 	s, _ := startKubeServer(t, cfg)
@@ -286,18 +286,9 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 // claim), kube-proxy and DNS (the server on the node's network, its API
 // address given explicitly).
 func TestServerInTheCluster(t *testing.T) {
-	if why := k8stest.RealNodeMissing(); why != "" {
-		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	const ref = "cairn.test/cairn:1"
-	cluster := k8stest.StartRealNode(t, k8stest.CairnImage(t, t.TempDir(), ref))
-	l, err := net.Listen("tcp", k8stest.NodeIP+":0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	const ref = k8stest.CairnRef
+	cluster := k8stest.StartRealNodeWithCairn(t)
+	port := k8stest.NodePort(t)
 	url := fmt.Sprintf("http://%s:%d", k8stest.NodeIP, port)
 	api, err := neturl.Parse(cluster.Config.Host)
 	require.NoError(t, err)

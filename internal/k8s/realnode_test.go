@@ -2,7 +2,6 @@ package k8s_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,21 +16,12 @@ import (
 	"github.com/cairn-mlops/cairn/internal/k8s/k8stest"
 )
 
-const cairnImage = "cairn.test/cairn:1"
-
 // TestRealNode runs attempts in Cairn's own image on a real kubelet with
 // containerd: a built-in step, the built-in shell, exit codes and an
 // OOMKilled task, with their logs and output values.
 func TestRealNode(t *testing.T) {
-	if why := k8stest.RealNodeMissing(); why != "" {
-		if os.Getenv("CAIRN_K8S_REQUIRE") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	archive := k8stest.CairnImage(t, t.TempDir(), cairnImage)
-	c := k8stest.StartRealNode(t, archive)
-	x, err := k8s.New(c.Config, k8s.Options{Namespace: "default", Image: cairnImage, PullPolicy: corev1.PullNever, PendingTimeout: time.Minute})
+	c := k8stest.StartRealNodeWithCairn(t)
+	x, err := k8s.New(c.Config, k8s.Options{Namespace: "default", Image: k8stest.CairnRef, PullPolicy: corev1.PullNever, PendingTimeout: time.Minute})
 	require.NoError(t, err)
 	defer x.Close()
 	run := func(t *testing.T, job *cexec.Job) (cexec.Result, string) {

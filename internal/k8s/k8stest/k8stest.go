@@ -214,9 +214,17 @@ func (c *Cluster) addNode(t testing.TB, p *procs) {
 	if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		p.fail("create the KWOK node: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	c.waitNode(t, p, NodeName, 60*time.Second)
+}
+
+// waitNode waits until node is Ready (and untainted by not-ready) and the
+// default namespace's service account exists, so pods can be created.
+func (c *Cluster) waitNode(t testing.TB, p *procs, name string, timeout time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(timeout)
 	for {
-		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		ready := false
 		if err == nil {
 			for _, cond := range n.Status.Conditions {
@@ -233,7 +241,7 @@ func (c *Cluster) addNode(t testing.TB, p *procs) {
 			return
 		}
 		if time.Now().After(deadline) {
-			p.fail("the KWOK node is not Ready, or the default service account is missing, after 60 s (node: %v, service account: %v)", err, saErr)
+			p.fail("node %s is not Ready, or the default service account is missing, after %s (node: %v, service account: %v)", name, timeout, err, saErr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

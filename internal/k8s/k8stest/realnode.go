@@ -3,6 +3,7 @@ package k8stest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cairn-mlops/cairn/internal/image"
@@ -174,21 +174,14 @@ podLogsDir: %s
 	// Pods go before the kubelet stops, so that it tears their sandboxes
 	// (and network) down itself.
 	t.Cleanup(func() { deletePods(c) })
-	waitNode(t, p, c)
+	c.waitNode(t, p, RealNodeName, 120*time.Second)
 	return c
 }
 
 // pauseArchive builds the sandbox image from ./pause.
 func pauseArchive(t testing.TB, dir string) string {
 	t.Helper()
-	root, err := repoRoot()
-	must(t, err)
-	bin := filepath.Join(dir, "pause")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./internal/k8s/k8stest/pause")
-	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the pause program: %v: %s", err, out)
-	}
+	bin := staticBuild(t, "./internal/k8s/k8stest/pause", filepath.Join(dir, "pause"))
 	img, err := image.Program(bin, "/pause", runtime.GOARCH, time.Unix(0, 0))
 	must(t, err)
 	archive := filepath.Join(dir, "pause.tar")
@@ -197,29 +190,6 @@ func pauseArchive(t testing.TB, dir string) string {
 	defer f.Close()
 	must(t, image.WriteArchive(f, img, PauseImage))
 	return archive
-}
-
-func waitNode(t testing.TB, p *procs, c *Cluster) {
-	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(120 * time.Second)
-	for {
-		n, err := c.Client.CoreV1().Nodes().Get(ctx, RealNodeName, metav1.GetOptions{})
-		ready := false
-		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				ready = ready || cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue
-			}
-		}
-		_, saErr := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		if ready && saErr == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			p.fail("the real node is not Ready after 120 s (node: %v, service account: %v)", err, saErr)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // deletePods deletes every pod and waits up to 60 s for them to go.
@@ -347,14 +317,7 @@ func netns() map[string]bool {
 // ./cmd/cairn), tagged ref, into an archive in dir, and returns its path.
 func CairnImage(t testing.TB, dir, ref string) string {
 	t.Helper()
-	root, err := repoRoot()
-	must(t, err)
-	bin := filepath.Join(dir, "cairn")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/cairn")
-	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build cairn: %v: %s", err, out)
-	}
+	bin := staticBuild(t, "./cmd/cairn", filepath.Join(dir, "cairn"))
 	img, err := image.Build(image.Options{Binary: bin, CACerts: "/etc/ssl/certs/ca-certificates.crt", Arch: runtime.GOARCH, Created: time.Unix(0, 0)})
 	must(t, err)
 	archive := filepath.Join(dir, "cairn.tar")
@@ -363,4 +326,40 @@ func CairnImage(t testing.TB, dir, ref string) string {
 	defer f.Close()
 	must(t, image.WriteArchive(f, img, ref))
 	return archive
+}
+
+// staticBuild builds the package pkg of this module (CGO_ENABLED=0) to bin.
+func staticBuild(t testing.TB, pkg, bin string) string {
+	t.Helper()
+	root, err := repoRoot()
+	must(t, err)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
+	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v: %s", pkg, err, out)
+	}
+	return bin
+}
+
+// CairnRef is the tag StartRealNodeWithCairn gives Cairn's image.
+const CairnRef = "cairn.test/cairn:1"
+
+// StartRealNodeWithCairn skips (or fails, with CAIRN_K8S_REQUIRE=1) where
+// RealNodeMissing says so, before building anything; otherwise it builds
+// Cairn's image (CairnRef) and starts a real node with it.
+func StartRealNodeWithCairn(t testing.TB) *Cluster {
+	t.Helper()
+	if why := RealNodeMissing(); why != "" {
+		skip(t, why)
+	}
+	return StartRealNode(t, CairnImage(t, t.TempDir(), CairnRef))
+}
+
+// NodePort returns a free port on NodeIP, for a server the pods reach.
+func NodePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", NodeIP+":0")
+	must(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
