@@ -1,15 +1,24 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 
+	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/k8s"
 	"github.com/cairn-mlops/cairn/internal/pipeline"
 )
@@ -82,7 +91,7 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 		Executor:    x,
 		StepCommand: []string{imageBinary, "step", "exec"},
 		Shell:       []string{imageBinary, "sh"},
-		Environ:     []string{"HOME=" + imageDataDir},
+		Environ:     []string{"HOME=" + imageDataDir, envKubeImage + "=" + c.Kube.Image, envKubeNamespace + "=" + ns},
 		TrackingURI: c.Kube.ServerURL,
 		Root:        "/cairn",
 		OutputsFile: "/dev/termination-log", // the container's termination message
@@ -92,4 +101,74 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 		Init:    []string{imageBinary, "pod", "install", "/cairn/bin"},
 		Wrapper: []string{"/cairn/bin/cairn", "pod", "run", "--"},
 	}, x.Close, nil
+}
+
+// The variables the server gives every task pod, with which a sweep in one
+// starts its trials as Jobs of their own.
+const (
+	envKubeImage        = "CAIRN_KUBE_IMAGE"
+	envKubeNamespace    = "CAIRN_KUBE_NAMESPACE"
+	serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+)
+
+// kubeTrials is how a sweep step running in a task pod starts its trials:
+// as Jobs of their own when the server gave the pod Cairn's image and the
+// pod has a service account token to create them with (the tune task's
+// kubernetes: service_account:), else nil (the trials run in the pod).
+// Each trial pod fetches the sweep task's input files, as the task did.
+func kubeTrials(log *slog.Logger) (exec.Executor, func(*exec.Job, jobs.TrialAttempt), func()) {
+	img := os.Getenv(envKubeImage)
+	if img == "" || os.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		return nil, nil, nil
+	}
+	if _, err := os.Stat(serviceAccountToken); err != nil {
+		log.Info("trials run in this pod: it has no service account to start Jobs with (give the task kubernetes: service_account:)")
+		return nil, nil, nil
+	}
+	files, err := jobs.ParseTaskFiles(os.Getenv("CAIRN_TASK_FILES"))
+	if err == nil {
+		var cfg *rest.Config
+		var ns string
+		if cfg, ns, err = k8s.Connect("", os.Getenv(envKubeNamespace)); err == nil {
+			var x *k8s.Executor
+			if x, err = k8s.New(cfg, k8s.Options{Namespace: ns, Image: img, Logger: log}); err == nil {
+				return x, trialPod(files), x.Close
+			}
+		}
+	}
+	log.Warn("trials run in this pod: cannot start Jobs", "err", err)
+	return nil, nil, nil
+}
+
+// trialPod makes a trial's job one for a pod of Cairn's image: inputs
+// inline, the sweep task's input files fetched, values back through the
+// termination message.
+func trialPod(task *jobs.TaskFiles) func(*exec.Job, jobs.TrialAttempt) {
+	const root = "/cairn"
+	return func(job *exec.Job, a jobs.TrialAttempt) {
+		out := fmt.Sprintf("%s/trials/%s/%d/out", filepath.Dir(task.Outputs), a.Trial, a.Attempt)
+		files, _ := json.Marshal(jobs.TaskFiles{Inputs: task.Inputs, Outputs: out, RunID: a.RunID})
+		args := job.Args
+		if n := len(args); n >= 2 && args[n-2] == "--inputs" {
+			args = append(args[:n-2:n-2], "--inputs-json", string(a.Inputs))
+		}
+		job.Args = append([]string{root + "/bin/cairn", "pod", "run", "--"}, args...)
+		job.Name = fmt.Sprintf("%s/%s/%d", a.Parent, a.Trial, a.Attempt)
+		job.Labels = map[string]string{exec.LabelRun: a.Parent, exec.LabelTask: a.Trial, exec.LabelAttempt: strconv.Itoa(a.Attempt)}
+		job.Resources = exec.Resources{CPU: a.Resources.CPU, Memory: int64(a.Resources.Memory), GPU: int(math.Ceil(a.Resources.GPU))}
+		job.Scratch, job.Init, job.OutputsFile = []string{root}, []string{imageBinary, "pod", "install", root + "/bin"}, "/dev/termination-log"
+		env := make([]string, 0, len(job.Env)+4)
+		for _, kv := range job.Env {
+			k, _, _ := strings.Cut(kv, "=")
+			switch k {
+			case "CAIRN_OUTPUTS_DIR", "CAIRN_OUTPUTS", "CAIRN_DATA_DIR", "CAIRN_TASK_FILES", "HOSTNAME":
+				continue
+			case "MLFLOW_TRACKING_TOKEN":
+				job.SecretEnv = []string{k}
+			}
+			env = append(env, kv)
+		}
+		job.Env = append(env, "CAIRN_OUTPUTS_DIR="+out, "CAIRN_OUTPUTS="+job.OutputsFile, "CAIRN_DATA_DIR="+out+"/.cairn-data",
+			"CAIRN_TASK_FILES="+string(files))
+	}
 }

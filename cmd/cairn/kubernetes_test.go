@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,12 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/cairn-mlops/cairn/internal/client"
+	cexec "github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/image"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/k8s"
 	"github.com/cairn-mlops/cairn/internal/k8s/k8stest"
+	"github.com/cairn-mlops/cairn/internal/tune"
 )
 
 // pipelineRun is what the runs/get API says of a run.
@@ -253,6 +257,14 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 	cfg := kubeServerConfig(t, cluster, t.TempDir())
 	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
 	s, _ := startKubeServer(t, cfg)
+	// The sweep's pod may start its trials as Jobs: a service account, and
+	// (no kube-proxy here) the API's address.
+	api, err := neturl.Parse(cluster.Config.Host)
+	require.NoError(t, err)
+	_, err = cluster.Client.CoreV1().ServiceAccounts("default").Create(context.Background(),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "trials"}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	trialJobs := watchTrialJobs(t, cluster)
 	for _, tc := range []struct {
 		name   string
 		params map[string]any
@@ -260,10 +272,15 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 		{"titanic", map[string]any{"synthetic_rows": 300, "epochs": 30, "cv": 2, "min_accuracy": 0}},
 		{"fingers", map[string]any{"synthetic_images": 48, "size": 16, "epochs": 1}},
 	} {
-		src, err := os.ReadFile(filepath.Join("..", "..", "examples", tc.name, "pipeline.yaml"))
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", tc.name, "pipeline.yaml"))
 		require.NoError(t, err)
+		// Its pod only waits for the trials' pods, which need this 2-core
+		// node's CPUs themselves.
+		src := strings.Replace(string(b), "    resources: {cpu: 2}\n  promote:", fmt.Sprintf("    resources: {cpu: 0.2}\n"+
+			"    kubernetes: {service_account: trials}\n    env: {KUBERNETES_SERVICE_HOST: %q, KUBERNETES_SERVICE_PORT: %q}\n  promote:",
+			api.Hostname(), api.Port()), 1)
 		start := time.Now()
-		id := s.submitWith(string(src), tc.params)
+		id := s.submitWith(src, tc.params)
 		r := s.wait(id, ended)
 		t.Logf("%s on the real node: %s in %s", tc.name, r.Phase, time.Since(start).Round(100*time.Millisecond))
 		for _, tk := range r.Tasks {
@@ -275,6 +292,42 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
 	pr := post(t, s.url+"/serve/titanic/predict", passenger)
 	require.Equal(t, 200, pr.code, pr.raw)
+	require.Len(t, trialJobs(), 8, "each of the sweep's 8 trials ran as a Job of its own")
+}
+
+// watchTrialJobs records the trials (cairn.dev/task t000...) whose Jobs
+// appear, until the test ends; the returned function lists them.
+func watchTrialJobs(t *testing.T, c *k8stest.Cluster) func() []string {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			l, err := c.Client.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{LabelSelector: k8s.LabelManagedBy + "=" + k8s.ManagedBy})
+			if err == nil {
+				mu.Lock()
+				for _, j := range l.Items {
+					if task := j.Labels[k8s.LabelTask]; strings.HasPrefix(task, "t0") {
+						seen[task+"/"+j.Labels[k8s.LabelRun]] = true
+					}
+				}
+				mu.Unlock()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { stop(); <-done })
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []string
+		for k := range seen {
+			out = append(out, k)
+		}
+		return out
+	}
 }
 
 // TestServerInTheCluster applies deploy/kubernetes/cairn.yaml to a real
@@ -409,4 +462,26 @@ func podReport(kc kubernetes.Interface, ns string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestTrialPod checks what a sweep in a pod asks of a trial's Job.
+func TestTrialPod(t *testing.T) {
+	task := &jobs.TaskFiles{Outputs: "/cairn/tasks/tune/out", RunID: "tune-run",
+		Inputs: []jobs.TaskInput{{RunID: "prep-run", Dir: "/cairn/tasks/prepare/out", Link: "/cairn/in/prepare"}}}
+	job := &cexec.Job{Args: []string{"/usr/local/bin/cairn", "step", "exec", "train.cnn", "--inputs", "/data/tune/t003/1/inputs.json"},
+		Env: []string{"PATH=/usr/local/bin", "MLFLOW_TRACKING_TOKEN=tok", "CAIRN_OUTPUTS_DIR=/data/x", "CAIRN_OUTPUTS=/data/x.txt", "HOSTNAME=tune-pod"}}
+	trialPod(task)(job, jobs.TrialAttempt{Trial: "t003", Attempt: 2, RunID: "trial-run", Parent: "tune-run",
+		Inputs: []byte(`{"lr":0.01}`), Resources: tune.Resources{CPU: 1, Memory: 1 << 30, GPU: 0.5}})
+	require.Equal(t, []string{"/cairn/bin/cairn", "pod", "run", "--", "/usr/local/bin/cairn", "step", "exec", "train.cnn", "--inputs-json", `{"lr":0.01}`}, job.Args)
+	require.Equal(t, "tune-run/t003/2", job.Name)
+	require.Equal(t, map[string]string{k8s.LabelRun: "tune-run", k8s.LabelTask: "t003", k8s.LabelAttempt: "2"}, job.Labels)
+	require.Equal(t, cexec.Resources{CPU: 1, Memory: 1 << 30, GPU: 1}, job.Resources, "a fraction of a GPU is a whole one to Kubernetes")
+	require.Equal(t, []string{"MLFLOW_TRACKING_TOKEN"}, job.SecretEnv)
+	require.Equal(t, []string{"/cairn"}, job.Scratch)
+	require.Equal(t, "/dev/termination-log", job.OutputsFile)
+	out := "/cairn/tasks/tune/trials/t003/2/out"
+	require.Equal(t, []string{"PATH=/usr/local/bin", "MLFLOW_TRACKING_TOKEN=tok", "CAIRN_OUTPUTS_DIR=" + out, "CAIRN_OUTPUTS=/dev/termination-log",
+		"CAIRN_DATA_DIR=" + out + "/.cairn-data",
+		`CAIRN_TASK_FILES={"inputs":[{"run_id":"prep-run","dir":"/cairn/tasks/prepare/out","link":"/cairn/in/prepare"}],"outputs":"` + out + `","run_id":"trial-run"}`},
+		job.Env, "the trial fetches what its sweep task fetched")
 }

@@ -541,10 +541,17 @@ It writes files to $CAIRN_OUTPUTS_DIR and its output values to $CAIRN_OUTPUTS.`,
 			if outDir == "" {
 				outDir = "."
 			}
-			vals, err := steps.Default().Exec(cmd.Context(), args[0], in, steps.Env{
+			env := steps.Env{
 				InputsDir: os.Getenv("CAIRN_INPUTS_DIR"), OutputsDir: outDir, TrackingURI: os.Getenv("MLFLOW_TRACKING_URI"),
 				RunID: os.Getenv("MLFLOW_RUN_ID"), ExperimentID: os.Getenv("MLFLOW_EXPERIMENT_ID"),
-				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log, Environ: os.Environ()})
+				Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(), Logger: log, Environ: os.Environ()}
+			if args[0] == "tune.sweep" { // in a pod, its trials may be pods of their own
+				var stop func()
+				if env.Trials, env.TrialPod, stop = kubeTrials(log); stop != nil {
+					defer stop()
+				}
+			}
+			vals, err := steps.Default().Exec(cmd.Context(), args[0], in, env)
 			if err != nil {
 				return err
 			}

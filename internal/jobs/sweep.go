@@ -57,10 +57,33 @@ type SweepJob struct {
 	// Executor runs the trials (default: exec.Local, child processes of
 	// this one).
 	Executor exec.Executor
+	// Pod, when set, makes each trial's job one for an Executor that runs
+	// it away from this machine (a pod): it fills in the job's name,
+	// labels, resources, files and command from the attempt.
+	Pod func(job *exec.Job, a TrialAttempt)
 	// Poll is how often a running trial's metric is read (default 200ms).
 	Poll time.Duration
 	// OnChange, when set, is called with the trials whenever one changes.
 	OnChange func(trials []tune.Trial, p tune.Progress)
+}
+
+// OnExecutor returns s with its trials run by x and made for it by pod,
+// where x is not nil and s names no executor of its own.
+func (s SweepJob) OnExecutor(x exec.Executor, pod func(*exec.Job, TrialAttempt)) SweepJob {
+	if x != nil && s.Executor == nil {
+		s.Executor, s.Pod = x, pod
+	}
+	return s
+}
+
+// TrialAttempt is one attempt of a trial, as SweepJob.Pod gets it.
+type TrialAttempt struct {
+	Trial     string // e.g. t0003
+	Attempt   int
+	RunID     string // its tracking run
+	Parent    string // the sweep's tracking run
+	Inputs    []byte // the trial step's inputs, JSON
+	Resources tune.Resources
 }
 
 // SweepResult is how a sweep ended: its best trial (the best that
@@ -212,8 +235,13 @@ func RunSweep(ctx context.Context, c *client.Client, job SweepJob) (*SweepResult
 			}
 			state.Runs[t.ID] = append(state.Runs[t.ID], runID)
 			running[t.ID] = runID
-			tctx, cancel := context.WithCancel(ctx)
-			cancels[t.ID] = cancel
+			// A trial stopped for any reason is stopped on purpose
+			// (exec.ErrCancelled): an executor that would leave it running
+			// for a restart to attach to ends it instead.
+			tctx, cancelCause := context.WithCancelCause(context.WithoutCancel(ctx))
+			cancel := func() { cancelCause(exec.ErrCancelled) }
+			stopAfter := context.AfterFunc(ctx, cancel)
+			cancels[t.ID] = func() { stopAfter(); cancel() }
 			environ := s.Environ
 			if need > 0 {
 				environ = append(withoutKeys(s.Environ, "CUDA_VISIBLE_DEVICES"), "CUDA_VISIBLE_DEVICES="+visible)
@@ -375,8 +403,16 @@ func (s *SweepJob) runTrial(ctx context.Context, c *client.Client, runner exec.E
 		s.watch(ctx, c, sw, t.ID, runID, done, stop)
 	}()
 	startAt := time.Now()
-	end.res = runner.Execute(ctx, &exec.Job{Args: append(append([]string{}, cmd...), s.TrialStep, "--inputs", inFile), Env: environ, Log: logf})
+	job := &exec.Job{Args: append(append([]string{}, cmd...), s.TrialStep, "--inputs", inFile), Env: environ, Log: logf}
+	if s.Pod != nil {
+		s.Pod(job, TrialAttempt{Trial: t.ID, Attempt: t.Attempts, RunID: runID, Parent: s.Parent, Inputs: inputs,
+			Resources: s.Spec.WithDefaults().Resources})
+	}
+	end.res = runner.Execute(ctx, job)
 	end.took = time.Since(startAt)
+	if end.res.Outputs != nil { // from where the trial ran
+		_ = os.WriteFile(outFile, end.res.Outputs, 0o644)
+	}
 	close(done)
 	<-watched
 	// The last epochs may have landed after the last poll.

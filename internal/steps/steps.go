@@ -16,6 +16,8 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
+	"github.com/cairn-mlops/cairn/internal/jobs"
 	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 )
 
@@ -46,6 +48,11 @@ type Env struct {
 	Logger       *slog.Logger
 	// Environ is the environment a step passes on to commands it starts.
 	Environ []string
+	// Trials, when set, runs a sweep's trials instead of child processes
+	// of the step (on a cluster, as Jobs), with TrialPod making each trial's
+	// job one for it.
+	Trials   exec.Executor
+	TrialPod func(*exec.Job, jobs.TrialAttempt)
 }
 
 // Info registers a step type.

@@ -134,7 +134,7 @@ func (s *Sweep) Run(ctx context.Context, env Env) (map[string]string, error) {
 		Spec: s.Spec, TrialStep: ts.Uses, TrialWith: ts.With, Capacity: capacity, Dir: sweepDir(env),
 		Parent: env.RunID, ExperimentID: env.ExperimentID, TrackingURI: env.TrackingURI, Environ: env.Environ, Stdout: env.Stdout,
 		Command: s.Command, Executor: s.Executor, Poll: s.Poll, OnChange: s.OnChange,
-	})
+	}.OnExecutor(env.Trials, env.TrialPod))
 	if err != nil {
 		return nil, err
 	}
