@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/rest"
 
 	"github.com/cairn-mlops/cairn/internal/exec"
 	"github.com/cairn-mlops/cairn/internal/jobs"
@@ -125,19 +124,25 @@ func kubeTrials(log *slog.Logger) (exec.Executor, func(*exec.Job, jobs.TrialAtte
 		log.Info("trials run in this pod: it has no service account to start Jobs with (give the task kubernetes: service_account:)")
 		return nil, nil, nil
 	}
-	files, err := jobs.ParseTaskFiles(os.Getenv("CAIRN_TASK_FILES"))
-	if err == nil {
-		var cfg *rest.Config
-		var ns string
-		if cfg, ns, err = k8s.Connect("", os.Getenv(envKubeNamespace)); err == nil {
-			var x *k8s.Executor
-			if x, err = k8s.New(cfg, k8s.Options{Namespace: ns, Image: img, Logger: log}); err == nil {
-				return x, trialPod(files), x.Close
-			}
-		}
+	x, files, err := inClusterTrials(img, log)
+	if err != nil {
+		log.Warn("trials run in this pod: cannot start Jobs", "err", err)
+		return nil, nil, nil
 	}
-	log.Warn("trials run in this pod: cannot start Jobs", "err", err)
-	return nil, nil, nil
+	return x, trialPod(files), x.Close
+}
+
+func inClusterTrials(img string, log *slog.Logger) (*k8s.Executor, *jobs.TaskFiles, error) {
+	files, err := jobs.ParseTaskFiles(os.Getenv("CAIRN_TASK_FILES"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, ns, err := k8s.Connect("", os.Getenv(envKubeNamespace))
+	if err != nil {
+		return nil, nil, err
+	}
+	x, err := k8s.New(cfg, k8s.Options{Namespace: ns, Image: img, Logger: log})
+	return x, files, err
 }
 
 // trialPod makes a trial's job one for a pod of Cairn's image: inputs
