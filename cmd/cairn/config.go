@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/errs"
@@ -47,7 +48,8 @@ type Config struct {
 
 // DefaultConfig returns the zero-setup configuration: everything under ./cairn-data on loopback.
 func DefaultConfig() Config {
-	return Config{Data: "cairn-data", Addr: "127.0.0.1:5000", S3: artifacts.DefaultOptions(), Executor: "local"}
+	return Config{Data: "cairn-data", Addr: "127.0.0.1:5000", S3: artifacts.DefaultOptions(), Executor: "local",
+		Kube: kubeConfig{PendingTimeout: 10 * time.Minute}}
 }
 
 // Validate checks the configuration and fills derived defaults.
@@ -198,7 +200,7 @@ func configKeys(c *Config) map[string]any {
 		"allowed-hosts": &c.Guard.Hosts, "allowed-origins": &c.Guard.Origins,
 		"task-env": &c.TaskEnv, "task-sandbox": (*negated)(&c.Unsandboxed),
 		"executor": &c.Executor, "kubeconfig": &c.Kube.Kubeconfig, "kube-namespace": &c.Kube.Namespace,
-		"kube-image": &c.Kube.Image, "kube-server-url": &c.Kube.ServerURL,
+		"kube-image": &c.Kube.Image, "kube-server-url": &c.Kube.ServerURL, "kube-pending-timeout": &c.Kube.PendingTimeout,
 	}
 }
 
@@ -342,6 +344,14 @@ func decodeConfig(c *Config, src []byte, changed func(flag string) bool) []stric
 				addf(v.Line, key, "key %q: expected a whole number, found %s", key, found)
 			} else if err = v.Decode(&n); err == nil && apply {
 				*dst = n
+			}
+		case *time.Duration:
+			d, perr := time.ParseDuration(v.Value)
+			switch {
+			case tag != "!!str" || perr != nil:
+				addf(v.Line, key, "key %q: expected a duration such as 90s or 15m, found %s", key, found)
+			case apply:
+				*dst = d
 			}
 		case *[]string:
 			if tag != "!!seq" {

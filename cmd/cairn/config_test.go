@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
@@ -39,6 +40,12 @@ allowed_hosts:
 allowed_origins: [https://notebook.example.com]
 task_env: [HF_*, WANDB_API_KEY]
 task_sandbox: false
+executor: kubernetes
+kubeconfig: /etc/cairn/kubeconfig
+kube_namespace: ml
+kube_image: registry.example.com/team/cairn:0.5.0
+kube_server_url: http://cairn.ml.svc:5000
+kube_pending_timeout: 15m
 `)
 	cfg := DefaultConfig()
 	require.NoError(t, applyConfigFile(&cfg, path, noFlags))
@@ -48,6 +55,9 @@ task_sandbox: false
 	want.Auth, want.MaxArtifactBytes, want.GPUs = true, 1<<20, 2
 	want.Guard.Hosts, want.Guard.Origins = []string{"cairn.example.com"}, []string{"https://notebook.example.com"}
 	want.TaskEnv, want.Unsandboxed = []string{"HF_*", "WANDB_API_KEY"}, true
+	want.Executor = "kubernetes"
+	want.Kube = kubeConfig{Kubeconfig: "/etc/cairn/kubeconfig", Namespace: "ml", Image: "registry.example.com/team/cairn:0.5.0",
+		ServerURL: "http://cairn.ml.svc:5000", PendingTimeout: 15 * time.Minute}
 	require.Equal(t, want, cfg)
 	require.NoError(t, cfg.Validate())
 }
@@ -103,6 +113,7 @@ func TestConfigFileProblems(t *testing.T) {
 		{"int", "\ngpus: two\n", []string{`cairn.yaml:2: key "gpus": expected a whole number, found "two"`}},
 		{"string", "addr: 5000\n", []string{`cairn.yaml:1: key "addr": expected a string, found "5000"`}},
 		{"list", "task_env: HOME\n", []string{`cairn.yaml:1: key "task_env": expected a list of strings`}},
+		{"duration", "kube_pending_timeout: soon\n", []string{`cairn.yaml:1: key "kube_pending_timeout": expected a duration such as 90s or 15m, found "soon"`}},
 		{"list item", "task_env:\n  - A\n  - [B]\n", []string{`cairn.yaml:3: key "task_env": expected a string in the list, found a list`}},
 		{"null", "db:\n", []string{`cairn.yaml:1: key "db": expected a string, found nothing`}},
 		{"out of range", "max_artifact_bytes: 99999999999999999999\n", []string{`cairn.yaml:1: key "max_artifact_bytes"`}},

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -34,6 +35,9 @@ type kubeConfig struct {
 	Namespace  string // default: the pod's, or the kubeconfig context's
 	Image      string // Cairn's image, which runs the steps
 	ServerURL  string // how task pods reach this server
+	// PendingTimeout is how long a task's pod may stay unschedulable or
+	// waiting for its container before the attempt fails.
+	PendingTimeout time.Duration
 }
 
 // enabled says whether the kubernetes executor is configured.
@@ -45,6 +49,7 @@ func kubeFlags(f *pflag.FlagSet, executor *string, k *kubeConfig) {
 	f.StringVar(&k.Namespace, "kube-namespace", "", "namespace of the tasks' Jobs (default: the pod's, or the kubeconfig context's)")
 	f.StringVar(&k.Image, "kube-image", "", "Cairn's image for tasks on Kubernetes, e.g. registry.example.com/cairn:0.5.0 (make image; PUSH=ref pushes it); giving it enables the kubernetes executor")
 	f.StringVar(&k.ServerURL, "kube-server-url", "", "URL task pods reach this server at, e.g. http://cairn.ml.svc:5000")
+	f.DurationVar(&k.PendingTimeout, "kube-pending-timeout", 10*time.Minute, "how long a task's pod may stay unschedulable or waiting for its image before the attempt fails (longer where a cluster autoscaler adds nodes)")
 }
 
 func (c *Config) validateExecutor() error {
@@ -58,6 +63,12 @@ func (c *Config) validateExecutor() error {
 	}
 	if c.Kube.Image == "" {
 		return usageError{errors.New("--executor kubernetes needs --kube-image: Cairn's image, which runs the steps in the cluster")}
+	}
+	if c.Kube.PendingTimeout == 0 {
+		c.Kube.PendingTimeout = 10 * time.Minute
+	}
+	if c.Kube.PendingTimeout < time.Second {
+		return usageError{fmt.Errorf("invalid --kube-pending-timeout %s: at least 1s", c.Kube.PendingTimeout)}
 	}
 	if c.Kube.ServerURL == "" {
 		return usageError{errors.New("the kubernetes executor needs --kube-server-url: the URL task pods reach this server at")}
@@ -81,7 +92,7 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	x, err := k8s.New(cfg, k8s.Options{Namespace: ns, Image: c.Kube.Image, Logger: log})
+	x, err := k8s.New(cfg, k8s.Options{Namespace: ns, Image: c.Kube.Image, PendingTimeout: c.Kube.PendingTimeout, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

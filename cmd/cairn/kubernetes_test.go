@@ -220,6 +220,7 @@ func TestKubernetesFlags(t *testing.T) {
 		{[]string{"--executor", "kubernetes"}, "--executor kubernetes needs --kube-image"},
 		{[]string{"--kube-image", "cairn:1"}, "needs --kube-server-url"},
 		{[]string{"--kube-image", "cairn:1", "--kube-server-url", "ftp://x"}, `invalid --kube-server-url "ftp://x"`},
+		{[]string{"--kube-image", "cairn:1", "--kube-server-url", "http://x", "--kube-pending-timeout", "10ms"}, "invalid --kube-pending-timeout 10ms: at least 1s"},
 		{[]string{"--kube-image", "cairn:1", "--kube-server-url", "http://cairn:5000", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubernetes executor: kubeconfig:"},
 	} {
 		_, err := run(t, append([]string{"server", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, tc.args...)...)
