@@ -504,6 +504,7 @@ func (e *Executor) admit(ctx context.Context, job *exec.Job, name string, need c
 			e.mu.Unlock()
 			return err
 		}
+		own := e.ownUsage()
 		var waitFor string
 		for _, q := range quotas {
 			for r, hard := range q.Status.Hard {
@@ -515,7 +516,13 @@ func (e *Executor) admit(ctx context.Context, job *exec.Job, name string, need c
 					e.mu.Unlock()
 					return &tooBig{quota: q.Name, resource: string(r), want: want.String(), hard: hard.String()}
 				}
+				// The quota controller recomputes Used from its own cache,
+				// which can briefly miss pods just admitted: never count
+				// less than this executor's own live pods.
 				used := q.Status.Used[r].DeepCopy()
+				if o, ok := own[r]; ok && o.Cmp(used) > 0 {
+					used = o.DeepCopy()
+				}
 				for _, rl := range e.reserved {
 					if v, ok := rl[r]; ok {
 						used.Add(v)
@@ -545,6 +552,27 @@ func (e *Executor) admit(ctx context.Context, job *exec.Job, name string, need c
 			return ctx.Err()
 		}
 	}
+}
+
+// ownUsage is what this executor's pods that have not ended count against
+// a quota, from the pod informer.
+func (e *Executor) ownUsage() corev1.ResourceList {
+	total := corev1.ResourceList{}
+	pods, err := e.pods.List(labels.Everything())
+	if err != nil {
+		return total
+	}
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || len(p.Spec.Containers) == 0 {
+			continue
+		}
+		for r, q := range podResources(&p.Spec) {
+			v := total[r]
+			v.Add(q)
+			total[r] = v
+		}
+	}
+	return total
 }
 
 type tooBig struct{ quota, resource, want, hard string }
