@@ -201,6 +201,7 @@ func configKeys(c *Config) map[string]any {
 		"task-env": &c.TaskEnv, "task-sandbox": (*negated)(&c.Unsandboxed),
 		"executor": &c.Executor, "kubeconfig": &c.Kube.Kubeconfig, "kube-namespace": &c.Kube.Namespace,
 		"kube-image": &c.Kube.Image, "kube-server-url": &c.Kube.ServerURL, "kube-pending-timeout": &c.Kube.PendingTimeout,
+		"kube-service-accounts": &c.Kube.ServiceAccounts,
 	}
 }
 

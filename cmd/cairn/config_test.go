@@ -46,6 +46,7 @@ kube_namespace: ml
 kube_image: registry.example.com/team/cairn:0.5.0
 kube_server_url: http://cairn.ml.svc:5000
 kube_pending_timeout: 15m
+kube_service_accounts: [cairn-trials]
 `)
 	cfg := DefaultConfig()
 	require.NoError(t, applyConfigFile(&cfg, path, noFlags))
@@ -57,7 +58,7 @@ kube_pending_timeout: 15m
 	want.TaskEnv, want.Unsandboxed = []string{"HF_*", "WANDB_API_KEY"}, true
 	want.Executor = "kubernetes"
 	want.Kube = kubeConfig{Kubeconfig: "/etc/cairn/kubeconfig", Namespace: "ml", Image: "registry.example.com/team/cairn:0.5.0",
-		ServerURL: "http://cairn.ml.svc:5000", PendingTimeout: 15 * time.Minute}
+		ServerURL: "http://cairn.ml.svc:5000", PendingTimeout: 15 * time.Minute, ServiceAccounts: []string{"cairn-trials"}}
 	require.Equal(t, want, cfg)
 	require.NoError(t, cfg.Validate())
 }

@@ -38,6 +38,9 @@ type kubeConfig struct {
 	// PendingTimeout is how long a task's pod may stay unschedulable or
 	// waiting for its container before the attempt fails.
 	PendingTimeout time.Duration
+	// ServiceAccounts are those specs may name (their pods act with their
+	// rights on the cluster).
+	ServiceAccounts []string
 }
 
 // enabled says whether the kubernetes executor is configured.
@@ -49,6 +52,7 @@ func kubeFlags(f *pflag.FlagSet, executor *string, k *kubeConfig) {
 	f.StringVar(&k.Namespace, "kube-namespace", "", "namespace of the tasks' Jobs (default: the pod's, or the kubeconfig context's)")
 	f.StringVar(&k.Image, "kube-image", "", "Cairn's image for tasks on Kubernetes, e.g. registry.example.com/cairn:0.5.0 (make image; PUSH=ref pushes it); giving it enables the kubernetes executor")
 	f.StringVar(&k.ServerURL, "kube-server-url", "", "URL task pods reach this server at, e.g. http://cairn.ml.svc:5000")
+	f.StringSliceVar(&k.ServiceAccounts, "kube-service-accounts", nil, "service accounts a pipeline's kubernetes: service_account: may name, e.g. cairn-trials (a task's pod acts with its rights; none by default; comma-separated or repeated)")
 	f.DurationVar(&k.PendingTimeout, "kube-pending-timeout", 10*time.Minute, "how long a task's pod may stay unschedulable or waiting for its image before the attempt fails (longer where a cluster autoscaler adds nodes)")
 }
 
@@ -98,13 +102,14 @@ func kubeExecutor(c Config, log *slog.Logger) (*pipeline.RemoteExecutor, func(),
 	}
 	log.Info("pipeline tasks can run on Kubernetes", "namespace", ns, "image", c.Kube.Image, "default", c.Executor == "kubernetes")
 	return &pipeline.RemoteExecutor{
-		Executor:    x,
-		StepCommand: []string{imageBinary, "step", "exec"},
-		Shell:       []string{imageBinary, "sh"},
-		Environ:     []string{"HOME=" + imageDataDir, envKubeImage + "=" + c.Kube.Image, envKubeNamespace + "=" + ns},
-		TrackingURI: c.Kube.ServerURL,
-		Root:        "/cairn",
-		OutputsFile: "/dev/termination-log", // the container's termination message
+		Executor:        x,
+		StepCommand:     []string{imageBinary, "step", "exec"},
+		Shell:           []string{imageBinary, "sh"},
+		Environ:         []string{"HOME=" + imageDataDir, envKubeImage + "=" + c.Kube.Image, envKubeNamespace + "=" + ns},
+		TrackingURI:     c.Kube.ServerURL,
+		ServiceAccounts: c.Kube.ServiceAccounts,
+		Root:            "/cairn",
+		OutputsFile:     "/dev/termination-log", // the container's termination message
 		// The task's files travel through this server: cairn, copied into
 		// the pod from Cairn's image, fetches and stores them around the
 		// command, whatever the task's image.

@@ -257,6 +257,7 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 	addr := fmt.Sprintf("%s:%d", k8stest.NodeIP, k8stest.NodePort(t))
 	cfg := kubeServerConfig(t, cluster, t.TempDir())
 	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, ref, "http://"+addr
+	cfg.Kube.ServiceAccounts = []string{"trials"} // the sweep starts its trials with it
 	s, _ := startKubeServer(t, cfg)
 	// The sweep's pod may start its trials as Jobs: a service account, and
 	// (no kube-proxy here) the API's address.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,10 @@ type RemoteExecutor struct {
 	TrackingURI string
 	// MaxRunning caps the attempts of one run running at once; 0 is no cap.
 	MaxRunning int
+	// ServiceAccounts are those a spec's kubernetes: service_account: may
+	// name. A task's pod acts with its account's rights on the cluster, so
+	// the operator picks them; none by default.
+	ServiceAccounts []string
 	// Root is an empty folder every container gets (exec.Job.Scratch):
 	// ROOT/in is $CAIRN_INPUTS_DIR, ROOT/tasks/NODE/out a task's
 	// $CAIRN_OUTPUTS_DIR (the same path in every pod, so that paths in its
@@ -112,6 +117,28 @@ type placement struct {
 	// inside the container, when remote
 	root, outputsFile string
 	wrapper, init     []string
+	serviceAccounts   []string
+}
+
+// checkServiceAccounts refuses a plan whose tasks name a service account
+// the operator has not allowed.
+func (p *placement) checkServiceAccounts(plan *spec.Plan) error {
+	var problems []string
+	for _, pt := range plan.Order {
+		sa := plan.Spec.Kubernetes.Merge(pt.Kubernetes).ServiceAccount
+		if sa != "" && !slices.Contains(p.serviceAccounts, sa) {
+			problems = append(problems, fmt.Sprintf("task %q asks for service account %q", pt.Name, sa))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	allowed := "none is"
+	if len(p.serviceAccounts) > 0 {
+		allowed = strings.Join(p.serviceAccounts, ", ") + " are"
+	}
+	return errs.E(errs.PermissionDenied, "pipeline %s: %s; on this server %s allowed (--kube-service-accounts)",
+		plan.Spec.Name, strings.Join(problems, "; "), allowed)
 }
 
 func (p *placement) inputsDir() string { return p.root + "/in" }
@@ -140,7 +167,7 @@ func (e *Engine) placement(plan *spec.Plan) (*placement, error) {
 	}
 	return &placement{name: name, executor: r.Executor, stepCommand: r.StepCommand, shell: shell, environ: r.Environ,
 		trackingURI: r.TrackingURI, remote: true, maxRunning: r.MaxRunning,
-		root: r.Root, outputsFile: r.OutputsFile, wrapper: r.Wrapper, init: r.Init}, nil
+		root: r.Root, outputsFile: r.OutputsFile, wrapper: r.Wrapper, init: r.Init, serviceAccounts: r.ServiceAccounts}, nil
 }
 
 // Credentials issues the tracking credential of one run's tasks.
@@ -300,7 +327,7 @@ func (e *Engine) checkCapacity(plan *spec.Plan) error {
 		return err
 	}
 	if where.remote {
-		return nil // the cluster's to say, when it schedules the pods
+		return where.checkServiceAccounts(plan) // resources are the cluster's to say, when it schedules the pods
 	}
 	var problems []string
 	c := e.opts.Capacity

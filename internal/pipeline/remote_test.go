@@ -47,7 +47,7 @@ func TestRemoteAttemptIsAttachedToAfterRestart(t *testing.T) {
 		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: remote, StepCommand: []string{"/usr/local/bin/cairn", "step", "exec"},
 			Environ: []string{"HOME=/data"}, TrackingURI: "http://cairn.ml.svc:5000",
 			Root: "/cairn", OutputsFile: "/dev/termination-log", Wrapper: []string{"/cairn/bin/cairn", "pod", "run", "--"},
-			Init: []string{"/usr/local/bin/cairn", "pod", "install", "/cairn/bin"}}}
+			Init: []string{"/usr/local/bin/cairn", "pod", "install", "/cairn/bin"}, ServiceAccounts: []string{"tasks"}}}
 	}
 	f := setup(t, withRemote)
 	r := f.submit(`
@@ -194,6 +194,34 @@ tasks:
 	require.NoError(t, err)
 	require.Empty(t, tasks(got)["make"].CachedFrom)
 	require.Len(t, remote.jobs, 5)
+}
+
+func TestServiceAccountsAreTheOperators(t *testing.T) {
+	f := setup(t, func(o *pipeline.Options) {
+		o.Remote = map[string]*pipeline.RemoteExecutor{"kubernetes": {Executor: &outliving{}, StepCommand: []string{"cairn", "step", "exec"},
+			Root: "/cairn", OutputsFile: "/dev/termination-log", Wrapper: []string{"cairn", "pod", "run", "--"}, ServiceAccounts: []string{"cairn-trials"}}}
+	})
+	submit := func(src string) error {
+		_, err := f.e.Submit(context.Background(), pipeline.Submission{File: "sa.yaml", Source: []byte(src)})
+		return err
+	}
+	require.NoError(t, submit(`
+name: ok
+executor: kubernetes
+tasks:
+  a: {run: echo, kubernetes: {service_account: cairn-trials}}
+`))
+	err := submit(`
+name: grab
+executor: kubernetes
+kubernetes: {service_account: cairn}
+tasks:
+  a: {run: echo}
+  b: {run: echo, kubernetes: {service_account: cairn-trials}}
+`)
+	require.Equal(t, errs.PermissionDenied, errs.KindOf(err))
+	require.EqualError(t, err, `pipeline grab: task "a" asks for service account "cairn"; on this server cairn-trials are allowed (--kube-service-accounts)`,
+		"the server's own account, with rights to every run's Secrets, is not a task's to take")
 }
 
 func TestUnknownExecutorIsRefusedAtSubmit(t *testing.T) {
