@@ -168,7 +168,7 @@ func trialPod(task *jobs.TaskFiles) func(*exec.Job, jobs.TrialAttempt) {
 	const root = "/cairn"
 	return func(job *exec.Job, a jobs.TrialAttempt) {
 		out := fmt.Sprintf("%s/trials/%s/%d/out", filepath.Dir(task.Outputs), a.Trial, a.Attempt)
-		files, _ := json.Marshal(jobs.TaskFiles{Inputs: task.Inputs, Outputs: out, RunID: a.RunID})
+		files, _ := json.Marshal(jobs.TaskFiles{Root: task.Root, Inputs: task.Inputs, Outputs: out, RunID: a.RunID})
 		args := job.Args
 		if n := len(args); n >= 2 && args[n-2] == "--inputs" {
 			args = append(args[:n-2:n-2], "--inputs-json", string(a.Inputs))

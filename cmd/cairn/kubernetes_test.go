@@ -468,7 +468,7 @@ func podReport(kc kubernetes.Interface, ns string) string {
 
 // TestTrialPod checks what a sweep in a pod asks of a trial's Job.
 func TestTrialPod(t *testing.T) {
-	task := &jobs.TaskFiles{Outputs: "/cairn/tasks/tune/out", RunID: "tune-run",
+	task := &jobs.TaskFiles{Root: "/cairn", Outputs: "/cairn/tasks/tune/out", RunID: "tune-run",
 		Inputs: []jobs.TaskInput{{RunID: "prep-run", Dir: "/cairn/tasks/prepare/out", Link: "/cairn/in/prepare"}}}
 	job := &cexec.Job{Args: []string{"/usr/local/bin/cairn", "step", "exec", "train.cnn", "--inputs", "/data/tune/t003/1/inputs.json"},
 		Env: []string{"PATH=/usr/local/bin", "MLFLOW_TRACKING_TOKEN=tok", "CAIRN_OUTPUTS_DIR=/data/x", "CAIRN_OUTPUTS=/data/x.txt", "HOSTNAME=tune-pod"}}
@@ -484,6 +484,6 @@ func TestTrialPod(t *testing.T) {
 	out := "/cairn/tasks/tune/trials/t003/2/out"
 	require.Equal(t, []string{"PATH=/usr/local/bin", "MLFLOW_TRACKING_TOKEN=tok", "CAIRN_OUTPUTS_DIR=" + out, "CAIRN_OUTPUTS=/dev/termination-log",
 		"CAIRN_DATA_DIR=" + out + "/.cairn-data",
-		`CAIRN_TASK_FILES={"inputs":[{"run_id":"prep-run","dir":"/cairn/tasks/prepare/out","link":"/cairn/in/prepare"}],"outputs":"` + out + `","run_id":"trial-run"}`},
+		`CAIRN_TASK_FILES={"root":"/cairn","inputs":[{"run_id":"prep-run","dir":"/cairn/tasks/prepare/out","link":"/cairn/in/prepare"}],"outputs":"` + out + `","run_id":"trial-run"}`},
 		job.Env, "the trial fetches what its sweep task fetched")
 }

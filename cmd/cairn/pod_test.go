@@ -37,7 +37,7 @@ func TestPodRun(t *testing.T) {
 	require.NoError(t, c.UploadArtifact(ctx, up, jobs.TaskFilesPrefix+"/greeting.txt", bytes.NewReader([]byte("hello"))))
 
 	pod := t.TempDir()
-	files, _ := json.Marshal(jobs.TaskFiles{Outputs: filepath.Join(pod, "tasks", "down", "out"), RunID: down.Info.RunID, Artifacts: []string{"copy.txt"},
+	files, _ := json.Marshal(jobs.TaskFiles{Root: pod, Outputs: filepath.Join(pod, "tasks", "down", "out"), RunID: down.Info.RunID, Artifacts: []string{"copy.txt"},
 		Inputs: []jobs.TaskInput{{RunID: up.Info.RunID, Dir: filepath.Join(pod, "tasks", "up", "out"), Link: filepath.Join(pod, "in", "up")}}})
 	podRun := func(script string) (string, int) {
 		cmd := osexec.Command(os.Args[0], "pod", "run", "--", os.Args[0], "sh", "-c", script)
@@ -73,4 +73,15 @@ func TestPodRun(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(dir, "cairn"))
 	require.NoError(t, err)
 	require.NotZero(t, fi.Mode()&0o111, "executable")
+}
+
+// TestStepInputsInline: --inputs-json is decoded like an inputs file.
+func TestStepInputsInline(t *testing.T) {
+	_, err := run(t, "step", "exec", "data.synth", "--inputs-json", `{"kind": "titanic", "n": `)
+	require.Equal(t, 2, exitCode(err), "%v", err)
+	_, err = run(t, "step", "exec", "data.synth", "--inputs-json", `{"kind": "titanic", "nn": 3}`)
+	require.Equal(t, 2, exitCode(err), "%v", err)
+	require.ErrorContains(t, err, "nn")
+	_, err = run(t, "step", "exec", "data.synth", "--inputs", "f.json", "--inputs-json", `{}`)
+	require.ErrorContains(t, err, "none of the others can be")
 }

@@ -26,6 +26,9 @@ const TaskFilesPrefix = "cairn-task"
 // command's outputs folder goes to the task's own run. The engine passes it
 // as JSON in $CAIRN_TASK_FILES.
 type TaskFiles struct {
+	// Root holds every folder and link below: nothing outside it is
+	// removed, written or linked.
+	Root      string      `json:"root"`
 	Inputs    []TaskInput `json:"inputs,omitempty"`
 	Outputs   string      `json:"outputs"`             // the outputs folder
 	RunID     string      `json:"run_id"`              // the task's tracking run
@@ -42,15 +45,15 @@ type TaskInput struct {
 // FetchInputs brings every input's files to its folder and makes the links
 // and the outputs folder.
 func (f *TaskFiles) FetchInputs(ctx context.Context, c *client.Client, log io.Writer) error {
+	if !f.inRoot(f.Outputs) {
+		return errs.Invalidf("task files: outputs folder %q must be inside %s", f.Outputs, f.Root)
+	}
 	if err := os.MkdirAll(f.Outputs, 0o755); err != nil {
 		return err
 	}
 	for _, in := range f.Inputs {
-		if !filepath.IsAbs(in.Dir) || in.Link != "" && !filepath.IsAbs(in.Link) {
-			return errs.Invalidf("task files: input folders must be absolute, got %q and %q", in.Dir, in.Link)
-		}
-		if filepath.Clean(in.Dir) == "/" {
-			return errs.Invalidf("task files: an input folder must not be /")
+		if !f.inRoot(in.Dir) || in.Link != "" && !f.inRoot(in.Link) {
+			return errs.Invalidf("task files: input folder %q and link %q must be inside %s", in.Dir, in.Link, f.Root)
 		}
 		// A fresh copy: what an earlier attempt in the same place fetched goes.
 		if err := os.RemoveAll(in.Dir); err != nil {
@@ -122,6 +125,15 @@ func (f *TaskFiles) StoreOutputs(ctx context.Context, c *client.Client, log io.W
 	return nil
 }
 
+// inRoot reports whether p is an absolute path strictly inside Root.
+func (f *TaskFiles) inRoot(p string) bool {
+	if !filepath.IsAbs(p) || !filepath.IsAbs(f.Root) {
+		return false
+	}
+	rel, err := filepath.Rel(filepath.Clean(f.Root), filepath.Clean(p))
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
 // ParseTaskFiles reads $CAIRN_TASK_FILES.
 func ParseTaskFiles(s string) (*TaskFiles, error) {
 	var f TaskFiles
@@ -130,8 +142,8 @@ func ParseTaskFiles(s string) (*TaskFiles, error) {
 	if err := d.Decode(&f); err != nil {
 		return nil, errs.Invalidf("CAIRN_TASK_FILES: %v", err)
 	}
-	if f.Outputs == "" || !filepath.IsAbs(f.Outputs) || f.RunID == "" {
-		return nil, errs.Invalidf("CAIRN_TASK_FILES: an absolute outputs folder and a run_id are needed")
+	if !f.inRoot(f.Outputs) || f.RunID == "" {
+		return nil, errs.Invalidf("CAIRN_TASK_FILES: an absolute root, an outputs folder inside it and a run_id are needed")
 	}
 	return &f, nil
 }

@@ -305,7 +305,7 @@ func (j *job) prepare(dir, out, in, outputsFile string) error {
 // tasks' files come from and go, and what it must leave.
 func (j *job) taskFiles() (string, error) {
 	where := j.x.where
-	f := taskFiles{Outputs: where.outputsDir(j.node), RunID: j.row.TrackingRunID, Artifacts: j.pt.ArtifactNames()}
+	f := taskFiles{Root: where.root, Outputs: where.outputsDir(j.node), RunID: j.row.TrackingRunID, Artifacts: j.pt.ArtifactNames()}
 	names := make([]string, 0, len(j.needs))
 	for n := range j.needs {
 		names = append(names, n)
@@ -331,6 +331,7 @@ func (j *job) taskFiles() (string, error) {
 // taskFiles and taskInput are jobs.TaskFiles as the engine writes it (the
 // engine does not import jobs; cmd/cairn's pod command reads it).
 type taskFiles struct {
+	Root      string      `json:"root"`
 	Inputs    []taskInput `json:"inputs,omitempty"`
 	Outputs   string      `json:"outputs"`
 	RunID     string      `json:"run_id"`

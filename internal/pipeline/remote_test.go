@@ -97,6 +97,7 @@ tasks:
 		}
 	}
 	require.Equal(t, "/cairn/tasks/report/out", files["outputs"])
+	require.Equal(t, "/cairn", files["root"])
 	require.Equal(t, []any{map[string]any{"run_id": tasks(got)["train"].TrackingRunID, "dir": "/cairn/tasks/train/out", "link": "/cairn/in/train"}},
 		files["inputs"], "train's files come from its tracking run to the path train wrote them at")
 	require.Contains(t, report.Env, "CAIRN_DATA_DIR=/cairn/tasks/report/out/.cairn-data")
