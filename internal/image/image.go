@@ -89,9 +89,29 @@ func Build(o Options) (v1.Image, error) {
 		return nil, err
 	}
 	created := v1.Time{Time: mtime}
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1),
-		mutate.Addendum{Layer: system, MediaType: types.OCILayer, History: v1.History{Created: created, CreatedBy: "cairn image: system files"}},
+	labels := map[string]string{"org.opencontainers.image.title": "cairn", "org.opencontainers.image.created": mtime.Format(time.RFC3339)}
+	for k, v := range map[string]string{"version": o.Version, "revision": o.Revision, "source": o.Source} {
+		if v != "" {
+			labels["org.opencontainers.image."+k] = v
+		}
+	}
+	return assemble(o.Arch, mtime, v1.Config{
+		User:         uid + ":" + uid,
+		Entrypoint:   []string{BinaryPath},
+		Cmd:          []string{"server", "--addr", "0.0.0.0:5000", "--data", DataDir},
+		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=" + certsPath, "HOME=" + DataDir},
+		WorkingDir:   DataDir,
+		ExposedPorts: map[string]struct{}{"5000/tcp": {}},
+		Volumes:      map[string]struct{}{DataDir: {}},
+		Labels:       labels,
+	}, mutate.Addendum{Layer: system, MediaType: types.OCILayer, History: v1.History{Created: created, CreatedBy: "cairn image: system files"}},
 		mutate.Addendum{Layer: binary, MediaType: types.OCILayer, History: v1.History{Created: created, CreatedBy: "cairn image: " + BinaryPath}})
+}
+
+// assemble makes a linux/arch OCI image of the layers with config, its
+// times mtime.
+func assemble(arch string, mtime time.Time, config v1.Config, layers ...mutate.Addendum) (v1.Image, error) {
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,23 +121,7 @@ func Build(o Options) (v1.Image, error) {
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.Architecture, cfg.OS, cfg.Created = o.Arch, "linux", created
-	labels := map[string]string{"org.opencontainers.image.title": "cairn", "org.opencontainers.image.created": mtime.Format(time.RFC3339)}
-	for k, v := range map[string]string{"version": o.Version, "revision": o.Revision, "source": o.Source} {
-		if v != "" {
-			labels["org.opencontainers.image."+k] = v
-		}
-	}
-	cfg.Config = v1.Config{
-		User:         uid + ":" + uid,
-		Entrypoint:   []string{BinaryPath},
-		Cmd:          []string{"server", "--addr", "0.0.0.0:5000", "--data", DataDir},
-		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=" + certsPath, "HOME=" + DataDir},
-		WorkingDir:   DataDir,
-		ExposedPorts: map[string]struct{}{"5000/tcp": {}},
-		Volumes:      map[string]struct{}{DataDir: {}},
-		Labels:       labels,
-	}
+	cfg.Architecture, cfg.OS, cfg.Created, cfg.Config = arch, "linux", v1.Time{Time: mtime}, config
 	return mutate.ConfigFile(img, cfg)
 }
 
@@ -134,19 +138,7 @@ func Program(binary, path, arch string, created time.Time) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{Layer: l, MediaType: types.OCILayer})
-	if err != nil {
-		return nil, err
-	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg = cfg.DeepCopy()
-	cfg.Architecture, cfg.OS, cfg.Created = arch, "linux", v1.Time{Time: mtime}
-	cfg.Config = v1.Config{Entrypoint: []string{path}}
-	return mutate.ConfigFile(img, cfg)
+	return assemble(arch, mtime, v1.Config{Entrypoint: []string{path}}, mutate.Addendum{Layer: l, MediaType: types.OCILayer})
 }
 
 // entry is one file or folder (name ends in /) of a layer.
