@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cairn-mlops/cairn/internal/artifact"
 	"github.com/cairn-mlops/cairn/internal/auth"
 	"github.com/cairn-mlops/cairn/internal/errs"
 	"github.com/cairn-mlops/cairn/internal/exec"
@@ -83,6 +84,9 @@ type engineConfig struct {
 	// names the one for specs that name none.
 	Remote          map[string]*pipeline.RemoteExecutor
 	DefaultExecutor string
+	// Artifacts, when set, is where the files of tasks that run on this
+	// machine are kept (pipeline.Files); without it they stay on its disk.
+	Artifacts artifact.Resolver
 }
 
 // newEngine builds a pipeline engine over db.
@@ -103,6 +107,9 @@ func newEngine(db *meta.DB, c engineConfig) (*pipeline.Engine, error) {
 	opts.Root, opts.Capacity, opts.Environ, opts.TrackingURI = filepath.Join(absData, "pipelines"), machineCapacity(c.GPUs), env, c.TrackingURI
 	opts.Credentials, opts.Remote, opts.DefaultExecutor = c.Credentials, c.Remote, c.DefaultExecutor
 	opts.StepCommand, opts.Logger, opts.OnTask = []string{exe, "step", "exec"}, c.Log, c.OnTask
+	if c.Artifacts != nil {
+		opts.Files = pipeline.NewArtifactFiles(db, c.Artifacts)
+	}
 	if !c.Unsandboxed {
 		// Tasks see neither the database nor the artifacts: they reach both
 		// through the tracking API, with their own credential.
@@ -158,21 +165,22 @@ func openDB(cmd *cobra.Command, create bool) (*meta.DB, string, *slog.Logger, er
 // serveTracking serves the MLflow API over db on a loopback port for the
 // tasks of an in-process run, until ctx ends. Only those tasks may call it:
 // it takes one random token, which the returned Credentials give them.
-func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logger) (string, pipeline.Credentials, func(), error) {
+func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logger) (*trackingAPI, error) {
 	root, err := filepath.Abs(filepath.Join(data, "artifacts"))
 	if err != nil {
-		return "", nil, nil, err
+		return nil, err
 	}
 	art, err := artifacts.Open(ctx, root, artifacts.DefaultOptions())
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("artifact store: %w", err)
+		return nil, fmt.Errorf("artifact store: %w", err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
+		return nil, fmt.Errorf("listen for the tasks' tracking API: %w", err)
 	}
 	reg := registry.NewService(db, db)
-	h := mlflow.NewHandler(tracking.NewService(db), reg, art, mlflow.Options{Logger: log, Roots: artifacts.NewRoots(art)})
+	roots := artifacts.NewRoots(art)
+	h := mlflow.NewHandler(tracking.NewService(db), reg, art, mlflow.Options{Logger: log, Roots: roots})
 	opts := web.DefaultOptions()
 	opts.Logger = log
 	secret := auth.NewSecret()
@@ -180,7 +188,7 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 	// serve.deploy tasks deploy here; the deployments are kept in db, so
 	// `cairn server` on the same data serves them once this run ends.
 	base := "http://" + l.Addr().String()
-	models := newModelServer(db, data, "", localModels(reg, artifacts.NewRoots(art)), opts, log)
+	models := newModelServer(db, data, "", localModels(reg, roots), opts, log)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -188,7 +196,15 @@ func serveTracking(ctx context.Context, db *meta.DB, data string, log *slog.Logg
 		defer models.Close()
 		_ = web.NewServer(opts, h, models).Serve(ctx, l)
 	}()
-	return base, staticCredential(secret), func() { cancel(); <-done }, nil
+	return &trackingAPI{URI: base, Credentials: staticCredential(secret), Roots: roots, Stop: func() { cancel(); <-done }}, nil
+}
+
+// trackingAPI is the tracking server of an in-process run.
+type trackingAPI struct {
+	URI         string
+	Credentials pipeline.Credentials
+	Roots       artifact.Resolver // the artifact stores it serves
+	Stop        func()
 }
 
 // secretAuth admits requests that carry one bearer token, as a user who may
@@ -250,16 +266,16 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 			}
 			defer db.Close()
 			ctx := cmd.Context()
-			uri, creds, stop, err := serveTracking(ctx, db, data, log)
+			api, err := serveTracking(ctx, db, data, log)
 			if err != nil {
 				return err
 			}
-			defer stop()
+			defer api.Stop()
 			out := cmd.ErrOrStderr()
 			gpus, _ := cmd.Flags().GetInt("gpus")
 			taskEnv, _ := cmd.Flags().GetStringSlice("task-env")
-			e, err := newEngine(db, engineConfig{Data: data, TrackingURI: uri, GPUs: gpus, TaskEnv: taskEnv, Unsandboxed: noSandbox,
-				Log: log, OnTask: progress(out), Credentials: creds})
+			e, err := newEngine(db, engineConfig{Data: data, TrackingURI: api.URI, GPUs: gpus, TaskEnv: taskEnv, Unsandboxed: noSandbox,
+				Log: log, OnTask: progress(out), Credentials: api.Credentials, Artifacts: api.Roots})
 			if err != nil {
 				return err
 			}
@@ -277,7 +293,7 @@ serves on a loopback port while it runs. Ctrl-C stops the run; it resumes with
 				}
 				id = run.ID
 			}
-			fmt.Fprintf(out, "pipeline run %s (tracking API for tasks: %s)\n", id, uri)
+			fmt.Fprintf(out, "pipeline run %s (tracking API for tasks: %s)\n", id, api.URI)
 			run, err := e.Execute(ctx, id)
 			if err != nil {
 				if ctx.Err() != nil {

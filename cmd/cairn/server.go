@@ -138,7 +138,7 @@ func runServer(ctx context.Context, cfg Config, log *slog.Logger, ready chan<- s
 	}
 	// Pipelines run inside the server; their tasks log to it.
 	ec := engineConfig{Data: cfg.Data, TrackingURI: "http://" + l.Addr().String(), GPUs: cfg.GPUs, TaskEnv: cfg.TaskEnv,
-		Unsandboxed: cfg.Unsandboxed, Hidden: cfg.hiddenFromTasks(), Log: log, Credentials: creds, DefaultExecutor: cfg.Executor}
+		Unsandboxed: cfg.Unsandboxed, Hidden: cfg.hiddenFromTasks(), Log: log, Credentials: creds, DefaultExecutor: cfg.Executor, Artifacts: roots}
 	if cfg.Kube.enabled(cfg.Executor) {
 		remote, stop, err := kubeExecutor(cfg, log)
 		if err != nil {

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cairn-mlops/cairn/internal/client"
-	"github.com/cairn-mlops/cairn/internal/pipeline"
 	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/tracking"
 	"github.com/cairn-mlops/cairn/internal/tune"
@@ -77,13 +76,13 @@ same command again after Ctrl-C or a crash and only unfinished trials run.`,
 					return err
 				}
 				defer db.Close()
-				var stop func()
-				var creds pipeline.Credentials
-				if uri, creds, stop, err = serveTracking(ctx, db, d, log); err != nil {
+				api, err := serveTracking(ctx, db, d, log)
+				if err != nil {
 					return err
 				}
-				defer stop()
-				token, _ = creds.Issue(ctx, nil, false, false)
+				defer api.Stop()
+				uri = api.URI
+				token, _ = api.Credentials.Issue(ctx, nil, false, false)
 			}
 			copts := client.DefaultOptions()
 			if token != "" {

@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"internal/registry":        {"internal/errs", "internal/tracking"},
 	"internal/api/wire":        {"internal/errs", "internal/tracking", "internal/registry"},
 	"internal/pipeline/spec":   {"internal/errs", "internal/strictyaml"},
-	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/pipeline/spec", "internal/tracking"},
+	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/pipeline/spec", "internal/tracking", "internal/artifact"},
 	"internal/data":            {"internal/errs"},
 	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table"},
 	"internal/serve":           {"internal/errs", "internal/api", "internal/metrics"},

@@ -67,6 +67,12 @@ const (
 	LabelAttempt = "cairn.dev/attempt" // the attempt number, from 1
 )
 
+// TaskFilesPrefix is the folder of a pipeline task's tracking run that
+// holds the files of its $CAIRN_OUTPUTS_DIR once it succeeded, on every
+// executor: downstream tasks take their inputs from there when the folder
+// is not on their machine.
+const TaskFilesPrefix = "cairn-task"
+
 // Resources is what an attempt may use; zero means unset.
 type Resources struct {
 	CPU    float64 // cores

@@ -12,12 +12,11 @@ import (
 
 	"github.com/cairn-mlops/cairn/internal/client"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/exec"
 )
 
-// TaskFilesPrefix is the folder of a task's tracking run that holds the
-// files of its $CAIRN_OUTPUTS_DIR, when the task ran where no other task
-// can see its disk (a pod).
-const TaskFilesPrefix = "cairn-task"
+// TaskFilesPrefix is where a task's files go in its tracking run.
+const TaskFilesPrefix = exec.TaskFilesPrefix
 
 // TaskFiles is how the files of a task that runs in a container travel:
 // before the command, each input's files come from its task's tracking run

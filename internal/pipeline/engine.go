@@ -63,7 +63,10 @@ type Options struct {
 	// NewEngine got.
 	Remote          map[string]*RemoteExecutor
 	DefaultExecutor string
-	Logger          *slog.Logger
+	// Files, when set, keeps the files of the tasks that run on this
+	// machine in the artifact store, as a remote executor's are (see Files).
+	Files  Files
+	Logger *slog.Logger
 }
 
 // RemoteExecutor runs tasks in containers away from this machine. Their
@@ -197,6 +200,7 @@ type Engine struct {
 	cat      spec.Catalog
 	opts     Options
 	host     string
+	fetching folderLocks
 }
 
 // NewEngine returns an engine over its dependencies.

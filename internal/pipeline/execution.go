@@ -620,7 +620,10 @@ type upstream struct {
 	fanout  bool
 	items   []*upstream
 	node    string
-	runID   string // its tracking run, which holds its files on a remote executor
+	runID   string // its tracking run, which holds its files
+	// cachedFrom is RUN/NODE of the task that made its files, when it was
+	// completed from the cache.
+	cachedFrom string
 }
 
 // scope resolves references for one task (or item) of a run.
@@ -635,7 +638,8 @@ type scope struct {
 
 func (x *execution) view(n string) *upstream {
 	r := x.rows[n]
-	u := &upstream{phase: x.phase[n], outputs: r.Outputs, dir: r.OutputDir, digest: r.Digest, node: n, runID: r.TrackingRunID}
+	u := &upstream{phase: x.phase[n], outputs: r.Outputs, dir: r.OutputDir, digest: r.Digest, node: n, runID: r.TrackingRunID,
+		cachedFrom: r.CachedFrom}
 	if x.where.remote {
 		u.dir = x.where.outputsDir(n)
 	}
@@ -643,7 +647,8 @@ func (x *execution) view(n string) *upstream {
 		u.fanout = true
 		for _, it := range nodes {
 			ir := x.rows[it]
-			iu := &upstream{phase: ir.Phase, outputs: ir.Outputs, dir: ir.OutputDir, digest: ir.Digest, node: it, runID: ir.TrackingRunID}
+			iu := &upstream{phase: ir.Phase, outputs: ir.Outputs, dir: ir.OutputDir, digest: ir.Digest, node: it, runID: ir.TrackingRunID,
+				cachedFrom: ir.CachedFrom}
 			if x.where.remote {
 				iu.dir = x.where.outputsDir(it)
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -223,7 +224,17 @@ func (j *job) run(ctx context.Context) jobEvent {
 		j.remoteJob(jb)
 		jb.Scratch, jb.OutputsFile, jb.Init = []string{where.root}, where.outputsFile, where.init
 	}
-	r := where.executor.Execute(ctx, jb)
+	files := e.opts.Files
+	if where.remote {
+		files = nil // the pod fetches and stores them itself
+	}
+	var r exec.Result
+	if files != nil {
+		r.Err = j.fetchInputs(ctx, logf)
+	}
+	if r.Err == nil {
+		r = where.executor.Execute(ctx, jb)
+	}
 	row.ExitCode, row.PID, row.PIDStart = r.ExitCode, 0, ""
 	if errors.Is(r.Err, exec.ErrDetached) {
 		// Still running in the cluster: the run's next owner attaches to it.
@@ -238,6 +249,14 @@ func (j *job) run(ctx context.Context) jobEvent {
 	}
 	if r.Err == nil {
 		err = j.collect(outputsFile, out, where.remote)
+		if err == nil && files != nil {
+			var n int
+			if n, err = files.Store(ctx, row.TrackingRunID, out); err == nil && n > 0 {
+				fmt.Fprintf(logf, "=== stored %d files of %s in run %s\n", n, out, row.TrackingRunID)
+			} else if err != nil {
+				err = fmt.Errorf("store the task's files: %w", err)
+			}
+		}
 		if err == nil {
 			fmt.Fprintf(logf, "=== %s succeeded in %s\n", j.node, r.Duration.Round(time.Millisecond))
 			j.end(bg, Succeeded, "", tracking.StatusFinished)
@@ -299,6 +318,29 @@ func (j *job) prepare(dir, out, in, outputsFile string) error {
 		}
 	}
 	return os.WriteFile(outputsFile, nil, 0o644)
+}
+
+// fetchInputs makes every needed task's folder on this machine what that
+// task produced, from the artifact store where it is not (Files).
+func (j *job) fetchInputs(ctx context.Context, log io.Writer) error {
+	for _, u := range j.needs {
+		if u.phase != Succeeded {
+			continue
+		}
+		ups := []*upstream{u}
+		if u.fanout {
+			ups = u.items
+		}
+		for _, it := range ups {
+			if it.phase != Succeeded {
+				continue
+			}
+			if err := j.x.e.ensureInput(ctx, it, log); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // taskFiles is $CAIRN_TASK_FILES of a remote attempt: where its upstream
