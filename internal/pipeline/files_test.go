@@ -16,7 +16,7 @@ import (
 )
 
 // setupFiles is an engine whose local tasks keep their files in a real
-// artifact store, as the server's and 'cairn run''s do.
+// artifact store, as the server's and 'cairn run”s do.
 func setupFiles(t *testing.T) (*fixture, artifact.Store) {
 	art, err := artifacts.Open(context.Background(), filepath.Join(t.TempDir(), "artifacts"), artifacts.DefaultOptions())
 	require.NoError(t, err)
