@@ -29,6 +29,10 @@ type Job struct {
 	// Started, when not nil, gets the process ID (also its process group ID)
 	// once the process runs; 0 from an executor that runs it elsewhere.
 	Started func(pid int)
+	// Shards, when more than 1, runs that many copies of Args at once, each
+	// with ShardIndexEnv set to its index (0 to Shards-1); the attempt
+	// succeeds when every copy does. On Kubernetes it is an Indexed Job.
+	Shards int
 
 	// What an executor that runs the attempt away from this machine (in a
 	// container) needs besides; the local executor ignores them.
@@ -148,6 +152,9 @@ func (l *Local) Execute(ctx context.Context, job *Job) Result {
 	start := time.Now()
 	if len(job.Args) == 0 {
 		return Result{ExitCode: -1, Err: errors.New("no command")}
+	}
+	if job.Shards > 1 {
+		return l.executeShards(ctx, job)
 	}
 	runCtx := ctx
 	if job.Timeout > 0 {

@@ -32,6 +32,9 @@ type TaskFiles struct {
 	Outputs   string      `json:"outputs"`             // the outputs folder
 	RunID     string      `json:"run_id"`              // the task's tracking run
 	Artifacts []string    `json:"artifacts,omitempty"` // what the task must leave in Outputs
+	// Prefix is the folder of the run the outputs go to; default
+	// TaskFilesPrefix (the shards of a split task store their parts apart).
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // TaskInput is the files of one upstream task.
@@ -39,6 +42,15 @@ type TaskInput struct {
 	RunID string `json:"run_id"`
 	Dir   string `json:"dir"`
 	Link  string `json:"link,omitempty"`
+	// Prefix is the folder of the run they come from; default TaskFilesPrefix.
+	Prefix string `json:"prefix,omitempty"`
+}
+
+func prefixOr(p string) string {
+	if p == "" {
+		return TaskFilesPrefix
+	}
+	return p
 }
 
 // FetchInputs brings every input's files to its folder and makes the links
@@ -61,7 +73,7 @@ func (f *TaskFiles) FetchInputs(ctx context.Context, c *client.Client, log io.Wr
 		if err := os.MkdirAll(filepath.Dir(in.Dir), 0o755); err != nil {
 			return err
 		}
-		err := c.DownloadArtifacts(ctx, in.RunID, TaskFilesPrefix, in.Dir)
+		err := c.DownloadArtifacts(ctx, in.RunID, prefixOr(in.Prefix), in.Dir)
 		switch {
 		case errs.KindOf(err) == errs.NotFound: // the task left no files, or the run is gone
 			if _, err = c.GetRun(ctx, in.RunID); err == nil {
@@ -117,7 +129,7 @@ func (f *TaskFiles) StoreOutputs(ctx context.Context, c *client.Client, log io.W
 	if n == 0 {
 		return nil
 	}
-	if err := uploadDir(ctx, c, run, f.Outputs, TaskFilesPrefix); err != nil {
+	if err := uploadDir(ctx, c, run, f.Outputs, prefixOr(f.Prefix)); err != nil {
 		return fmt.Errorf("store the task's files: %w", err)
 	}
 	fmt.Fprintf(log, "=== stored %d files of %s in run %s\n", n, f.Outputs, f.RunID)

@@ -167,7 +167,7 @@ func (j *job) run(ctx context.Context) jobEvent {
 	defer f.Close()
 	env := j.environ(res, in, out, outputsFile)
 	if where.remote {
-		files, err := j.taskFiles()
+		files, err := j.taskFiles(false)
 		if err != nil {
 			j.end(bg, Failed, err.Error(), tracking.StatusFailed)
 			return ev
@@ -231,6 +231,13 @@ func (j *job) run(ctx context.Context) jobEvent {
 	var r exec.Result
 	if files != nil {
 		r.Err = j.fetchInputs(ctx, logf)
+	}
+	if n := j.pt.Shards; n > 1 && r.Err == nil {
+		r = j.runShards(ctx, jb, n, logf)
+		jb.Env = append(jb.Env, fmt.Sprintf("CAIRN_SHARDS=%d", n))
+		if r.Err == nil {
+			fmt.Fprintf(logf, "=== %s: %d shards succeeded in %s; merging them\n", j.node, n, r.Duration.Round(time.Millisecond))
+		}
 	}
 	if r.Err == nil {
 		r = where.executor.Execute(ctx, jb)
@@ -320,6 +327,32 @@ func (j *job) prepare(dir, out, in, outputsFile string) error {
 	return os.WriteFile(outputsFile, nil, 0o644)
 }
 
+// runShards runs the n copies of a split task's step (one Indexed Job on
+// Kubernetes), each with its index; their parts stay in the outputs folder
+// here, or go to the task's run under shardFiles from pods, for the merge
+// that jb then runs.
+func (j *job) runShards(ctx context.Context, jb *exec.Job, n int, log io.Writer) exec.Result {
+	sj := *jb
+	sj.Shards = n
+	sj.Env = append([]string{}, jb.Env...)
+	if j.x.where.remote {
+		files, err := j.taskFiles(true)
+		if err != nil {
+			return exec.Result{ExitCode: -1, Err: err}
+		}
+		for i, kv := range sj.Env {
+			if strings.HasPrefix(kv, "CAIRN_TASK_FILES=") {
+				sj.Env[i] = "CAIRN_TASK_FILES=" + files
+			}
+		}
+		sj.Name = jb.Name + "/shards"
+		sj.OutputsFile = "" // the merge writes the outputs
+	}
+	sj.Env = append(sj.Env, fmt.Sprintf("CAIRN_SHARDS=%d", n))
+	fmt.Fprintf(log, "=== %s: %d shards at once\n", j.node, n)
+	return j.x.where.executor.Execute(ctx, &sj)
+}
+
 // fetchInputs makes every needed task's folder on this machine what that
 // task produced, from the artifact store where it is not (Files).
 func (j *job) fetchInputs(ctx context.Context, log io.Writer) error {
@@ -345,9 +378,17 @@ func (j *job) fetchInputs(ctx context.Context, log io.Writer) error {
 
 // taskFiles is $CAIRN_TASK_FILES of a remote attempt: where its upstream
 // tasks' files come from and go, and what it must leave.
-func (j *job) taskFiles() (string, error) {
+//
+// Of a task split into shards, the shards' pods store their parts under
+// shardFiles, and the merge fetches them first.
+func (j *job) taskFiles(shards bool) (string, error) {
 	where := j.x.where
 	f := taskFiles{Root: where.root, Outputs: where.outputsDir(j.node), RunID: j.row.TrackingRunID, Artifacts: j.pt.ArtifactNames()}
+	if shards {
+		f.Artifacts, f.Prefix = nil, shardFiles
+	} else if j.pt.Shards > 1 {
+		f.Inputs = append(f.Inputs, taskInput{RunID: j.row.TrackingRunID, Dir: f.Outputs + "/" + shardParts, Prefix: shardFiles + "/" + shardParts})
+	}
 	names := make([]string, 0, len(j.needs))
 	for n := range j.needs {
 		names = append(names, n)
@@ -378,13 +419,23 @@ type taskFiles struct {
 	Outputs   string      `json:"outputs"`
 	RunID     string      `json:"run_id"`
 	Artifacts []string    `json:"artifacts,omitempty"`
+	Prefix    string      `json:"prefix,omitempty"`
 }
 
 type taskInput struct {
-	RunID string `json:"run_id"`
-	Dir   string `json:"dir"`
-	Link  string `json:"link,omitempty"`
+	RunID  string `json:"run_id"`
+	Dir    string `json:"dir"`
+	Link   string `json:"link,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
 }
+
+// shardFiles is the folder of a split task's run its shards' pods store
+// their parts in, apart from the task's files.
+const shardFiles = exec.TaskFilesPrefix + "-shards"
+
+// shardParts is the folder of its outputs folder a split step keeps its
+// shards' parts in (see steps' data.images).
+const shardParts = ".cairn-shards"
 
 // remoteJob fills in what a remote executor needs to know of the attempt.
 func (j *job) remoteJob(jb *exec.Job) {

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/data/images"
@@ -23,7 +25,8 @@ import (
 // 'cairn run' and 'cairn server' pass as CAIRN_DATA_DIR.
 func init() {
 	Register(Info{ID: "data.images", Version: "1", Doc: "prepare an image folder, zip or URL into a cached dataset",
-		Outputs: []string{"dataset", "hash", "count", "synthetic"}, New: func() Step { return &PrepareImages{Size: 32, Channels: 1, Val: 0.15, Test: 0.15, Seed: 1} }})
+		Outputs: []string{"dataset", "hash", "count", "synthetic"}, Shardable: true,
+		New: func() Step { return &PrepareImages{Size: 32, Channels: 1, Val: 0.15, Test: 0.15, Seed: 1} }})
 	Register(Info{ID: "data.csv", Version: "1", Doc: "prepare a CSV table (typed columns, features, fitted transform) into a cached dataset",
 		Outputs: []string{"dataset", "hash", "count", "synthetic"}, New: func() Step { return &PrepareTable{Val: 0.2, Seed: 1} }})
 	Register(Info{ID: "data.synth", Version: "1", Doc: "generate a synthetic stand-in dataset (fingers images or titanic passengers)",
@@ -92,12 +95,58 @@ func (p *PrepareImages) Run(ctx context.Context, env Env) (map[string]string, er
 	opt.Image.Size, opt.Image.Channels, opt.Labels = p.Size, p.Channels, p.Labels
 	opt.Split = data.SplitFractions{Validation: p.Val, Test: p.Test}
 	opt.CacheDir = filepath.Join(dataDir(env), "datasets")
-	res, err := images.Prepare(ctx, opt)
+	shard, shards, err := shardOf(env)
 	if err != nil {
 		return nil, err
 	}
+	parts := filepath.Join(env.OutputsDir, ".cairn-shards")
+	var res *images.PrepareResult
+	switch {
+	case shards > 1 && shard >= 0:
+		r, err := images.PrepareShard(ctx, opt, shard, shards, filepath.Join(parts, strconv.Itoa(shard)))
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(env.Stdout, "shard %d of %d: images %d to %d of %d decoded in %s\n", shard, shards, r.First, r.First+r.Count, r.Files,
+			r.Duration.Round(time.Millisecond))
+		return nil, nil // the merge writes the outputs
+	case shards > 1:
+		dirs := make([]string, shards)
+		for i := range dirs {
+			dirs[i] = filepath.Join(parts, strconv.Itoa(i))
+		}
+		if res, err = images.MergeShards(ctx, opt, dirs); err != nil {
+			return nil, err
+		}
+		if err := os.RemoveAll(parts); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(env.Stdout, "merged %d shards: ", shards)
+	default:
+		if res, err = images.Prepare(ctx, opt); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintf(env.Stdout, "dataset %s: %d images (%s, %s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit), res.Duration)
 	return datasetOutputs(res.Dir, res.Hash, res.Manifest), nil
+}
+
+// shardOf reads which part of a task split by shards: this process is:
+// shard JOB_COMPLETION_INDEX of CAIRN_SHARDS, or with no index their merge
+// (shard -1); shards is 1 for a task not split.
+func shardOf(env Env) (shard, shards int, err error) {
+	shard, shards = -1, 1
+	if v := envValue(env.Environ, "CAIRN_SHARDS"); v != "" {
+		if shards, err = strconv.Atoi(v); err != nil || shards < 1 || shards > images.MaxShards {
+			return 0, 0, errs.Invalidf("CAIRN_SHARDS=%q: expected a number of shards from 1 to %d", v, images.MaxShards)
+		}
+	}
+	if v := envValue(env.Environ, "JOB_COMPLETION_INDEX"); v != "" && shards > 1 {
+		if shard, err = strconv.Atoi(v); err != nil || shard < 0 || shard >= shards {
+			return 0, 0, errs.Invalidf("JOB_COMPLETION_INDEX=%q: expected a shard from 0 to %d", v, shards-1)
+		}
+	}
+	return shard, shards, nil
 }
 
 // PrepareTable is the data.csv step.

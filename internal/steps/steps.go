@@ -66,6 +66,9 @@ type Info struct {
 	// references to them are checked before anything runs.
 	Outputs   []string
 	Artifacts []string
+	// Shardable says the step can split its work over copies of itself
+	// (a task's shards:; see spec.Sharder).
+	Shardable bool
 }
 
 var idRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
@@ -142,6 +145,7 @@ func (r *Registry) List() []Info {
 }
 
 func (s stepType) Version() string     { return s.info.Version }
+func (s stepType) Shardable() bool     { return s.info.Shardable }
 func (s stepType) Outputs() []string   { return s.info.Outputs }
 func (s stepType) Artifacts() []string { return s.info.Artifacts }
 func (s stepType) CheckInputs(with map[string]any, dynamic map[string]bool) []error {

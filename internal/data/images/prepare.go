@@ -137,6 +137,37 @@ var decodes atomic.Int64
 // context's error when ctx ends.
 func Prepare(ctx context.Context, opt PrepareOptions) (*PrepareResult, error) {
 	start := time.Now()
+	p, err := open(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer p.src.Close()
+	sums, err := p.fileSums(ctx, 0, len(p.scan.files))
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	res, done, err := p.lookup(sums, start)
+	if done || err != nil {
+		return res, err
+	}
+	pix, failed, err := decodeImages(ctx, p.src, p.scan.files, p.opt, p.workers)
+	if err != nil {
+		return nil, fmt.Errorf("prepare images: %w", err)
+	}
+	return p.commit(res, pix, failed, start)
+}
+
+// preparation is one Prepare (or one shard of it, or their merge) under
+// way: the source open and scanned.
+type preparation struct {
+	opt     PrepareOptions
+	workers int
+	cache   *data.Cache
+	src     *data.Source
+	scan    *scanResult
+}
+
+func open(ctx context.Context, opt PrepareOptions) (*preparation, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
@@ -149,43 +180,48 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*PrepareResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
-	defer src.Close()
-
 	scan, err := scanImages(src, opt.SkipBad)
+	if err == nil && opt.Labels == LabelsCountHand {
+		err = scan.withHands()
+	}
 	if err != nil {
+		src.Close()
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
-	if opt.Labels == LabelsCountHand {
-		if err := scan.withHands(); err != nil {
-			return nil, fmt.Errorf("prepare images: %w", err)
-		}
-	}
-	hash, err := imagesHash(ctx, src, scan, opt, cache, workers)
-	if err != nil {
-		return nil, fmt.Errorf("prepare images: %w", err)
-	}
-	res := &PrepareResult{Hash: hash, SourceSHA256: src.SHA256}
+	return &preparation{opt: opt, workers: workers, cache: cache, src: src, scan: scan}, nil
+}
 
-	m, hit, err := cache.Lookup(hash)
+// lookup computes the cache key from every file's content hash and
+// returns the cached dataset when there is one (done).
+func (p *preparation) lookup(sums []string, start time.Time) (*PrepareResult, bool, error) {
+	hash := imagesHash(p.scan, sums, p.opt)
+	res := &PrepareResult{Hash: hash, SourceSHA256: p.src.SHA256}
+	m, hit, err := p.cache.Lookup(hash)
 	if err != nil {
-		return nil, fmt.Errorf("prepare images: %w", err)
+		return nil, false, fmt.Errorf("prepare images: %w", err)
 	}
-	if hit {
-		res.Hit, res.Dir, res.Manifest = true, cache.DatasetDir(hash), m
-		labels, err := data.ReadLabels(res.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("prepare images: %w", err)
-		}
-		res.Counts = countsOf(m, labels)
-		if raw, ok := m.Params["skipped"]; ok {
-			b, _ := json.Marshal(raw)
-			_ = json.Unmarshal(b, &res.Skipped)
-		}
-		res.Duration = time.Since(start)
-		return res, nil
+	if !hit {
+		return res, false, nil
 	}
+	res.Hit, res.Dir, res.Manifest = true, p.cache.DatasetDir(hash), m
+	labels, err := data.ReadLabels(res.Dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("prepare images: %w", err)
+	}
+	res.Counts = countsOf(m, labels)
+	if raw, ok := m.Params["skipped"]; ok {
+		b, _ := json.Marshal(raw)
+		_ = json.Unmarshal(b, &res.Skipped)
+	}
+	res.Duration = time.Since(start)
+	return res, true, nil
+}
 
-	d, skipped, err := decodeImages(ctx, src, scan, opt, workers)
+// commit makes the dataset of the decoded pixels (failed[i] set for the
+// files left out under SkipBad) and stores it in the cache.
+func (p *preparation) commit(res *PrepareResult, pix []uint8, failed []error, start time.Time) (*PrepareResult, error) {
+	opt, scan := p.opt, p.scan
+	d, skipped, err := assemble(p.src, scan, opt, pix, failed)
 	if err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
@@ -205,10 +241,10 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*PrepareResult, error) {
 	if len(res.Skipped) > 0 {
 		d.Manifest.Params["skipped"] = res.Skipped
 	}
-	if src.SHA256 != "" {
-		d.Manifest.Params["source_sha256"] = src.SHA256
+	if p.src.SHA256 != "" {
+		d.Manifest.Params["source_sha256"] = p.src.SHA256
 	}
-	if res.Dir, err = cache.Commit(hash, d); err != nil {
+	if res.Dir, err = p.cache.Commit(res.Hash, d); err != nil {
 		return nil, fmt.Errorf("prepare images: %w", err)
 	}
 	res.Manifest = d.Manifest
@@ -217,35 +253,41 @@ func Prepare(ctx context.Context, opt PrepareOptions) (*PrepareResult, error) {
 	return res, nil
 }
 
-// imagesHash is the cache key: the SHA-256 over the parameters that change
-// the output and the sorted (path, content SHA-256) list of the files.
-func imagesHash(ctx context.Context, src *data.Source, scan *scanResult, opt PrepareOptions, cache *data.Cache, workers int) (string, error) {
-	ix := cache.FileHashes(src.Key)
-	sums := make([]string, len(scan.files))
-	err := parallel(ctx, workers, len(scan.files), func(_, i int) error {
-		f := scan.files[i]
+// fileSums returns the content SHA-256 of the files [lo, hi) of the scan,
+// from the cache's index of files hashed before where it can.
+func (p *preparation) fileSums(ctx context.Context, lo, hi int) ([]string, error) {
+	ix := p.cache.FileHashes(p.src.Key)
+	files := p.scan.files[lo:hi]
+	sums := make([]string, len(files))
+	err := parallel(ctx, p.workers, len(files), func(_, i int) error {
+		f := files[i]
 		if s, ok := ix.Lookup(f.rel, f.stamp); ok {
 			sums[i] = s
 			return nil
 		}
-		r, err := src.FS.Open(path.Join(src.Root, f.rel))
+		r, err := p.src.FS.Open(path.Join(p.src.Root, f.rel))
 		if err != nil {
-			return errs.Invalidf("%s: cannot read file: %v", src.Display(f.rel), err)
+			return errs.Invalidf("%s: cannot read file: %v", p.src.Display(f.rel), err)
 		}
 		defer r.Close()
 		h := sha256.New()
 		if _, err := io.Copy(h, r); err != nil {
-			return errs.Invalidf("%s: cannot read file: %v", src.Display(f.rel), err)
+			return errs.Invalidf("%s: cannot read file: %v", p.src.Display(f.rel), err)
 		}
 		sums[i] = hex.EncodeToString(h.Sum(nil))
 		ix.Remember(f.rel, f.stamp, sums[i], f.mtime)
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	ix.Save()
+	return sums, nil
+}
 
+// imagesHash is the cache key: the SHA-256 over the parameters that change
+// the output and the sorted (path, content SHA-256) list of the files.
+func imagesHash(scan *scanResult, sums []string, opt PrepareOptions) string {
 	params, _ := json.Marshal(struct {
 		Kind      string              `json:"kind"`
 		Format    int                 `json:"format"`
@@ -267,20 +309,20 @@ func imagesHash(ctx context.Context, src *data.Source, scan *scanResult, opt Pre
 		// keeps the encoding unambiguous anyway.
 		fmt.Fprintf(h, "%s %s\n", strconv.Quote(f.rel), sums[i])
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }
 
-// decodeImages decodes every file of the scan into a dataset, in path order,
-// with split and normalisation; under SkipBad it leaves out files that fail.
-func decodeImages(ctx context.Context, src *data.Source, scan *scanResult, opt PrepareOptions, workers int) (*data.Dataset, []SkippedFile, error) {
-	n, size := len(scan.files), opt.Image.Len()
+// decodeImages decodes files, in order, into one pixel array; under
+// SkipBad a file that fails has its error in failed and zero pixels.
+func decodeImages(ctx context.Context, src *data.Source, files []imageFile, opt PrepareOptions, workers int) ([]uint8, []error, error) {
+	n, size := len(files), opt.Image.Len()
 	pix := make([]uint8, n*size)
 	failed := make([]error, n)
 	decoders := make([]imageDecoder, workers)
 	var mu sync.Mutex
 	done := 0
 	err := parallel(ctx, workers, n, func(w, i int) error {
-		f := scan.files[i]
+		f := files[i]
 		var b []byte
 		var err error
 		if f.size > MaxFileBytes {
@@ -309,7 +351,13 @@ func decodeImages(ctx context.Context, src *data.Source, scan *scanResult, opt P
 	if err != nil {
 		return nil, nil, err
 	}
+	return pix, failed, nil
+}
 
+// assemble makes the dataset of every file's pixels, leaving out those
+// that failed: labels, meta, the split and the normalisation.
+func assemble(src *data.Source, scan *scanResult, opt PrepareOptions, pix []uint8, failed []error) (*data.Dataset, []SkippedFile, error) {
+	n, size := len(scan.files), opt.Image.Len()
 	var skipped []SkippedFile
 	classIndex := map[string]int32{}
 	for i, c := range scan.classes {

@@ -65,6 +65,9 @@ func (p *Plan) String() string {
 			}
 			opts = append(opts, fe)
 		}
+		if t.Shards > 1 {
+			opts = append(opts, fmt.Sprintf("shards %d", t.Shards))
+		}
 		if t.Retries.Limit > 0 {
 			r := t.Retries
 			opts = append(opts, fmt.Sprintf("retries %d (backoff %s x%g, max %s)", r.Limit, r.Backoff, r.Factor, r.Max))

@@ -80,8 +80,12 @@ type Task struct {
 	// or a string holding one template that resolves to a list.
 	ForEach     any
 	Concurrency int // cap on parallel items of a for_each; 0 means no cap
-	Resources   Resources
-	Cache       bool
+	// Shards splits the work of a step that can share it (Sharder) over
+	// that many copies running at once (a Kubernetes Indexed Job), whose
+	// parts the step then merges; 0 or 1 is one copy.
+	Shards    int
+	Resources Resources
+	Cache     bool
 	// Image is the container image a run: task runs in on an executor
 	// that runs containers; empty means Cairn's image (with its shell).
 	Image      string
@@ -413,7 +417,7 @@ func typeOf(v any) ParamType {
 }
 
 var taskFields = []string{"needs", "uses", "run", "with", "env", "outputs", "artifacts", "retries", "timeout",
-	"when", "for_each", "concurrency", "resources", "cache", "writable", "image", "kubernetes"}
+	"when", "for_each", "concurrency", "shards", "resources", "cache", "writable", "image", "kubernetes"}
 
 func (d *decoder) tasks(n *yaml.Node, s *Spec) {
 	if n.Kind != yaml.MappingNode {
@@ -490,6 +494,8 @@ func (d *decoder) task(n *yaml.Node, t *Task) {
 			t.ForEach = d.value(v, w)
 		case "concurrency":
 			t.Concurrency = d.integer(v, w)
+		case "shards":
+			t.Shards = d.integer(v, w)
 		case "resources":
 			d.resources(v, t, w)
 		case "image":

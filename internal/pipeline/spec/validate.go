@@ -22,6 +22,17 @@ type Catalog interface {
 	Lookup(id string) (StepType, bool)
 }
 
+// MaxShards is the most copies shards: may split a task into.
+const MaxShards = 256
+
+// Sharder is implemented by step types that can split their work over
+// copies of themselves (shards:): each copy gets JOB_COMPLETION_INDEX
+// (0..N-1) and CAIRN_SHARDS=N, and once all have succeeded one more run
+// with CAIRN_SHARDS=N and no index merges their parts into the outputs.
+type Sharder interface {
+	Shardable() bool
+}
+
 // StepType is what validation and caching need to know of a built-in step.
 type StepType interface {
 	// Version is part of every cache key: a new version never reuses results.
@@ -445,6 +456,13 @@ func (v *validator) task(pt *PlanTask) {
 	}
 	if t.Retries.Factor != 0 && t.Retries.Factor < 1 {
 		v.addf(t.LineOf("retries.factor"), "task %q: retries factor must be 1 or more", t.Name)
+	}
+	if t.Shards < 0 || t.Shards > MaxShards {
+		v.addf(t.LineOf("shards"), "task %q: shards must be from 1 to %d", t.Name, MaxShards)
+	} else if t.Shards > 1 {
+		if sh, ok := pt.Step.(Sharder); !ok || !sh.Shardable() {
+			v.addf(t.LineOf("shards"), "task %q: shards: splits the work of a step that can share it (data.images); %s cannot", t.Name, describeTask(t))
+		}
 	}
 	if t.Concurrency < 0 {
 		v.addf(t.LineOf("concurrency"), "task %q: concurrency must be 0 (no cap) or more", t.Name)
@@ -878,4 +896,11 @@ func coerce(t ParamType, v any) (any, error) {
 		return nil, fmt.Errorf("must be a list, got %s", quoteValue(v))
 	}
 	return nil, fmt.Errorf("has unknown type %q", t)
+}
+
+func describeTask(t *Task) string {
+	if t.Uses != "" {
+		return "step " + t.Uses
+	}
+	return "a run: command"
 }
