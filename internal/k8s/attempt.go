@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,10 @@ type attempt struct {
 	started      bool
 	pendingSince time.Time
 	said         string
-	logs         *logStream
+	// logs follow each pod of the Job that has started, by pod name: one,
+	// or one per shard of an Indexed Job (lines prefixed "[shard I] ").
+	logs    map[string]*logStream
+	logLock sync.Mutex // shared by the shards' prefixing writers
 }
 
 // maxTerminationMessage is what a kubelet keeps of a container's
@@ -87,23 +91,31 @@ func (a *attempt) observe(ctx context.Context) (exec.Result, bool) {
 		return exec.Result{}, false
 	}
 	a.seen = true
-	pod := a.pod()
+	pods := a.pods()
+	var pod *corev1.Pod // the one a result speaks of: shard 0's, or the failed one's
 	var term *corev1.ContainerStateTerminated
-	if pod != nil {
-		cs := containerStatus(pod)
+	for _, p := range pods {
+		cs := containerStatus(p)
+		var t *corev1.ContainerStateTerminated
 		if cs != nil {
-			term = cs.State.Terminated
+			t = cs.State.Terminated
 		}
-		if !a.started && (pod.Status.Phase == corev1.PodRunning || term != nil || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
-			a.started = true
-			a.pendingSince = time.Time{}
-			if a.job.Started != nil {
-				a.job.Started(0)
+		if pod == nil || t != nil && t.ExitCode != 0 && (term == nil || term.ExitCode == 0) {
+			pod, term = p, t
+		}
+		running := p.Status.Phase == corev1.PodRunning || t != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		if running && a.logs[p.Name] == nil {
+			if !a.started {
+				a.started = true
+				a.pendingSince = time.Time{}
+				if a.job.Started != nil {
+					a.job.Started(0)
+				}
 			}
-			a.logs = a.streamLogs(pod.Name)
+			a.logs[p.Name] = a.streamLogs(p.Name, a.shardLog(p))
 		}
-		if !a.started {
-			if res, done := a.pending(ctx, pod, cs); done {
+		if !running {
+			if res, done := a.pending(ctx, p, cs); done {
 				return res, true
 			}
 		}
@@ -129,7 +141,11 @@ func (a *attempt) observe(ctx context.Context) (exec.Result, bool) {
 			if c.Reason == batchv1.JobReasonDeadlineExceeded {
 				return a.finish(ctx, exec.Result{ExitCode: -1, TimedOut: true, Err: fmt.Errorf("timed out after %s (the Job's activeDeadlineSeconds)", a.job.Timeout)}, false), true
 			}
-			return a.finish(ctx, failure(pod, term, c), false), true
+			res := failure(pod, term, c)
+			if a.job.Shards > 1 && pod != nil && term != nil {
+				res.Err = fmt.Errorf("shard %d of %d: %w", shardIndex(pod), a.job.Shards, res.Err)
+			}
+			return a.finish(ctx, res, false), true
 		}
 	}
 	return exec.Result{}, false
@@ -210,25 +226,54 @@ func failure(pod *corev1.Pod, term *corev1.ContainerStateTerminated, c batchv1.J
 	return exec.Result{ExitCode: 1, Err: fmt.Errorf("the Job failed: %s: %s", c.Reason, c.Message)}
 }
 
-// pod is the newest pod of the attempt's Job.
-func (a *attempt) pod() *corev1.Pod {
+// pods are the attempt's Job's pods: the newest one, or of an Indexed Job
+// the newest of each index, in index order.
+func (a *attempt) pods() []*corev1.Pod {
 	pods, err := a.e.pods.List(labels.SelectorFromSet(labels.Set{jobNameLabel: a.name}))
 	if err != nil {
 		return nil
 	}
-	var mine []*corev1.Pod
+	newest := map[string]*corev1.Pod{}
 	for _, p := range pods {
 		for _, o := range p.OwnerReferences {
-			if o.UID == a.uid {
-				mine = append(mine, p)
+			if o.UID != a.uid {
+				continue
+			}
+			ix := ""
+			if a.job.Shards > 1 {
+				ix = p.Annotations[completionIndex]
+			}
+			if q := newest[ix]; q == nil || p.CreationTimestamp.After(q.CreationTimestamp.Time) {
+				newest[ix] = p
 			}
 		}
 	}
-	if len(mine) == 0 {
-		return nil
+	out := make([]*corev1.Pod, 0, len(newest))
+	for _, p := range newest {
+		out = append(out, p)
 	}
-	sort.Slice(mine, func(i, j int) bool { return mine[i].CreationTimestamp.After(mine[j].CreationTimestamp.Time) })
-	return mine[0]
+	sort.Slice(out, func(i, j int) bool { return shardIndex(out[i]) < shardIndex(out[j]) })
+	return out
+}
+
+// completionIndex is the annotation of an Indexed Job's pod with its index.
+const completionIndex = "batch.kubernetes.io/job-completion-index"
+
+func shardIndex(p *corev1.Pod) int {
+	i, err := strconv.Atoi(p.Annotations[completionIndex])
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// shardLog is where pod p's log lines go: the attempt's log, through a
+// "[shard I] " prefix for an Indexed Job's pods.
+func (a *attempt) shardLog(p *corev1.Pod) io.Writer {
+	if a.job.Shards <= 1 {
+		return a.log
+	}
+	return exec.ShardLog(a.log, &a.logLock, shardIndex(p))
 }
 
 func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
@@ -243,8 +288,8 @@ func containerStatus(pod *corev1.Pod) *corev1.ContainerStatus {
 // finish reads the rest of the log, deletes the Job (and so its pod and
 // Secret) and returns res.
 func (a *attempt) finish(ctx context.Context, res exec.Result, stop bool) exec.Result {
-	if a.logs != nil {
-		a.logs.drain(ctx)
+	for _, l := range a.logs {
+		l.drain(ctx)
 	}
 	policy := metav1.DeletePropagationBackground
 	if stop {
@@ -279,8 +324,8 @@ func (a *attempt) interrupted(ctx context.Context, cause error) exec.Result {
 		return res
 	}
 	if !errors.Is(cause, exec.ErrCancelled) {
-		if a.logs != nil {
-			a.logs.stop()
+		for _, l := range a.logs {
+			l.stop()
 		}
 		fmt.Fprintf(a.log, "=== left Kubernetes Job %s/%s running: this server stopped watching it\n", a.e.opts.Namespace, a.name)
 		res.Err = exec.ErrDetached
@@ -303,8 +348,8 @@ func (a *attempt) interrupted(ctx context.Context, cause error) exec.Result {
 		}
 		break
 	}
-	if a.logs != nil {
-		a.logs.stop()
+	for _, l := range a.logs {
+		l.stop()
 	}
 	res.Duration = time.Since(a.start)
 	return res
@@ -315,6 +360,7 @@ func (a *attempt) interrupted(ctx context.Context, cause error) exec.Result {
 type logStream struct {
 	a      *attempt
 	pod    string
+	w      io.Writer
 	cancel context.CancelFunc
 	done   chan struct{}
 	last   time.Time // of the last line copied; read after done
@@ -335,7 +381,7 @@ func (l *logStream) drain(ctx context.Context) {
 	defer cancel()
 	rc, err := l.a.e.api.podLogs(rctx, l.pod, opts)
 	if err == nil {
-		_, err = copyLog(rc, l.a.log, l.last)
+		_, err = copyLog(rc, l.w, l.last)
 		rc.Close()
 	}
 	if err != nil {
@@ -343,9 +389,9 @@ func (l *logStream) drain(ctx context.Context) {
 	}
 }
 
-func (a *attempt) streamLogs(pod string) *logStream {
+func (a *attempt) streamLogs(pod string, w io.Writer) *logStream {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &logStream{a: a, pod: pod, cancel: cancel, done: make(chan struct{})}
+	l := &logStream{a: a, pod: pod, w: w, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		for tries := 0; ; tries++ {
@@ -355,7 +401,7 @@ func (a *attempt) streamLogs(pod string) *logStream {
 			}
 			rc, err := a.e.api.podLogs(ctx, pod, opts)
 			if err == nil {
-				l.last, err = copyLog(rc, a.log, l.last)
+				l.last, err = copyLog(rc, w, l.last)
 				rc.Close()
 			}
 			if ctx.Err() != nil || err == nil {

@@ -296,7 +296,7 @@ func (e *Executor) Execute(ctx context.Context, job *exec.Job) exec.Result {
 		lbl[k] = labelValue(v)
 	}
 	name := JobName(job.Name, job.Labels)
-	a := &attempt{e: e, job: job, name: name, log: &lockedWriter{w: job.Log}, start: start}
+	a := &attempt{e: e, job: job, name: name, log: &lockedWriter{w: job.Log}, start: start, logs: map[string]*logStream{}}
 	a.wakeup = e.subscribe(name)
 	defer e.unsubscribe(name, a.wakeup)
 
@@ -313,7 +313,14 @@ func (e *Executor) Execute(ctx context.Context, job *exec.Job) exec.Result {
 		if err != nil {
 			return fail(err)
 		}
-		if err := e.admit(ctx, job, name, podResources(&kj.Spec.Template.Spec)); err != nil {
+		need := podResources(&kj.Spec.Template.Spec)
+		if job.Shards > 1 { // every shard's pod runs at once
+			for r, q := range need {
+				q.Mul(int64(job.Shards))
+				need[r] = q
+			}
+		}
+		if err := e.admit(ctx, job, name, need); err != nil {
 			if ctx.Err() != nil {
 				return a.interrupted(ctx, context.Cause(ctx))
 			}
@@ -425,6 +432,12 @@ func (e *Executor) build(job *exec.Job, name string, lbl map[string]string) (*ba
 			TTLSecondsAfterFinished: ptr(int32(e.opts.TTLAfterFinished / time.Second)),
 			Template:                corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: podAnnotations}, Spec: pod},
 		},
+	}
+	if n := int32(job.Shards); n > 1 {
+		// Each pod gets its index in JOB_COMPLETION_INDEX from the Job
+		// controller; one failed shard fails the Job (backoffLimit 0).
+		kj.Spec.CompletionMode = ptr(batchv1.IndexedCompletion)
+		kj.Spec.Completions, kj.Spec.Parallelism = ptr(n), ptr(n)
 	}
 	if job.Timeout > 0 {
 		kj.Spec.ActiveDeadlineSeconds = ptr(int64(math.Ceil(job.Timeout.Seconds())))

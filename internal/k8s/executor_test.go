@@ -116,6 +116,43 @@ func TestExecutor(t *testing.T) {
 		require.True(t, apierrors.IsNotFound(err), "secret: %v", err)
 	})
 
+	t.Run("IndexedJobForShards", func(t *testing.T) {
+		t.Parallel()
+		v := newEnv(t, c)
+		x := v.executor(k8s.Options{})
+		job, log := v.job("cairn", "step", "exec", "data.images")
+		job.Env = []string{k8stest.RunForEnv + "=1s"}
+		job.Shards = 3
+		var kj *batchv1.Job
+		job.Started = func(int) {
+			kj, _ = c.Client.BatchV1().Jobs(v.ns).Get(context.Background(), k8s.JobName(job.Name, job.Labels), metav1.GetOptions{})
+		}
+		res := x.Execute(context.Background(), job)
+		require.NoError(t, res.Err, log.String())
+		require.NotNil(t, kj)
+		require.Equal(t, batchv1.IndexedCompletion, *kj.Spec.CompletionMode)
+		require.EqualValues(t, 3, *kj.Spec.Completions)
+		require.EqualValues(t, 3, *kj.Spec.Parallelism, "every shard at once")
+		require.EqualValues(t, 0, *kj.Spec.BackoffLimit)
+		for i := range 3 {
+			require.Contains(t, log.String(), fmt.Sprintf("[shard %d] %s\n", i, k8stest.LogLine), "each shard's log, prefixed")
+		}
+	})
+
+	t.Run("AFailedShardFailsTheAttempt", func(t *testing.T) {
+		t.Parallel()
+		v := newEnv(t, c)
+		x := v.executor(k8s.Options{})
+		job, log := v.job("cairn", "step", "exec", "data.images")
+		job.Env = []string{k8stest.RunForEnv + "=60s", k8stest.FailShardEnv + "=1"}
+		job.Shards = 3
+		start := time.Now()
+		res := x.Execute(context.Background(), job)
+		require.EqualError(t, res.Err, "shard 1 of 3: exit status 3", log.String())
+		require.Equal(t, 3, res.ExitCode)
+		require.Less(t, time.Since(start), 45*time.Second, "the other shards do not run out their minute")
+	})
+
 	t.Run("ExitCode", func(t *testing.T) {
 		t.Parallel()
 		v := newEnv(t, c)

@@ -47,6 +47,9 @@ const (
 	RunForEnv      = "KWOK_RUN_FOR"   // a duration, e.g. "30s"
 	ExitCodeEnv    = "KWOK_EXIT_CODE" // a failing exit code, e.g. "3"
 	OutputsEnv     = "KWOK_OUTPUTS"   // what the container "wrote" to its termination message
+	// FailShardEnv makes the pod of that index of an Indexed Job fail
+	// with exit code 3 (at once; the others run as usual).
+	FailShardEnv = "KWOK_FAIL_SHARD"
 	ImagePullLabel = "cairn.dev/test-image-pull-fails"
 	LogLine        = "hello from the KWOK node"
 )
@@ -278,6 +281,9 @@ func stagesFile(t testing.TB, bin, dir string) string {
 	}
 	b.WriteString(imagePullStage)
 	b.WriteString(strings.ReplaceAll(strings.ReplaceAll(exitCodeStage, "EXPR", envExpr(ExitCodeEnv)), "NAME", ExitCodeEnv))
+	for i := range 4 {
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(failShardStage, "EXPR", envExpr(FailShardEnv)), "INDEX", strconv.Itoa(i)))
+	}
 	logFile := filepath.Join(dir, "pod.log")
 	must(t, os.WriteFile(logFile, []byte("2026-01-01T00:00:00.000000000Z stdout F "+LogLine+"\n"), 0o644))
 	fmt.Fprintf(&b, "---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata: {name: all}\n"+
@@ -488,3 +494,48 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// failShardStage fails the running pod of index INDEX of an Indexed Job
+// whose container has FailShardEnv=INDEX, with exit code 3.
+const failShardStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: cairn-fail-shard-INDEX
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: 'EXPR'
+      operator: 'In'
+      values: ['INDEX']
+    - key: '.metadata.annotations["batch.kubernetes.io/job-completion-index"]'
+      operator: 'In'
+      values: ['INDEX']
+  weight: 20000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 3
+            finishedAt: {{ $now | Quote }}
+            reason: Error
+            startedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Failed
+`
