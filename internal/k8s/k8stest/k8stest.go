@@ -44,12 +44,12 @@ const (
 // label: how long it runs before it ends, the exit code it fails with, and
 // an image pull that fails. LogLine is what every pod's log holds.
 const (
-	RunForEnv      = "KWOK_RUN_FOR"   // a duration, e.g. "30s"
-	ExitCodeEnv    = "KWOK_EXIT_CODE" // a failing exit code, e.g. "3"
-	OutputsEnv     = "KWOK_OUTPUTS"   // what the container "wrote" to its termination message
+	RunForEnv   = "KWOK_RUN_FOR"   // a duration, e.g. "30s"
+	ExitCodeEnv = "KWOK_EXIT_CODE" // a failing exit code, e.g. "3"
+	OutputsEnv  = "KWOK_OUTPUTS"   // what the container "wrote" to its termination message
 	// FailShardEnv makes the pod of that index of an Indexed Job fail
 	// with exit code 3 (at once; the others run as usual).
-	FailShardEnv = "KWOK_FAIL_SHARD"
+	FailShardEnv   = "KWOK_FAIL_SHARD"
 	ImagePullLabel = "cairn.dev/test-image-pull-fails"
 	LogLine        = "hello from the KWOK node"
 )
