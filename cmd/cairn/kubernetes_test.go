@@ -1,8 +1,13 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/http"
 	neturl "net/url"
 	"os"
@@ -291,10 +296,119 @@ func TestReferencePipelinesOnARealNode(t *testing.T) {
 		require.Equal(t, "Succeeded", r.Phase, r.Message)
 		require.Contains(t, s.log(id, "prepare"), "=== fetched the files of run", "the synthetic data came from the synth task's run")
 	}
+	// data.images split over an Indexed Job merges into what one pod makes.
+	id := s.submit(shardedSpec)
+	r := s.wait(id, ended)
+	for _, tk := range r.Tasks {
+		require.Equal(t, "Succeeded", tk.Phase, "%s: %s\n%s", tk.Node, tk.Message, s.log(id, tk.Node))
+	}
+	outputs := map[string]map[string]string{}
+	for _, tk := range r.Tasks {
+		outputs[tk.Node] = tk.Outputs
+	}
+	require.Equal(t, outputs["whole"]["hash"], outputs["split"]["hash"], "the same dataset")
+	require.Equal(t, "96", outputs["split"]["count"])
+	log := s.log(id, "split")
+	for _, want := range []string{"[shard 0] shard 0 of 2: images 0 to 48 of 96", "[shard 1] shard 1 of 2: images 48 to 96 of 96",
+		"merged 2 shards: dataset", "=== fetched the files of run"} {
+		require.Contains(t, log, want)
+	}
 	passenger := `{"PassengerId": 892, "Name": "Kelly, Mr. James", "Pclass": 3, "Age": 34.5, "SibSp": 0, "Parch": 0, "Fare": 7.8292, "Sex": "male", "Embarked": "Q"}`
 	pr := post(t, s.url+"/serve/titanic/predict", passenger)
 	require.Equal(t, 200, pr.code, pr.raw)
 	require.Len(t, trialJobs(), 8, "each of the sweep's 8 trials ran as a Job of its own")
+}
+
+const shardedSpec = `
+name: sharded
+tasks:
+  synth:
+    uses: data.synth
+    with: {kind: fingers, n: 96, size: 32}
+  split:
+    needs: [synth]
+    uses: data.images
+    shards: 2
+    with: {source: "${{ tasks.synth.outputs.path }}", size: 16}
+    resources: {cpu: 0.5}
+  whole:
+    needs: [synth]
+    uses: data.images
+    with: {source: "${{ tasks.synth.outputs.path }}", size: 16}
+    resources: {cpu: 0.5}
+`
+
+// TestShardSpeedOnARealNode measures data.images with 1, 2 and 4 shards on
+// the real node, preparing the fingers images of ../shared/data (4,800
+// 128x128 PNGs, downloaded by every pod as a zip from this machine, as a
+// cluster would read them from a store). Set CAIRN_BENCH_SHARDS=1 to run
+// it; it reports times, it asserts none.
+func TestShardSpeedOnARealNode(t *testing.T) {
+	if os.Getenv("CAIRN_BENCH_SHARDS") == "" {
+		t.Skip("a measurement: set CAIRN_BENCH_SHARDS=1 to run it")
+	}
+	zipPath, sum := zipFolder(t, filepath.Join("..", "..", "..", "shared", "data", "fingers"))
+	cluster := k8stest.StartRealNodeWithCairn(t)
+	addr := fmt.Sprintf("%s:%d", k8stest.NodeIP, k8stest.NodePort(t))
+	cfg := kubeServerConfig(t, cluster, t.TempDir())
+	cfg.Addr, cfg.Kube.Image, cfg.Kube.ServerURL = addr, k8stest.CairnRef, "http://"+addr
+	s, _ := startKubeServer(t, cfg)
+	files := &http.Server{Addr: fmt.Sprintf("%s:%d", k8stest.NodeIP, k8stest.NodePort(t)),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, zipPath) })}
+	go files.ListenAndServe()
+	t.Cleanup(func() { files.Close() })
+	for round := 0; round < 2; round++ {
+		for _, n := range []int{1, 2, 4} {
+			src := fmt.Sprintf(`
+name: shards-%d
+tasks:
+  prepare:
+    uses: data.images
+    shards: %d
+    with: {source: "http://%s/fingers.zip", sha256: "%s", size: 32, labels: count}
+    resources: {cpu: 1, memory: 1Gi}
+`, n, n, files.Addr, sum)
+			start := time.Now()
+			id := s.submit(src)
+			r := s.wait(id, ended)
+			require.Equal(t, "Succeeded", r.Phase, "%s\n%s", r.Message, s.log(id, "prepare"))
+			t.Logf("round %d: %d shard(s): %s wall, dataset %s (%s images)", round+1, n, time.Since(start).Round(100*time.Millisecond),
+				r.Tasks[0].Outputs["hash"][:12], r.Tasks[0].Outputs["count"])
+			for _, line := range strings.Split(s.log(id, "prepare"), "\n") {
+				if strings.Contains(line, "decoded in") || strings.Contains(line, "dataset ") || strings.Contains(line, "succeeded in") {
+					t.Log("  " + line)
+				}
+			}
+		}
+	}
+}
+
+// zipFolder zips dir into a temporary file and returns its path and SHA-256.
+func zipFolder(t *testing.T, dir string) (string, string) {
+	path := filepath.Join(t.TempDir(), "fingers.zip")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	h := sha256.New()
+	zw := zip.NewWriter(io.MultiWriter(f, h))
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: filepath.ToSlash(rel), Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err == nil {
+			_, err = w.Write(b)
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, f.Close())
+	return path, hex.EncodeToString(h.Sum(nil))
 }
 
 // watchTrialJobs records the trials (cairn.dev/task t000...) whose Jobs
