@@ -149,3 +149,39 @@ tasks:
 	require.Equal(t, pipeline.Failed, r.Phase)
 	require.Contains(t, tasks(r)["make"].Message, "store the task's files: alias is not a file")
 }
+
+// A prepared dataset is among its task's files: with the data folder's
+// dataset cache and the task's folder gone, the task that trains on it
+// still gets it, from the artifact store.
+func TestPreparedDatasetTravelsWithTheTaskFiles(t *testing.T) {
+	f, _ := setupFiles(t)
+	flag := filepath.Join(f.dir, "FLAG")
+	r := f.run(`
+name: dataset
+tasks:
+  synth:
+    uses: data.synth
+    with: {kind: fingers, n: 24, size: 16}
+  prepare:
+    needs: [synth]
+    uses: data.images
+    with: {source: "${{ tasks.synth.outputs.path }}", size: 8}
+  use:
+    needs: [prepare]
+    run: test -f FLAG && test -f "${{ tasks.prepare.outputs.dataset }}/manifest.json"
+`, nil)
+	require.Equal(t, pipeline.Failed, r.Phase)
+	prep := tasks(r)["prepare"]
+	require.Equal(t, pipeline.Succeeded, prep.Phase, prep.Message)
+	require.NoError(t, os.RemoveAll(filepath.Join(f.dir, "cairn-data")), "the dataset cache")
+	require.NoError(t, os.RemoveAll(prep.OutputDir))
+	require.NoError(t, os.WriteFile(flag, nil, 0o644))
+	_, err := f.e.Retry(context.Background(), r.ID, "")
+	require.NoError(t, err)
+	got, err := f.e.Execute(context.Background(), r.ID)
+	require.NoError(t, err)
+	require.Equal(t, pipeline.Succeeded, got.Phase, tasks(got)["use"].Message)
+	log, err := os.ReadFile(tasks(got)["use"].LogPath)
+	require.NoError(t, err)
+	require.Contains(t, string(log), "files of task prepare from run "+prep.TrackingRunID)
+}

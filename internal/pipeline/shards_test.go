@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,7 +35,9 @@ tasks:
 	require.Equal(t, pipeline.Succeeded, r.Phase, "%s / %s", ts["split"].Message, ts["whole"].Message)
 	require.Equal(t, ts["whole"].Outputs["hash"], ts["split"].Outputs["hash"])
 	require.Equal(t, "48", ts["split"].Outputs["count"])
-	require.Equal(t, ts["whole"].Outputs["dataset"], ts["split"].Outputs["dataset"])
+	require.Equal(t, filepath.Base(ts["whole"].Outputs["dataset"]), filepath.Base(ts["split"].Outputs["dataset"]))
+	require.True(t, strings.HasPrefix(ts["split"].Outputs["dataset"], ts["split"].OutputDir+"/.cairn-data/datasets/"),
+		"the dataset is among the task's files, so it travels with them")
 	log, err := os.ReadFile(ts["split"].LogPath)
 	require.NoError(t, err)
 	for _, want := range []string{"=== split: 3 shards at once", "[shard 0] shard 0 of 3: images 0 to 16 of 48",

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -64,6 +66,63 @@ func inputPath(p string) string {
 
 func datasetOutputs(dir, hash string, m data.Manifest) map[string]string {
 	return map[string]string{"dataset": dir, "hash": hash, "count": strconv.Itoa(m.Count), "synthetic": strconv.FormatBool(m.Synthetic)}
+}
+
+// taskDataset places a prepared dataset among the task's files, so that
+// it travels with them (a pipeline keeps every task's files in the
+// artifact store, on every executor, and fetches them where they are
+// missing): a dataset in the data folder's cache is linked, or copied, to
+// $CAIRN_OUTPUTS_DIR/.cairn-data/datasets/HASH, and that path is the
+// output. One prepared inside the outputs folder already (in a pod) stays.
+func taskDataset(env Env, dir, hash string) (string, error) {
+	if env.OutputsDir == "" {
+		return dir, nil
+	}
+	if rel, err := filepath.Rel(env.OutputsDir, dir); err == nil && !strings.HasPrefix(rel, "..") {
+		return dir, nil
+	}
+	dst := filepath.Join(env.OutputsDir, ".cairn-data", "datasets", hash)
+	if err := os.RemoveAll(dst); err != nil {
+		return "", err
+	}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case !d.Type().IsRegular():
+			return fmt.Errorf("%s is not a file", p)
+		}
+		if os.Link(p, to) == nil {
+			return nil
+		}
+		return copyFile(p, to)
+	})
+	if err != nil {
+		return "", fmt.Errorf("place the dataset among the task's files: %w", err)
+	}
+	return dst, nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // PrepareImages is the data.images step.
@@ -128,7 +187,11 @@ func (p *PrepareImages) Run(ctx context.Context, env Env) (map[string]string, er
 		}
 	}
 	fmt.Fprintf(env.Stdout, "dataset %s: %d images (%s, %s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit), res.Duration)
-	return datasetOutputs(res.Dir, res.Hash, res.Manifest), nil
+	dir, err := taskDataset(env, res.Dir, res.Hash)
+	if err != nil {
+		return nil, err
+	}
+	return datasetOutputs(dir, res.Hash, res.Manifest), nil
 }
 
 // shardOf reads which part of a task split by shards: this process is:
@@ -178,7 +241,11 @@ func (p *PrepareTable) Run(ctx context.Context, env Env) (map[string]string, err
 		return nil, err
 	}
 	fmt.Fprintf(env.Stdout, "dataset %s: %d rows (%s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit))
-	return datasetOutputs(res.Dir, res.Hash, res.Manifest), nil
+	dir, err := taskDataset(env, res.Dir, res.Hash)
+	if err != nil {
+		return nil, err
+	}
+	return datasetOutputs(dir, res.Hash, res.Manifest), nil
 }
 
 func hitWord(hit bool) string {
