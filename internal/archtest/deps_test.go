@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/pipeline/spec":   {"internal/errs", "internal/strictyaml"},
 	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/pipeline/spec", "internal/tracking"},
 	"internal/data":            {"internal/errs"},
+	"internal/trees":           {"internal/errs"},
 	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table"},
 	"internal/serve":           {"internal/errs", "internal/api", "internal/metrics"},
 	"internal/store/artifacts": {"internal/errs", "internal/artifact"},
