@@ -78,6 +78,7 @@ var homes = map[string][]string{
 	"go.yaml.in/yaml":                        {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune"},
 	"github.com/gomlx":                       {"internal/train"},
 	"gonum.org/v1/plot":                      {"internal/train"},
+	"github.com/dmitryikh/leaves":            {"internal/trees"}, // its tests: leaves reads the models trees writes
 }
 
 type pkg struct {

@@ -305,7 +305,10 @@ func (p *parser) model() (*Model, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
-	if len(m.Trees) == 0 || len(m.Trees)%numClass != 0 {
+	if len(m.Trees) == 0 {
+		return nil, errs.Invalidf("lightgbm model: no trees (no Tree=0 line)")
+	}
+	if len(m.Trees)%numClass != 0 {
 		return nil, errs.Invalidf("lightgbm model: %d trees: want a positive multiple of num_class %d", len(m.Trees), numClass)
 	}
 	if e, ok := header["tree_sizes"]; ok && len(strings.Fields(e.value)) != len(m.Trees) {
