@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,7 +37,18 @@ func (m *binMapper) code(x float64) uint8 {
 	if math.IsNaN(x) {
 		return m.nanCode()
 	}
-	return uint8(sort.SearchFloat64s(m.upper, x))
+	// The first bound >= x; the last one, +Inf, always is.
+	u := m.upper
+	lo, hi := 0, len(u)-1
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if x <= u[mid] {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return uint8(lo)
 }
 
 // info is the feature's entry in the model's feature_infos: LightGBM's
@@ -53,40 +63,35 @@ func (m *binMapper) info() string {
 // count crosses multiples of len(sorted)/maxBin. A bound is the midpoint of
 // the two distinct values it separates, as LightGBM's thresholds are.
 func newBinMapper(sorted []float64, maxBin int) *binMapper {
-	vals, cnt := []float64{sorted[0]}, []int{1}
-	for _, v := range sorted[1:] {
-		if v == vals[len(vals)-1] {
-			cnt[len(cnt)-1]++
-			continue
+	distinct := 1
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] != sorted[i-1] {
+			distinct++
 		}
-		vals, cnt = append(vals, v), append(cnt, 1)
 	}
-	m := &binMapper{min: vals[0], max: vals[len(vals)-1]}
-	var cuts []int // bin boundary after distinct value cuts[i]
-	if len(vals) <= maxBin {
-		for i := 0; i < len(vals)-1; i++ {
-			cuts = append(cuts, i)
+	m := &binMapper{min: sorted[0], max: sorted[len(sorted)-1]}
+	per, next := float64(len(sorted))/float64(maxBin), 1.0
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j] == sorted[i] {
+			j++
 		}
-	} else {
-		per := float64(len(sorted)) / float64(maxBin)
-		cum, next := 0, 1.0
-		for i := 0; i < len(vals)-1; i++ {
-			cum += cnt[i]
-			if float64(cum) >= next*per {
-				cuts = append(cuts, i)
-				for float64(cum) >= next*per {
-					next++
-				}
+		if j == len(sorted) {
+			break
+		}
+		// The run of sorted[i] ends at j: j values lie at or below it.
+		if distinct <= maxBin || float64(j) >= next*per {
+			a, b := sorted[i], sorted[j]
+			mid := a + (b-a)/2
+			if mid >= b { // a and b are adjacent floats
+				mid = a
+			}
+			m.upper = append(m.upper, mid)
+			for float64(j) >= next*per {
+				next++
 			}
 		}
-	}
-	for _, i := range cuts {
-		a, b := vals[i], vals[i+1]
-		mid := a + (b-a)/2
-		if mid >= b { // a and b are adjacent floats
-			mid = a
-		}
-		m.upper = append(m.upper, mid)
+		i = j
 	}
 	m.upper = append(m.upper, math.Inf(1))
 	return m
@@ -106,9 +111,10 @@ type binned struct {
 func (b *binned) col(f int) []uint8 { return b.codes[f*b.rows : (f+1)*b.rows] }
 
 // binDataset computes the bin bounds of every feature from a sample of at
-// most binSampleRows rows and codes the whole table, one feature per
-// goroutine at a time. A feature whose values are all missing is an error:
-// it cannot be split on and most likely means a broken column.
+// most binSampleRows rows, one feature per goroutine at a time, then codes
+// the table in blocks of rows, reading it in order. A feature whose values
+// are all missing is an error: it cannot be split on and most likely means
+// a broken column.
 func binDataset(d *Dataset, maxBin int, seed uint64) (*binned, error) {
 	sample := sampleRows(d.Rows, binSampleRows, seed)
 	b := &binned{rows: d.Rows, cols: d.Cols, codes: make([]uint8, d.Rows*d.Cols), mappers: make([]*binMapper, d.Cols)}
@@ -132,23 +138,44 @@ func binDataset(d *Dataset, maxBin int, seed uint64) (*binned, error) {
 			return
 		}
 		slices.Sort(vals)
-		m := newBinMapper(vals, maxBin)
-		col := b.col(f)
-		for i := range col {
-			x := d.X[i*d.Cols+f]
-			c := m.code(x)
-			if math.IsNaN(x) {
-				m.hasNaN = true
-			} else {
-				m.min, m.max = min(m.min, x), max(m.max, x)
-			}
-			col[i] = c
-		}
-		b.mappers[f] = m
+		b.mappers[f] = newBinMapper(vals, maxBin)
 	})
 	for _, err := range fail {
 		if err != nil {
 			return nil, err
+		}
+	}
+	const block = 1 << 14
+	blocks := (d.Rows + block - 1) / block
+	// Each block keeps its own minimum, maximum and NaN flag per feature;
+	// merging them does not depend on the order.
+	type extent struct {
+		min, max float64
+		nan      bool
+	}
+	ext := make([][]extent, blocks)
+	parallelFor(blocks, workers(blocks), func(k int) {
+		e := make([]extent, d.Cols)
+		for f := range e {
+			e[f] = extent{min: math.Inf(1), max: math.Inf(-1)}
+		}
+		for i := k * block; i < min(d.Rows, (k+1)*block); i++ {
+			row := d.X[i*d.Cols : (i+1)*d.Cols]
+			for f, x := range row {
+				b.codes[f*d.Rows+i] = b.mappers[f].code(x)
+				if math.IsNaN(x) {
+					e[f].nan = true
+				} else {
+					e[f].min, e[f].max = min(e[f].min, x), max(e[f].max, x)
+				}
+			}
+		}
+		ext[k] = e
+	})
+	for _, e := range ext {
+		for f, m := range b.mappers {
+			m.hasNaN = m.hasNaN || e[f].nan
+			m.min, m.max = min(m.min, e[f].min), max(m.max, e[f].max)
 		}
 	}
 	b.offsets = make([]int, d.Cols)

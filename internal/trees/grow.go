@@ -77,10 +77,11 @@ type builder struct {
 	gh    []stat
 	pool  [][]stat
 	// per tree
-	features []int
-	leaves   []leafState
-	binThr   []int // per node: the split's bin
-	rng      *rand.Rand
+	features    []int
+	featureBins int // histogram bins of the features
+	leaves      []leafState
+	binThr      []int // per node: the split's bin
+	rng         *rand.Rand
 }
 
 func newBuilder(data *binned, p growParams) *builder {
@@ -96,6 +97,10 @@ func newBuilder(data *binned, p growParams) *builder {
 // from its parent's. The leaf values are the unshrunk optimal outputs.
 func (b *builder) grow(rows []int32, grad, hess []float64, features []int, rng *rand.Rand) *Tree {
 	b.features, b.rng = features, rng
+	b.featureBins = 0
+	for _, f := range features {
+		b.featureBins += b.data.mappers[f].numBins() + 1
+	}
 	b.order = append(b.order[:0], rows...)
 	if cap(b.tmp) < len(rows) {
 		b.tmp = make([]int32, len(rows))
@@ -213,10 +218,21 @@ func (b *builder) split(t *Tree, l int, leafParent []int, grad, hess []float64) 
 	}
 	small.hist = b.newHist()
 	b.buildHist(small.hist, b.order[small.start:small.end], grad, hess)
-	for i := range parent {
-		parent[i] = parent[i].sub(small.hist[i])
+	if n := large.end - large.start; n*len(b.features) < b.featureBins {
+		// Summing the large child's few rows costs less than subtracting
+		// every bin.
+		large.hist = b.newHist()
+		b.buildHist(large.hist, b.order[large.start:large.end], grad, hess)
+		b.pool = append(b.pool, parent)
+	} else {
+		for _, f := range b.features {
+			off := b.data.offsets[f]
+			for i := off; i <= off+b.data.mappers[f].numBins(); i++ {
+				parent[i] = parent[i].sub(small.hist[i])
+			}
+		}
+		large.hist = parent
 	}
-	large.hist = parent
 	b.leaves[l] = left
 	b.leaves = append(b.leaves, right)
 	b.findBest(l)
@@ -319,6 +335,14 @@ func bestSplitOn(best *split, f int, hf []stat, sum stat, p growParams) {
 	var acc stat
 	for t := 0; t < nb-1; t++ {
 		acc = acc.add(hf[t])
+		// An empty bin cuts the rows as the one before it did, and a tie
+		// keeps the earlier threshold anyway.
+		if hf[t].n == 0 || acc.n < p.minData {
+			continue
+		}
+		if sum.n-acc.n < p.minData {
+			break
+		}
 		if miss.n == 0 {
 			try(t, acc, 2*acc.n >= sum.n)
 			continue

@@ -2,6 +2,7 @@ package trees
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,35 @@ func TestConstantTargetGivesOneLeaf(t *testing.T) {
 	out, err := m.Predict(nil, []float64{math.NaN()})
 	require.NoError(t, err)
 	require.Equal(t, []float64{3}, out)
+}
+
+// TestBinnedPathMatchesRawPath checks that following a tree on bin codes
+// (how training scores the rows a bagged tree did not see) reaches the
+// same leaf as following it on the raw values (how Predict does).
+func TestBinnedPathMatchesRawPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	ds, _ := gaussians(rng, 3000, 5, [][]float64{{0, 0}, {1, 1}})
+	ds = withMissing(rng, ds, 0.2, 0, 3)
+	data, err := binDataset(&ds, 63, 1)
+	require.NoError(t, err)
+	b := newBuilder(data, growParams{maxLeaves: 40, minData: 5, lambda: 1, nodeFraction: 1, workers: 2})
+	grad, hess := make([]float64, ds.Rows), make([]float64, ds.Rows)
+	var rows []int32
+	for i := range ds.Rows {
+		grad[i], hess[i] = 0.5-ds.Y[i]+0.1*ds.X[i*ds.Cols+4], 0.25
+		if i%2 == 0 {
+			rows = append(rows, int32(i))
+		}
+	}
+	tr := b.grow(rows, grad, hess, []int{0, 1, 2, 3, 4}, rng)
+	tr.compile()
+	require.Equal(t, 40, tr.NumLeaves)
+	for i := range ds.Rows {
+		require.Equal(t, tr.leaf(ds.Row(i)), b.binnedLeaf(tr, i), "row %d", i)
+	}
+	for l, lf := range b.leaves {
+		for _, r := range b.order[lf.start:lf.end] {
+			require.Equal(t, l, tr.leaf(ds.Row(int(r))), "row %d", r)
+		}
+	}
 }
