@@ -79,7 +79,8 @@ func (o *ForestOptions) Validate() error {
 // class's indicator, for multiclass), each split choosing among a random
 // share of the features. A leaf holds the weighted mean of its targets, so
 // averaging the trees averages class frequencies (probabilities) or
-// values. Rounds are grown in parallel, each from its own seed, so the
+// values. A multiclass forest's trees are one per class, as LightGBM's
+// boosting=rf grows them, so its K outputs need not sum to exactly 1. Rounds are grown in parallel, each from its own seed, so the
 // forest does not depend on the number of cores. Errors are of kind
 // Invalid.
 func TrainForest(train Dataset, o ForestOptions) (*Model, error) {
