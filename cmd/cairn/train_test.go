@@ -42,6 +42,8 @@ func TestTrainCommand(t *testing.T) {
 	}{
 		{[]string{"train", "titanic", "--data", csv, "--epochs", "3", "--cv", "2"}, "cv_accuracy_mean"},
 		{[]string{"train", "fingers", "--data", hands, "--size", "16", "--epochs", "2", "--model", "small"}, "test_accuracy"},
+		{[]string{"train", "titanic", "--data", csv, "--model", "gbdt", "--cv", "2", "--tree-iterations", "60"}, "cv_accuracy_mean"},
+		{[]string{"train", "titanic", "--data", csv, "--model", "rf", "--tree-iterations", "40", "--tree-balanced"}, "best_val_accuracy"},
 	} {
 		args := append(tc.args, "--tracking-uri", url, "--data-dir", filepath.Join(work, "cd"), "--json")
 		out, err := run(t, args...)
@@ -106,7 +108,10 @@ func TestTrainCommand(t *testing.T) {
 	require.Equal(t, 2, exitCode(err))
 	_, err = run(t, "train", "titanic", "--data", csv, "--model", "residual", "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 2, exitCode(err))
-	require.ErrorContains(t, err, `model "residual": expected one of [logistic mlp]`)
+	require.ErrorContains(t, err, `model "residual": expected one of [gbdt logistic mlp rf]`)
+	_, err = run(t, "train", "titanic", "--data", csv, "--model", "gbdt", "--tree-lr", "3", "--tracking-uri", url, "--data-dir", work)
+	require.Equal(t, 2, exitCode(err))
+	require.ErrorContains(t, err, "tree learning rate 3: expected a number in (0, 1]")
 	_, err = run(t, "train", "titanic", "--data", filepath.Join(work, "missing.csv"), "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 3, exitCode(err))
 }

@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"internal/pipeline":        {"internal/errs", "internal/exec", "internal/pipeline/spec", "internal/tracking", "internal/artifact"},
 	"internal/data":            {"internal/errs"},
 	"internal/trees":           {"internal/errs"},
-	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table"},
+	"internal/train":           {"internal/errs", "internal/data", "internal/data/images", "internal/data/table", "internal/trees"},
 	"internal/serve":           {"internal/errs", "internal/api", "internal/metrics"},
 	"internal/store/artifacts": {"internal/errs", "internal/artifact"},
 	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},

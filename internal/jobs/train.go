@@ -253,6 +253,20 @@ func trainingRun(ctx context.Context, c *client.Client, job Training, ds *data.D
 }
 
 func trainParams(o train.Options, ds *data.Dataset) []tracking.Param {
+	if train.IsTreeModel(o.Model) {
+		t := o.Trees.WithDefaults(o.Model)
+		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		return []tracking.Param{
+			{Key: "model", Value: o.Model}, {Key: "seed", Value: strconv.FormatUint(o.Seed, 10)},
+			{Key: "tree_iterations", Value: strconv.Itoa(t.Iterations)}, {Key: "tree_learning_rate", Value: f(t.LearningRate)},
+			{Key: "tree_leaves", Value: strconv.Itoa(t.Leaves)}, {Key: "tree_max_depth", Value: strconv.Itoa(t.MaxDepth)},
+			{Key: "tree_min_leaf", Value: strconv.Itoa(t.MinLeaf)}, {Key: "tree_l2", Value: f(t.L2)},
+			{Key: "tree_subsample", Value: f(t.Subsample)}, {Key: "tree_feature_fraction", Value: f(t.FeatureFraction)},
+			{Key: "tree_early_stop", Value: strconv.Itoa(t.EarlyStop)}, {Key: "tree_balanced", Value: strconv.FormatBool(t.Balanced)},
+			{Key: "input_shape", Value: fmt.Sprint(ds.Manifest.Shape)},
+			{Key: "train_examples", Value: strconv.Itoa(len(ds.Manifest.Splits[data.SplitTrain]))},
+		}
+	}
 	ps := []tracking.Param{
 		{Key: "model", Value: o.Model},
 		{Key: "learning_rate", Value: strconv.FormatFloat(o.LearningRate, 'g', -1, 64)},

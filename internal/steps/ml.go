@@ -35,7 +35,7 @@ func init() {
 		Outputs: []string{"path"}, New: func() Step { return &Synth{Seed: 1} }})
 	Register(Info{ID: "train.cnn", Version: "1", Doc: "train an image CNN as the task's tracking run; logs the model package",
 		Outputs: trainOutputs, New: func() Step { return newTrainStep(train.KindImage, "small") }})
-	Register(Info{ID: "train.tabular", Version: "1", Doc: "train a table model (logistic or mlp) as the task's tracking run",
+	Register(Info{ID: "train.tabular", Version: "1", Doc: "train a table model (logistic, mlp, gbdt or rf) as the task's tracking run",
 		Outputs: trainOutputs, New: func() Step { return newTrainStep(train.KindTable, "mlp") }})
 	Register(Info{ID: "registry.promote", Version: "1", Doc: "register the best of some runs by a metric and point an alias at it",
 		Outputs: []string{"version", "run_id", "metric", "model_uri"}, New: func() Step {
@@ -311,6 +311,10 @@ type Train struct {
 	Augment     bool    `json:"augment"`
 	Backend     string  `json:"backend"`
 	CV          int     `json:"cv"`
+	// Trees configures the gbdt and rf models (iterations, learning_rate,
+	// leaves, max_depth, min_leaf, l2, subsample, feature_fraction,
+	// early_stop, balanced).
+	Trees train.TreeOptions `json:"trees"`
 }
 
 func newTrainStep(kind, model string) *Train {
@@ -321,7 +325,7 @@ func newTrainStep(kind, model string) *Train {
 
 func (t *Train) options() train.Options {
 	return train.Options{Model: t.Model, Backend: t.Backend, LearningRate: t.LR, Epochs: t.Epochs, BatchSize: t.Batch,
-		Seed: t.Seed, Schedule: t.Schedule, Patience: t.Patience, WeightDecay: t.WeightDecay}
+		Seed: t.Seed, Schedule: t.Schedule, Patience: t.Patience, WeightDecay: t.WeightDecay, Trees: t.Trees}
 }
 
 // Validate implements Validator.

@@ -49,6 +49,9 @@ func (m *Model) logitsExec() (*gctx.Exec, error) {
 // flat in x (n * ExampleSize values, already normalised). Safe for
 // concurrent use.
 func (m *Model) PredictBatch(x []float32, n int) (probs [][]float32, err error) {
+	if m.trees != nil {
+		return treeNet{m.trees}.PredictBatch(x, n)
+	}
 	defer recoverInto(&err, "predict")
 	size := 1
 	for _, d := range m.Manifest.Shape {

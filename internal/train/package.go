@@ -110,7 +110,11 @@ func (m *Model) SavePackage(dir string, metrics map[string]float64, params map[s
 		return nil, fmt.Errorf("save package: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := m.saveWeights(filepath.Join(tmp, weightsDir)); err != nil {
+	save := func() error { return m.saveWeights(filepath.Join(tmp, weightsDir)) }
+	if m.trees != nil {
+		save = func() error { return m.saveTrees(tmp) }
+	}
+	if err := save(); err != nil {
 		return nil, fmt.Errorf("save package: %w", err)
 	}
 	if err := p.write(tmp); err != nil {

@@ -42,10 +42,16 @@ func LoadPredictor(dir, backend string) (p *Predictor, err error) {
 	defer recoverInto(&err, "load model")
 	p = &Predictor{Package: pkg, Dir: dir}
 	switch pkg.Kind {
-	case KindImage, KindTable:
+	case KindTable, KindImage:
 		arch, err := LookupArchitecture(pkg.Architecture, pkg.Kind)
 		if err != nil {
 			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+		if IsTreeModel(arch.Name) {
+			if p.net, err = loadTrees(dir, pkg); err != nil {
+				return nil, err
+			}
+			break
 		}
 		vars, err := loadWeights(filepath.Join(dir, weightsDir))
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/cairn-mlops/cairn/internal/data"
 	"github.com/cairn-mlops/cairn/internal/data/images"
 	"github.com/cairn-mlops/cairn/internal/errs"
+	"github.com/cairn-mlops/cairn/internal/trees"
 )
 
 // Options configures one training run.
@@ -58,6 +59,9 @@ type Options struct {
 	// OnBatch is called after every training batch with the number of
 	// batches done in this epoch and the epoch's total.
 	OnBatch func(epoch, done, total int)
+	// Trees configures the gbdt and rf models (see TreeOptions); the
+	// networks' LearningRate, Epochs and BatchSize do not apply to them.
+	Trees TreeOptions
 }
 
 // DefaultOptions returns options that train the reference models well.
@@ -69,6 +73,9 @@ func DefaultOptions() Options {
 func (o *Options) Validate(kind string) error {
 	if _, err := LookupArchitecture(o.Model, kind); err != nil {
 		return err
+	}
+	if IsTreeModel(o.Model) {
+		return o.Trees.WithDefaults(o.Model).Validate()
 	}
 	switch {
 	case !(o.LearningRate > 0 && o.LearningRate < 10):
@@ -133,6 +140,7 @@ type Model struct {
 	ctx      *gctx.Context
 	predict  *gctx.Exec
 	modelState
+	trees *trees.Model // a tree ensemble instead of a network (gbdt, rf)
 }
 
 // modelScope is where model variables live; everything else in the context
@@ -169,6 +177,10 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 	trainIdx := ds.Manifest.Splits[data.SplitTrain]
 	if len(trainIdx) == 0 {
 		return nil, nil, errs.Invalidf("train: dataset has no training examples")
+	}
+	if IsTreeModel(opt.Model) {
+		arch, _ := LookupArchitecture(opt.Model, kind)
+		return trainTrees(ctx, ds, opt, arch)
 	}
 	backend, err := OpenBackend(opt.Backend)
 	if err != nil {

@@ -1,0 +1,115 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dmitryikh/leaves"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/data"
+)
+
+// threeClasses is a table whose class is which of three bands x0 falls in.
+func threeClasses(t *testing.T) *data.Dataset {
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 600
+	ds := &data.Dataset{Manifest: data.Manifest{Kind: "table", Shape: []int{2}, DType: data.Float32, Classes: []string{"a", "b", "c"},
+		Features: []string{"x0", "noise"}, Count: n, Hash: "bands"}}
+	for i := 0; i < n; i++ {
+		x0 := rng.Float64()*3 - 1.5
+		ds.F32 = append(ds.F32, float32(x0), float32(rng.NormFloat64()))
+		ds.Labels = append(ds.Labels, int32(min(max(int(x0+1.5), 0), 2)))
+	}
+	splits, err := data.Split(ds.Labels, nil, data.SplitFractions{Validation: 0.2, Test: 0.2}, 1)
+	require.NoError(t, err)
+	ds.Manifest.Splits = splits
+	return ds
+}
+
+// A tree model's package holds LightGBM's text format; its predictor, and
+// leaves reading the same file, give the trained model's probabilities.
+func TestTreePackagesRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		model string
+		ds    *data.Dataset
+	}{{ModelGBDT, separable(t)}, {ModelRF, separable(t)}, {ModelGBDT, threeClasses(t)}, {ModelRF, threeClasses(t)}} {
+		opt := DefaultOptions()
+		opt.Model = tc.model
+		m, res, err := Train(context.Background(), tc.ds, opt)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, res.Test.Accuracy, 0.9, "%s on %d classes", tc.model, len(tc.ds.Manifest.Classes))
+		require.Len(t, res.History, 1)
+		dir := filepath.Join(t.TempDir(), "pkg")
+		pkg, err := m.SavePackage(dir, nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, tc.model, pkg.Architecture)
+		require.FileExists(t, filepath.Join(dir, treesFile))
+		require.NoDirExists(t, filepath.Join(dir, weightsDir))
+
+		p, err := LoadPredictor(dir, "")
+		require.NoError(t, err)
+		test := tc.ds.Manifest.Splits[data.SplitTest]
+		size := tc.ds.ExampleSize()
+		x := make([]float32, len(test)*size)
+		for j, i := range test {
+			tc.ds.Example(i, x[j*size:(j+1)*size])
+		}
+		want, err := m.PredictBatch(x, len(test))
+		require.NoError(t, err)
+		got, err := p.Predict(x, len(test))
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+
+		f, err := os.Open(filepath.Join(dir, treesFile))
+		require.NoError(t, err)
+		lm, err := leaves.LGEnsembleFromReader(bufioReader(f), true)
+		f.Close()
+		require.NoError(t, err, "leaves reads the package's model")
+		row := make([]float64, size)
+		for j := range test[:20] {
+			for k := range row {
+				row[k] = float64(x[j*size+k])
+			}
+			out := make([]float64, max(lm.NOutputGroups(), 1))
+			require.NoError(t, lm.Predict(row, 0, out))
+			if len(out) == 1 {
+				require.InDelta(t, out[0], got[j][1], 1e-6)
+			} else {
+				sum := 0.0
+				for _, v := range out {
+					sum += v
+				}
+				for c := range out {
+					require.InDelta(t, out[c]/sum, got[j][c], 1e-6)
+				}
+			}
+		}
+	}
+}
+
+func TestTreePackageMustFitItsManifest(t *testing.T) {
+	ds := separable(t)
+	opt := DefaultOptions()
+	opt.Model = ModelRF
+	m, _, err := Train(context.Background(), ds, opt)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	_, err = m.SavePackage(dir, nil, nil)
+	require.NoError(t, err)
+	pkg, err := ReadPackage(dir)
+	require.NoError(t, err)
+	pkg.InputShape = []int{5}
+	require.NoError(t, pkg.write(dir))
+	_, err = LoadPredictor(dir, "")
+	require.ErrorContains(t, err, "the ensemble takes 3 features for 2 classes, the package says 5 for 2")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, treesFile), []byte("tree\nversion=v3\nnum_class=x\n"), 0o644))
+	_, err = LoadPredictor(dir, "")
+	require.ErrorContains(t, err, "model.txt")
+}
+
+func bufioReader(f *os.File) *bufio.Reader { return bufio.NewReader(f) }
