@@ -18,7 +18,7 @@ for m in small wide deep residual; do
   echo "== fingers $m"
   bin/cairn train fingers --data "$data/fingers" --model "$m" --epochs "$epochs" --tracking-uri $uri --data-dir "$work" | grep -v '^epoch'
 done
-for m in mlp logistic; do
+for m in mlp logistic rf gbdt; do
   echo "== titanic $m"
   bin/cairn train titanic --data "$data/titanic/train.csv" --model "$m" --cv 5 --tracking-uri $uri --data-dir "$work" 2>&1 | grep -v '^epoch'
 done

@@ -123,3 +123,38 @@ func TestDemoRunsBothPipelines(t *testing.T) {
 	require.Contains(t, out, "/serve/titanic/predict   one passenger")
 	require.Contains(t, out, "/serve/fingers/          {\"image\"")
 }
+
+// The titanic pipeline's gate: when the best cross-validated accuracy is
+// short of min_accuracy, nothing is registered and nothing deployed, and the
+// run still succeeds (it did its work; the model was not good enough).
+func TestTitanicGateHoldsBackAWeakChampion(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "run", filepath.Join("..", "..", "examples", "titanic", "pipeline.yaml"), "--data", dir, "--json", "--log-level", "warn",
+		"-p", "synthetic_rows=200", "-p", "epochs=5", "-p", "cv=2", "-p", "min_accuracy=0.999", "-p", "models=logistic,gbdt")
+	require.NoError(t, err, out)
+	var res struct {
+		Phase string `json:"phase"`
+		Tasks []struct {
+			Node    string            `json:"node"`
+			Phase   string            `json:"phase"`
+			Outputs map[string]string `json:"outputs"`
+		} `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{\n"):]), &res), out)
+	require.Equal(t, "Succeeded", res.Phase, out)
+	tasks := map[string]string{}
+	for _, tk := range res.Tasks {
+		tasks[tk.Node] = tk.Phase
+		if tk.Node == "register" {
+			require.Equal(t, "false", tk.Outputs["promoted"])
+			require.Empty(t, tk.Outputs["version"])
+		}
+	}
+	require.Equal(t, "Skipped", tasks["deploy"])
+	require.Equal(t, "Succeeded", tasks["train[1]"], "both models trained")
+	db, err := meta.Open(context.Background(), filepath.Join(dir, "cairn.db"), meta.DefaultOptions())
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = registry.NewService(db, db).Resolve(context.Background(), "models:/titanic@champion")
+	require.Error(t, err, "no champion registered")
+}

@@ -37,8 +37,8 @@ func init() {
 		Outputs: trainOutputs, New: func() Step { return newTrainStep(train.KindImage, "small") }})
 	Register(Info{ID: "train.tabular", Version: "1", Doc: "train a table model (logistic, mlp, gbdt or rf) as the task's tracking run",
 		Outputs: trainOutputs, New: func() Step { return newTrainStep(train.KindTable, "mlp") }})
-	Register(Info{ID: "registry.promote", Version: "1", Doc: "register the best of some runs by a metric and point an alias at it",
-		Outputs: []string{"version", "run_id", "metric", "model_uri"}, New: func() Step {
+	Register(Info{ID: "registry.promote", Version: "1", Doc: "register the best of some runs by a metric (if it reaches min) and point an alias at it",
+		Outputs: []string{"promoted", "version", "run_id", "metric", "model_uri"}, New: func() Step {
 			return &Promote{Metric: "val_accuracy", Mode: "max", Alias: "champion", Artifact: jobs.PackageArtifact}
 		}})
 }
@@ -293,7 +293,7 @@ func (s *Synth) Run(ctx context.Context, env Env) (map[string]string, error) {
 	return map[string]string{"path": dir}, nil
 }
 
-var trainOutputs = []string{"run_id", "val_accuracy", "test_accuracy", "model_uri", "package"}
+var trainOutputs = []string{"run_id", "val_accuracy", "test_accuracy", "cv_accuracy_mean", "model_uri", "package"}
 
 // Train is the train.cnn and train.tabular step: a tracked training run in
 // the task's own tracking run (MLFLOW_RUN_ID).
@@ -364,8 +364,12 @@ func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
 		}
 		return strconv.FormatFloat(ev.Accuracy, 'g', -1, 64)
 	}
+	cv := "NaN"
+	if out.CV != nil {
+		cv = strconv.FormatFloat(out.CV.Mean, 'g', -1, 64)
+	}
 	return map[string]string{"run_id": out.RunID, "val_accuracy": acc(out.Result.Validation), "test_accuracy": acc(out.Result.Test),
-		"model_uri": "runs:/" + out.RunID + "/" + out.ArtifactID, "package": out.Package}, nil
+		"cv_accuracy_mean": cv, "model_uri": "runs:/" + out.RunID + "/" + out.ArtifactID, "package": out.Package}, nil
 }
 
 // Promote is the registry.promote step: among candidate runs it picks the
@@ -380,6 +384,10 @@ type Promote struct {
 	Mode     string `json:"mode"` // max or min
 	Alias    string `json:"alias"`
 	Artifact string `json:"artifact"` // the package's folder in the run
+	// Min, when set, is the bar the best run's metric must reach (at least
+	// it in max mode, at most in min mode) to be registered; below it the
+	// step succeeds with promoted=false and registers nothing.
+	Min *float64 `json:"min"`
 }
 
 // Validate implements Validator.
@@ -460,6 +468,11 @@ func (p *Promote) Run(ctx context.Context, env Env) (map[string]string, error) {
 	if bestID == "" {
 		return nil, errs.Invalidf("promote: none of the %d runs has a metric %q", len(ids), p.Metric)
 	}
+	if p.Min != nil && (p.Mode == "max" && best < *p.Min || p.Mode == "min" && best > *p.Min) {
+		fmt.Fprintf(env.Stdout, "the best run %s has %s = %g, short of the bar %g: nothing registered\n", bestID, p.Metric, best, *p.Min)
+		return map[string]string{"promoted": "false", "version": "", "run_id": bestID, "metric": strconv.FormatFloat(best, 'g', -1, 64),
+			"model_uri": ""}, nil
+	}
 	if _, err := c.EnsureRegisteredModel(ctx, p.Name, "", nil); err != nil {
 		return nil, fmt.Errorf("promote: %w", err)
 	}
@@ -469,7 +482,7 @@ func (p *Promote) Run(ctx context.Context, env Env) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promote: register: %w", err)
 	}
-	out := map[string]string{"version": strconv.FormatInt(v.Version, 10), "run_id": bestID,
+	out := map[string]string{"promoted": "true", "version": strconv.FormatInt(v.Version, 10), "run_id": bestID,
 		"metric": strconv.FormatFloat(best, 'g', -1, 64), "model_uri": fmt.Sprintf("models:/%s/%d", p.Name, v.Version)}
 	if p.Alias != "" {
 		if err := c.SetRegisteredModelAlias(ctx, p.Name, p.Alias, v.Version); err != nil {
