@@ -83,6 +83,24 @@ type served struct {
 	counts   []int
 	b        *batcher
 	inflight sync.WaitGroup
+	// unknown counts a record field whose category training never saw.
+	unknown func(field string)
+}
+
+// prepareRecord applies the model's preprocessing to one record, counting
+// the fields whose category value training never saw (UnknownNoter).
+func (s *served) prepareRecord(rec map[string]any) ([]float32, error) {
+	noter, ok := s.model.(UnknownNoter)
+	if !ok {
+		return s.model.PrepareRecord(rec)
+	}
+	x, unknown, err := noter.PrepareRecordNoting(rec)
+	if err == nil && s.unknown != nil {
+		for _, f := range unknown {
+			s.unknown(f)
+		}
+	}
+	return x, err
 }
 
 func newDeployment(cfg Config, loader Loader, log *slog.Logger, m *metrics, decoders chan struct{}) *Deployment {
@@ -220,7 +238,7 @@ func (d *Deployment) load(ctx context.Context, cfg Config, version string) error
 		d.log.Warn("model version rejected; the current one keeps serving", "version", version, "err", err)
 		return err
 	}
-	s := &served{version: version, model: m, info: m.Info()}
+	s := &served{version: version, model: m, info: m.Info(), unknown: func(f string) { d.metrics.unknownCategory(cfg.Name, f) }}
 	s.counts = numericClasses(s.info.Classes)
 	s.b = newBatcher(m, cfg, d.metrics.observer(cfg.Name))
 	d.mu.Lock()

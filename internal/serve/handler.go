@@ -291,7 +291,7 @@ func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]a
 	}
 	xs := make([][]float32, len(recs))
 	for i, rec := range recs {
-		x, err := s.model.PrepareRecord(rec)
+		x, err := s.prepareRecord(rec)
 		if err != nil {
 			if many {
 				return nil, errs.Invalidf("record %d: %s", i, errs.MessageOf(err))

@@ -247,7 +247,7 @@ func exampleOfRow(s *served, row any) ([]float32, []byte, map[string]any, error)
 			raw, err := decodeImage("image", img)
 			return nil, raw, nil, err
 		}
-		x, err := s.model.PrepareRecord(v)
+		x, err := s.prepareRecord(v)
 		return x, nil, v, err
 	case string:
 		if s.info.Kind != KindImage {

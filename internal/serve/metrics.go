@@ -17,6 +17,7 @@ type metrics struct {
 	queue     *prometheus.GaugeVec
 	version   *prometheus.GaugeVec
 	swaps     *prometheus.CounterVec
+	unknown   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,6 +45,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		swaps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cairn_serve_model_loads_total", Help: "Model version loads by result (ok, rejected).",
 		}, []string{"deployment", "result"}),
+		unknown: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cairn_serve_unknown_categories_total", Help: "Record fields whose category value training never saw, by deployment and field.",
+		}, []string{"deployment", "field"}),
 	}
 	if reg == nil {
 		return m
@@ -55,6 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.queue = cmetrics.Register(reg, m.queue)
 	m.version = cmetrics.Register(reg, m.version)
 	m.swaps = cmetrics.Register(reg, m.swaps)
+	m.unknown = cmetrics.Register(reg, m.unknown)
 	return m
 }
 
@@ -63,6 +68,10 @@ func (m *metrics) request(deployment, endpoint string, code int, d time.Duration
 }
 
 func (m *metrics) swap(deployment, result string) { m.swaps.WithLabelValues(deployment, result).Inc() }
+
+func (m *metrics) unknownCategory(deployment, field string) {
+	m.unknown.WithLabelValues(deployment, field).Inc()
+}
 
 func (m *metrics) served(deployment string, old, cur *served) {
 	if old != nil {

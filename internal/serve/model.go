@@ -41,6 +41,13 @@ type Model interface {
 	PrepareRecord(rec map[string]any) ([]float32, error)
 }
 
+// UnknownNoter is implemented by models that can say which category fields
+// of a record held a value training never saw (the model reads them as
+// unknown); the server counts them in cairn_serve_unknown_categories_total.
+type UnknownNoter interface {
+	PrepareRecordNoting(rec map[string]any) ([]float32, []string, error)
+}
+
 // ModelInfo describes a model to clients.
 type ModelInfo struct {
 	Kind       string   `json:"kind"` // KindImage or KindTable

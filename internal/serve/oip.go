@@ -414,7 +414,7 @@ func columnExamples(s *served, inputs []oipTensor) ([][]float32, error) {
 	}
 	xs := make([][]float32, n)
 	for i, rec := range recs {
-		x, err := s.model.PrepareRecord(rec)
+		x, err := s.prepareRecord(rec)
 		if err != nil {
 			return nil, errs.Invalidf("example %d: %s", i, errs.MessageOf(err))
 		}

@@ -720,3 +720,34 @@ func TestImageEndpointWithHands(t *testing.T) {
 	require.InDelta(t, 0.45, out["hand_probabilities"].(map[string]any)["R"], 1e-6)
 	require.Len(t, out["probabilities"], 12)
 }
+
+// notingModel is a table model that names a field b whose value is not
+// "yes" or "no" as an unseen category.
+type notingModel struct{ testModel }
+
+func (m *notingModel) PrepareRecordNoting(rec map[string]any) ([]float32, []string, error) {
+	x, err := m.PrepareRecord(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b, ok := rec["b"]; ok && b != "yes" && b != "no" {
+		return x, []string{"b"}, nil
+	}
+	return x, nil, nil
+}
+
+// A record with an unseen category is answered, and counted per field, on
+// every endpoint that takes records.
+func TestUnknownCategoriesAreCounted(t *testing.T) {
+	l := &testLoader{current: "1", versions: map[string]Model{"1": &notingModel{testModel{kind: KindTable, w: 1}}}}
+	m, reg, h := newTestManager(t, l)
+	_, err := m.Deploy(context.Background(), Config{Name: "titanic", ModelURI: "models:/titanic@champion"}, true)
+	require.NoError(t, err)
+	for _, body := range []string{`{"a": 1, "b": "banana"}`, `{"a": 1, "b": "maybe"}`, `{"a": 2, "b": "yes"}`} {
+		code, out, _ := do(t, h, "POST", "/serve/titanic/predict", body)
+		require.Equal(t, 200, code, out)
+	}
+	code, out, _ := do(t, h, "POST", "/serve/titanic/invocations", `{"dataframe_records": [{"a": 1, "b": "x"}]}`)
+	require.Equal(t, 200, code, out)
+	require.Equal(t, 3.0, sample(t, reg, "cairn_serve_unknown_categories_total", map[string]string{"deployment": "titanic", "field": "b"}))
+}

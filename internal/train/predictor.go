@@ -151,6 +151,15 @@ func (p *Predictor) PrepareRecord(rec map[string]any) ([]float32, error) {
 	return p.transform.ApplyRecord(rec)
 }
 
+// PrepareRecordNoting is PrepareRecord that also names the category fields
+// whose value training never saw (read as unknown).
+func (p *Predictor) PrepareRecordNoting(rec map[string]any) ([]float32, []string, error) {
+	if p.transform == nil {
+		return nil, nil, errs.Invalidf("model %s takes %s input, not table records", p.Package.Architecture, p.Package.Kind)
+	}
+	return p.transform.AppendRecordNoting(make([]float32, 0, p.transform.Size()), rec)
+}
+
 // PredictImage is PrepareImage followed by Predict for one image, with no
 // limit beyond images.MaxPixels (for local files).
 func (p *Predictor) PredictImage(b []byte) ([]float32, error) {

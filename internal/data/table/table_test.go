@@ -204,6 +204,27 @@ func TestTableTransformRecords(t *testing.T) {
 	}
 	require.Equal(t, float32(0), slot(uv, "Embarked=Q"))
 	require.Equal(t, float32(0), slot(uv, "Sex=male"))
+	// ... and are named, so a server can count them.
+	nv0, unknown, err := tr.AppendRecordNoting(nil, unseen)
+	require.NoError(t, err)
+	require.Equal(t, uv, nv0)
+	require.ElementsMatch(t, []string{"Embarked", "Sex", "Pclass"}, unknown)
+	_, unknown, err = tr.AppendRecordNoting(nil, base())
+	require.NoError(t, err)
+	require.Empty(t, unknown)
+
+	// A field that was empty in some training rows may be left out: it is
+	// unknown, as null is. One never empty in training is still required.
+	ageCol := tr.Columns[slices.IndexFunc(tr.Columns, func(c FittedColumn) bool { return c.Name == "Age" })]
+	require.Positive(t, ageCol.Missing, "the small table has passengers of unknown age")
+	noAge, nullAge := base(), base()
+	delete(noAge, "Age")
+	nullAge["Age"] = nil
+	av, err := tr.ApplyRecord(noAge)
+	require.NoError(t, err)
+	bv, err := tr.ApplyRecord(nullAge)
+	require.NoError(t, err)
+	require.Equal(t, bv, av)
 
 	// A null age is the median age of the title, as in training: the Master
 	// rows are 2 and unknown (imputed from the rest), so 2.

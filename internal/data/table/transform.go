@@ -58,6 +58,9 @@ type FittedColumn struct {
 	// Mean and Std standardise a number feature.
 	Mean float64 `json:"mean,omitempty"`
 	Std  float64 `json:"std,omitempty"`
+	// Missing counts the train rows this column was empty in: a record may
+	// then leave the field out, as unknown (null), like those cells.
+	Missing int `json:"missing,omitempty"`
 }
 
 // tableCompiled holds what a Transform derives from its JSON to apply fast.
@@ -252,7 +255,7 @@ func (t *Transform) loadRecord(f *tableFrame, i int, rec map[string]any) error {
 			continue
 		}
 		v, ok := rec[col.Name]
-		if !ok && !col.Optional {
+		if !ok && !col.Optional && col.Missing == 0 {
 			return errs.Invalidf("field %q is required (null when unknown)", col.Name)
 		}
 		if col.Type == Number {
@@ -518,6 +521,29 @@ func (t *Transform) AppendRecord(dst []float32, rec map[string]any) ([]float32, 
 	return dst, nil
 }
 
+// AppendRecordNoting is AppendRecord that also names the category columns
+// (derived ones included, e.g. a title) whose value training never saw: the
+// model reads them as its "unknown" category, and a server counts them.
+func (t *Transform) AppendRecordNoting(dst []float32, rec map[string]any) ([]float32, []string, error) {
+	f := t.newFrame(1)
+	if err := t.loadRecord(f, 0, rec); err != nil {
+		return dst, nil, err
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, t.c.width)[:n+t.c.width]
+	t.transformRows(f, 0, 1, dst[n:])
+	var unknown []string
+	for _, j := range t.c.feat {
+		if t.Columns[j].Type == Number {
+			continue
+		}
+		if _, ok := t.c.cats[j][f.str[j][0]]; !ok {
+			unknown = append(unknown, t.Columns[j].Name)
+		}
+	}
+	return dst, unknown, nil
+}
+
 // ApplyRecords turns a batch of records into len(recs) vectors stored flat.
 // An error names the record's index.
 func (t *Transform) ApplyRecords(recs []map[string]any) ([]float32, error) {
@@ -728,6 +754,12 @@ func fitCSV(ctx context.Context, spec Spec, c *CSV, train []int, encode bool) (*
 
 // fitColumn fits the imputation of column j on the train rows.
 func fitColumn(col *FittedColumn, f *tableFrame, j, by int, train []int) {
+	col.Missing = 0
+	for _, i := range train {
+		if col.Type == Number && math.IsNaN(f.num[j][i]) || col.Type != Number && f.str[j][i] == "" {
+			col.Missing++
+		}
+	}
 	strategy := col.Impute.Strategy
 	switch col.Type {
 	case Number:
