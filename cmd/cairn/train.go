@@ -69,6 +69,7 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 	f.String("run-name", "", "run name (default: MODEL-lrLR)")
 	f.String("work", "", "folder for checkpoints and the package (default: under --data-dir)")
 	f.Int("cv", 0, "first run K-fold cross-validation on train+validation and log its mean and std (0: off)")
+	f.Int("cv-repeats", 1, "repeat the K-fold cross-validation this many times with other splits (e.g. --cv 5 --cv-repeats 5)")
 	d := train.DefaultTreeOptions(train.ModelGBDT)
 	f.Int("tree-iterations", 0, fmt.Sprintf("gbdt boosting rounds / rf trees (default %d / %d)", d.Iterations, train.DefaultTreeOptions(train.ModelRF).Iterations))
 	f.Float64("tree-lr", 0, fmt.Sprintf("gbdt learning rate (default %g)", d.LearningRate))
@@ -159,6 +160,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	}
 	job.RunName, _ = f.GetString("run-name")
 	job.CVFolds, _ = f.GetInt("cv")
+	job.CVRepeats, _ = f.GetInt("cv-repeats")
 	job.WorkDir, _ = f.GetString("work")
 	if job.WorkDir == "" {
 		job.WorkDir = filepath.Join(dataDir, "train", workKey(w.name, dsDir, opt))
@@ -188,7 +190,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if res.CV != nil {
-		fmt.Fprintf(out, "  %d-fold CV accuracy %.4f ± %.4f\n", res.CV.Folds, res.CV.Mean, res.CV.Std)
+		fmt.Fprintf(out, "  %dx%d-fold CV accuracy %.4f ± %.4f (repeat means ± %.4f)\n", res.CV.Repeats, res.CV.Folds, res.CV.Mean, res.CV.Std, res.CV.RepeatStd)
 	}
 	if res.Pkg.Dataset.Synthetic {
 		fmt.Fprintln(out, "  trained on SYNTHETIC data (generated stand-ins, not real photos or passengers)")

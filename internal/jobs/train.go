@@ -37,6 +37,8 @@ type Training struct {
 	// CVFolds, when 2 or more, first runs k-fold cross-validation on the
 	// train and validation examples and logs its mean and spread.
 	CVFolds int
+	// CVRepeats repeats the cross-validation with other splits (0 or 1: once).
+	CVRepeats int
 }
 
 // Trained is what a tracked training run produced.
@@ -131,16 +133,19 @@ func Train(ctx context.Context, c *client.Client, job Training, progress func(ep
 	}
 	var cv *train.CrossValidation
 	if job.CVFolds >= 2 {
-		fmt.Fprintf(log, "%d-fold cross-validation...\n", job.CVFolds)
-		if cv, err = train.CrossValidate(ctx, ds, job.Options, job.CVFolds); err != nil {
+		repeats := max(job.CVRepeats, 1)
+		fmt.Fprintf(log, "%d-fold cross-validation, %d time(s)...\n", job.CVFolds, repeats)
+		if cv, err = train.CrossValidateRepeated(ctx, ds, job.Options, job.CVFolds, repeats); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(log, "cross-validation accuracy %.4f ± %.4f %v\n", cv.Mean, cv.Std, cv.Accuracy)
+		fmt.Fprintf(log, "cross-validation accuracy %.4f ± %.4f over %d folds (repeat means %v ± %.4f)\n", cv.Mean, cv.Std,
+			len(cv.Accuracy), cv.RepeatMeans, cv.RepeatStd)
 		now := time.Now().UnixMilli()
 		if err := c.LogBatch(ctx, run.Info.RunID, []tracking.Metric{
 			{Key: "cv_accuracy_mean", Value: cv.Mean, Timestamp: now},
 			{Key: "cv_accuracy_std", Value: cv.Std, Timestamp: now},
-		}, []tracking.Param{{Key: "cv_folds", Value: strconv.Itoa(job.CVFolds)}}, nil); err != nil {
+			{Key: "cv_repeat_std", Value: cv.RepeatStd, Timestamp: now},
+		}, []tracking.Param{{Key: "cv_folds", Value: strconv.Itoa(job.CVFolds)}, {Key: "cv_repeats", Value: strconv.Itoa(repeats)}}, nil); err != nil {
 			return nil, fmt.Errorf("train: log cross-validation: %w", err)
 		}
 	}

@@ -311,6 +311,7 @@ type Train struct {
 	Augment     bool    `json:"augment"`
 	Backend     string  `json:"backend"`
 	CV          int     `json:"cv"`
+	CVRepeats   int     `json:"cv_repeats"` // repeat the k-fold CV with other splits
 	// Trees configures the gbdt and rf models (iterations, learning_rate,
 	// leaves, max_depth, min_leaf, l2, subsample, feature_fraction,
 	// early_stop, balanced).
@@ -352,7 +353,7 @@ func (t *Train) Run(ctx context.Context, env Env) (map[string]string, error) {
 		a := images.AugmentOptionsFor(man)
 		opt.Augment = &a
 	}
-	job := jobs.Training{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV,
+	job := jobs.Training{Dataset: inputPath(t.Dataset), Options: opt, RunID: env.RunID, CVFolds: t.CV, CVRepeats: t.CVRepeats,
 		WorkDir: filepath.Join(env.OutputsDir, "work")}
 	out, err := jobs.Train(ctx, c, job, nil, env.Stdout)
 	if err != nil {

@@ -113,3 +113,22 @@ func TestTreePackageMustFitItsManifest(t *testing.T) {
 }
 
 func bufioReader(f *os.File) *bufio.Reader { return bufio.NewReader(f) }
+
+func TestRepeatedCrossValidation(t *testing.T) {
+	ds := separable(t)
+	opt := DefaultOptions()
+	opt.Model = ModelGBDT
+	opt.Trees.Iterations = 30
+	cv, err := CrossValidateRepeated(context.Background(), ds, opt, 3, 2)
+	require.NoError(t, err)
+	require.Len(t, cv.Accuracy, 6)
+	require.Len(t, cv.RepeatMeans, 2)
+	require.Equal(t, 2, cv.Repeats)
+	require.InDelta(t, (cv.RepeatMeans[0]+cv.RepeatMeans[1])/2, cv.Mean, 1e-12)
+	require.NotEqual(t, cv.Accuracy[:3], cv.Accuracy[3:], "each repeat splits anew")
+	once, err := CrossValidate(context.Background(), ds, opt, 3)
+	require.NoError(t, err)
+	require.Equal(t, cv.Accuracy[:3], once.Accuracy, "the first repeat is the plain k-fold")
+	_, err = CrossValidateRepeated(context.Background(), ds, opt, 3, 0)
+	require.ErrorContains(t, err, "0 repeats: expected 1 to 100")
+}
