@@ -194,6 +194,9 @@ func Train(ctx context.Context, c *client.Client, job Training, progress func(ep
 			return nil, err
 		}
 	}
+	if err := uploadImportance(ctx, c, run, model, ds, job.Options.Seed, log); err != nil {
+		return nil, err
+	}
 	if err := uploadDir(ctx, c, run, pkgDir, PackageArtifact); err != nil {
 		return nil, err
 	}
@@ -355,6 +358,39 @@ func uploadEvaluation(ctx context.Context, c *client.Client, run *tracking.Run, 
 	}
 	if err := c.UploadArtifact(ctx, run, "evaluation/"+ev.Split+"_confusion.png", bytes.NewReader(png)); err != nil {
 		return fmt.Errorf("train: upload confusion matrix: %w", err)
+	}
+	return nil
+}
+
+// uploadImportance logs a table model's permutation importance on the
+// validation split (5 shuffles per column) as evaluation/importance.json
+// and .png, and prints the top columns.
+func uploadImportance(ctx context.Context, c *client.Client, run *tracking.Run, m *train.Model, ds *data.Dataset, seed uint64, log io.Writer) error {
+	if ds.Manifest.Kind != "table" || len(ds.Manifest.Splits[data.SplitValidation]) == 0 {
+		return nil
+	}
+	imp, err := m.PermutationImportance(ds, data.SplitValidation, 5, seed)
+	if err != nil {
+		return fmt.Errorf("train: importance: %w", err)
+	}
+	var top []string
+	for _, f := range imp.Features[:min(5, len(imp.Features))] {
+		top = append(top, fmt.Sprintf("%s %.3f", f.Name, f.Drop))
+	}
+	fmt.Fprintf(log, "permutation importance (validation accuracy drop): %s\n", strings.Join(top, ", "))
+	b, err := json.MarshalIndent(imp, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := c.UploadArtifact(ctx, run, "evaluation/importance.json", bytes.NewReader(b)); err != nil {
+		return fmt.Errorf("train: upload importance: %w", err)
+	}
+	png, err := train.ImportancePNG(imp, fmt.Sprintf("permutation importance on %s (accuracy %.4f, %d examples)", imp.Split, imp.Accuracy, imp.Count))
+	if err != nil {
+		return err
+	}
+	if err := c.UploadArtifact(ctx, run, "evaluation/importance.png", bytes.NewReader(png)); err != nil {
+		return fmt.Errorf("train: upload importance: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package train
 import (
 	"bufio"
 	"context"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -131,4 +132,26 @@ func TestRepeatedCrossValidation(t *testing.T) {
 	require.Equal(t, cv.Accuracy[:3], once.Accuracy, "the first repeat is the plain k-fold")
 	_, err = CrossValidateRepeated(context.Background(), ds, opt, 3, 0)
 	require.ErrorContains(t, err, "0 repeats: expected 1 to 100")
+}
+
+// Shuffling x0, the column the label depends on, costs accuracy; shuffling
+// noise costs none.
+func TestPermutationImportance(t *testing.T) {
+	ds := threeClasses(t)
+	for _, model := range []string{ModelGBDT, "logistic"} {
+		opt := DefaultOptions()
+		opt.Model, opt.Epochs, opt.LearningRate = model, 40, 0.05
+		m, _, err := Train(context.Background(), ds, opt)
+		require.NoError(t, err)
+		imp, err := m.PermutationImportance(ds, data.SplitValidation, 5, 1)
+		require.NoError(t, err)
+		require.Equal(t, "x0", imp.Features[0].Name, model)
+		require.Greater(t, imp.Features[0].Drop, 0.3, model)
+		require.Equal(t, "noise", imp.Features[1].Name)
+		require.Less(t, math.Abs(imp.Features[1].Drop), 0.05, model)
+		png, err := ImportancePNG(imp, "t")
+		require.NoError(t, err)
+		require.Equal(t, "\x89PNG", string(png[:4]))
+	}
+	require.Equal(t, [][]int{{0, 1}, {2}}, func() [][]int { _, g := featureGroups([]string{"Sex=male", "Sex=<unknown>", "Age"}); return g }())
 }
