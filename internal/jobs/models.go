@@ -174,6 +174,19 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 
 func (m servedModel) Info() serve.ModelInfo { return m.info }
 
+// Explain implements serve.Explainer (tree models; others answer Invalid).
+func (m servedModel) Explain(x []float32, class int) ([]serve.Contribution, error) {
+	cs, err := m.Predictor.Explain(x, class)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]serve.Contribution, len(cs))
+	for i, c := range cs {
+		out[i] = serve.Contribution{Field: c.Field, Value: c.Value}
+	}
+	return out, nil
+}
+
 // fingerMarginals are what answers of a fingers model say besides the
 // class: classes "0L".."5R" give the count and the hand apart; classes
 // that are counts give the count as a number under "fingers".

@@ -260,9 +260,13 @@ func (d *Deployment) predictHandler(ctx context.Context, s *served, r *http.Requ
 		}
 		return d.imageResult(ctx, s, obj)
 	}
+	explain, err := explainParam(r, s)
+	if err != nil {
+		return nil, err
+	}
 	switch v := v.(type) {
 	case map[string]any:
-		out, err := d.records(ctx, s, []map[string]any{v}, false)
+		out, err := d.records(ctx, s, []map[string]any{v}, false, explain)
 		if err != nil {
 			return nil, err
 		}
@@ -276,13 +280,34 @@ func (d *Deployment) predictHandler(ctx context.Context, s *served, r *http.Requ
 			}
 			recs[i] = m
 		}
-		return d.records(ctx, s, recs, true)
+		return d.records(ctx, s, recs, true, explain)
 	}
 	return nil, errs.Invalidf("expected a JSON object with the record's fields (or an array of them), got %s", kindOf(v))
 }
 
-// records predicts table records; many says whether errors name the index.
-func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]any, many bool) ([]map[string]any, error) {
+// explainParam reads ?explain=N (or true: 5), the number of contributing
+// fields to answer; 0 when absent.
+func explainParam(r *http.Request, s *served) (int, error) {
+	v := r.URL.Query().Get("explain")
+	switch v {
+	case "", "false", "0":
+		return 0, nil
+	case "true":
+		v = "5"
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100 {
+		return 0, errs.Invalidf("query parameter explain=%q: expected true or a number of fields from 1 to 100", v)
+	}
+	if _, ok := s.model.(Explainer); !ok || s.info.Kind != KindTable {
+		return 0, errs.Invalidf("query parameter explain: this model cannot explain its predictions (the tree models gbdt and rf can)")
+	}
+	return n, nil
+}
+
+// records predicts table records; many says whether errors name the
+// index; explain > 0 adds each answer's top contributing fields.
+func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]any, many bool, explain int) ([]map[string]any, error) {
 	if len(recs) == 0 {
 		return nil, errs.Invalidf("no records to predict")
 	}
@@ -307,6 +332,13 @@ func (d *Deployment) records(ctx context.Context, s *served, recs []map[string]a
 	out := make([]map[string]any, len(recs))
 	for i := range recs {
 		out[i] = classResult(s, probs[i], recs[i])
+		if explain > 0 {
+			cs, err := s.model.(Explainer).Explain(xs[i], argmax(probs[i]))
+			if err != nil {
+				return nil, err
+			}
+			out[i]["contributions"] = cs[:min(explain, len(cs))]
+		}
 	}
 	return out, nil
 }

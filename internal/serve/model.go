@@ -41,6 +41,21 @@ type Model interface {
 	PrepareRecord(rec map[string]any) ([]float32, error)
 }
 
+// Explainer is implemented by models that can say how much each input
+// field moved one prediction: Explain gives each field's contribution to
+// the score of class for the prepared example x, largest magnitude first.
+// POST /predict?explain=N answers the top N. Errors: Invalid (a model
+// that cannot explain).
+type Explainer interface {
+	Explain(x []float32, class int) ([]Contribution, error)
+}
+
+// Contribution is one input field's part in a prediction's score.
+type Contribution struct {
+	Field string  `json:"field"`
+	Value float64 `json:"value"`
+}
+
 // UnknownNoter is implemented by models that can say which category fields
 // of a record held a value training never saw (the model reads them as
 // unknown); the server counts them in cairn_serve_unknown_categories_total.

@@ -751,3 +751,37 @@ func TestUnknownCategoriesAreCounted(t *testing.T) {
 	require.Equal(t, 200, code, out)
 	require.Equal(t, 3.0, sample(t, reg, "cairn_serve_unknown_categories_total", map[string]string{"deployment": "titanic", "field": "b"}))
 }
+
+// explainingModel explains a record by its two fields.
+type explainingModel struct{ testModel }
+
+func (m *explainingModel) Explain(x []float32, class int) ([]Contribution, error) {
+	return []Contribution{{Field: "a", Value: float64(x[0])}, {Field: "b", Value: float64(x[1])}}, nil
+}
+
+func TestPredictExplains(t *testing.T) {
+	l := &testLoader{current: "1", versions: map[string]Model{"1": &explainingModel{testModel{kind: KindTable, w: 1}}, "2": &testModel{kind: KindTable, w: 1}}}
+	m, _, h := newTestManager(t, l)
+	_, err := m.Deploy(context.Background(), Config{Name: "titanic", ModelURI: "models:/titanic@champion"}, true)
+	require.NoError(t, err)
+	code, out, _ := do(t, h, "POST", "/serve/titanic/predict?explain=1", `{"a": 3, "b": "yes"}`)
+	require.Equal(t, 200, code, out)
+	require.Equal(t, []any{map[string]any{"field": "a", "value": 3.0}}, out["contributions"])
+	code, out, _ = do(t, h, "POST", "/serve/titanic/predict?explain=true", `{"a": 3, "b": "yes"}`)
+	require.Equal(t, 200, code, out)
+	require.Len(t, out["contributions"], 2)
+	code, out, _ = do(t, h, "POST", "/serve/titanic/predict", `{"a": 3}`)
+	require.Equal(t, 200, code, out)
+	require.NotContains(t, out, "contributions", "only when asked")
+	code, out, _ = do(t, h, "POST", "/serve/titanic/predict?explain=lots", `{"a": 3}`)
+	require.Equal(t, 400, code)
+	require.Contains(t, out["error"], `query parameter explain="lots": expected true or a number of fields from 1 to 100`)
+
+	// A model that cannot explain says so.
+	l.point("2")
+	_, err = m.Deploy(context.Background(), Config{Name: "plain", ModelURI: "models:/plain@champion"}, true)
+	require.NoError(t, err)
+	code, out, _ = do(t, h, "POST", "/serve/plain/predict?explain=3", `{"a": 3}`)
+	require.Equal(t, 400, code)
+	require.Contains(t, out["error"], "this model cannot explain its predictions")
+}

@@ -160,6 +160,17 @@ func (p *Predictor) PrepareRecordNoting(rec map[string]any) ([]float32, []string
 	return p.transform.AppendRecordNoting(make([]float32, 0, p.transform.Size()), rec)
 }
 
+// Explain splits the score of class for the prepared example x into one
+// part per input column (tree models only; see explainTrees). Errors:
+// Invalid (a network, which cannot say).
+func (p *Predictor) Explain(x []float32, class int) ([]Contribution, error) {
+	t, ok := p.net.(treeNet)
+	if !ok {
+		return nil, errs.Invalidf("model %s cannot explain its predictions (the tree models gbdt and rf can)", p.Package.Architecture)
+	}
+	return explainTrees(t.m, p.Package.Features, x, class)
+}
+
 // PredictImage is PrepareImage followed by Predict for one image, with no
 // limit beyond images.MaxPixels (for local files).
 func (p *Predictor) PredictImage(b []byte) ([]float32, error) {

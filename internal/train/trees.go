@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"math"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -334,4 +336,53 @@ func treeFeatureNames(names []string, size int) []string {
 		out[i] = n
 	}
 	return out
+}
+
+// Contribution is one input column's part in a prediction's score.
+type Contribution struct {
+	Field string  `json:"field"`
+	Value float64 `json:"value"`
+}
+
+// explainTrees splits a tree model's score for class into one part per
+// input column (one-hot columns together), largest magnitude first: the
+// log-odds for a binary gbdt (negated for class 0), the raw class score
+// for a multiclass one, the class frequency for a forest.
+func explainTrees(tm *trees.Model, features []string, x []float32, class int) ([]Contribution, error) {
+	row := make([]float64, len(x))
+	for i, v := range x {
+		row[i] = float64(v)
+	}
+	c, err := tm.Contributions(row)
+	if err != nil {
+		return nil, err
+	}
+	f := tm.NumFeatures()
+	sign, k := 1.0, class
+	if tm.NumOutputs() == 1 {
+		k = 0
+		if class == 0 {
+			sign = -1
+		}
+	}
+	if k >= tm.NumOutputs() {
+		return nil, errs.Invalidf("explain: class %d of a model with %d outputs", class, tm.NumOutputs())
+	}
+	part := c[k*(f+1) : k*(f+1)+f]
+	if len(features) != f {
+		features = make([]string, f)
+		for i := range features {
+			features[i] = fmt.Sprintf("f%d", i)
+		}
+	}
+	names, groups := featureGroups(features)
+	out := make([]Contribution, len(groups))
+	for g, cols := range groups {
+		for _, j := range cols {
+			out[g].Value += sign * part[j]
+		}
+		out[g].Field = names[g]
+	}
+	sort.SliceStable(out, func(i, j int) bool { return math.Abs(out[i].Value) > math.Abs(out[j].Value) })
+	return out, nil
 }

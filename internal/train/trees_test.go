@@ -155,3 +155,54 @@ func TestPermutationImportance(t *testing.T) {
 	}
 	require.Equal(t, [][]int{{0, 1}, {2}}, func() [][]int { _, g := featureGroups([]string{"Sex=male", "Sex=<unknown>", "Age"}); return g }())
 }
+
+// A tree model's explanation adds up to its log-odds: the predicted
+// probability is the sigmoid of the parts plus the bias.
+func TestTreePredictorExplains(t *testing.T) {
+	ds := separable(t)
+	opt := DefaultOptions()
+	opt.Model = ModelGBDT
+	m, _, err := Train(context.Background(), ds, opt)
+	require.NoError(t, err)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	_, err = m.SavePackage(dir, nil, nil)
+	require.NoError(t, err)
+	p, err := LoadPredictor(dir, "")
+	require.NoError(t, err)
+	x := make([]float32, ds.ExampleSize())
+	ds.Example(ds.Manifest.Splits[data.SplitTest][0], x)
+	probs, err := p.Predict(x, 1)
+	require.NoError(t, err)
+	class := argmax(probs[0])
+	cs, err := p.Explain(x, class)
+	require.NoError(t, err)
+	require.Len(t, cs, 3)
+	require.NotEqual(t, "noise", cs[0].Field, "x0 or x1 lead")
+	row := make([]float64, len(x))
+	for i, v := range x {
+		row[i] = float64(v)
+	}
+	full, err := m.trees.Contributions(row)
+	require.NoError(t, err)
+	bias := full[len(full)-1]
+	sum := bias
+	for _, c := range cs {
+		if class == 0 {
+			sum -= c.Value
+		} else {
+			sum += c.Value
+		}
+	}
+	require.InDelta(t, float64(probs[0][1]), 1/(1+math.Exp(-sum)), 1e-5)
+
+	opt.Model, opt.Epochs = "logistic", 3
+	lm, _, err := Train(context.Background(), ds, opt)
+	require.NoError(t, err)
+	ldir := filepath.Join(t.TempDir(), "lpkg")
+	_, err = lm.SavePackage(ldir, nil, nil)
+	require.NoError(t, err)
+	lp, err := LoadPredictor(ldir, "")
+	require.NoError(t, err)
+	_, err = lp.Explain(x, 0)
+	require.ErrorContains(t, err, "model logistic cannot explain its predictions")
+}

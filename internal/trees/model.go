@@ -123,33 +123,39 @@ func (t *Tree) leaf(row []float64) int {
 	}
 	i := int32(0)
 	for {
-		n := &t.nodes[i]
-		x := row[n.feature]
-		var left bool
-		switch {
-		case n.categorical:
-			left = t.inCategory(n, x)
-		case math.IsNaN(x) && n.missing == missingNaN:
-			left = n.defaultLeft
-		default:
-			if math.IsNaN(x) {
-				x = 0
-			}
-			if n.missing == missingZero && x >= -zeroThreshold && x <= zeroThreshold {
-				left = n.defaultLeft
-			} else {
-				left = x <= n.threshold
-			}
-		}
-		next := n.right
-		if left {
-			next = n.left
-		}
+		next := t.next(i, row)
 		if next < 0 {
 			return int(^next)
 		}
 		i = next
 	}
+}
+
+// next is the child of internal node i that row goes to: a node index, or
+// ^leaf for a leaf.
+func (t *Tree) next(i int32, row []float64) int32 {
+	n := &t.nodes[i]
+	x := row[n.feature]
+	var left bool
+	switch {
+	case n.categorical:
+		left = t.inCategory(n, x)
+	case math.IsNaN(x) && n.missing == missingNaN:
+		left = n.defaultLeft
+	default:
+		if math.IsNaN(x) {
+			x = 0
+		}
+		if n.missing == missingZero && x >= -zeroThreshold && x <= zeroThreshold {
+			left = n.defaultLeft
+		} else {
+			left = x <= n.threshold
+		}
+	}
+	if left {
+		return n.left
+	}
+	return n.right
 }
 
 // inCategory reports whether x is in the category set of a categorical

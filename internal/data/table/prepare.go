@@ -59,7 +59,7 @@ type PrepareResult struct {
 
 // tableHashVersion changes whenever Prepare's output for the same
 // inputs would change, so old cache entries stop matching.
-const tableHashVersion = "cairn-table-v1"
+const tableHashVersion = "cairn-table-v2" // v2: fitted columns count their missing train cells
 
 // Prepare reads a CSV table, splits it (stratified by label, seeded),
 // fits the spec's transform on the train split only, encodes every row to a
