@@ -10,7 +10,8 @@ describe('pipeline spec', () => {
     const p = Object.fromEntries(spec.params.map((x) => [x.name, x]));
     expect(p.data).toMatchObject({ type: 'string', default: '', description: expect.stringContaining('train.csv') });
     expect(p.synthetic_rows).toMatchObject({ type: 'int', default: 891 });
-    expect(p.model).toMatchObject({ type: 'string', default: 'mlp' });
+    expect(p.models).toMatchObject({ type: 'list', default: ['logistic', 'mlp', 'rf', 'gbdt'] });
+    expect(p.cv_repeats).toMatchObject({ type: 'int', default: 2 });
     expect(p.lr).toMatchObject({ type: 'float', default: 0.005 });
     expect(p.min_accuracy.type).toBe('float');
     expect(spec.tasks.find((t) => t.name === 'prepare')?.needs).toEqual(['synth']);
