@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -125,45 +126,80 @@ func parseNumber(s string) (float64, bool) {
 	return v, true
 }
 
-// Inference limits: a non-numeric column is a category when it has at most
-// this many distinct values, and they are at most half of its non-empty cells.
-const maxInferredCategories = 50
-
-// InferColumns guesses a type for every header column: number when every
-// non-empty cell parses as a finite number, category when the distinct
-// values are few (at most 50, and at most half the non-empty cells), text
-// otherwise. A column with no values at all is text.
-func InferColumns(c *CSV) []ColumnSpec {
-	out := make([]ColumnSpec, len(c.Header))
-	for j, h := range c.Header {
-		numeric, filled := true, 0
-		distinct := map[string]struct{}{}
-		for _, row := range c.Rows {
-			s := strings.TrimSpace(row[j])
-			if s == "" {
-				continue
-			}
-			filled++
-			if numeric {
-				if _, ok := parseNumber(s); !ok {
-					numeric = false
-				}
-			}
-			if len(distinct) <= maxInferredCategories {
-				distinct[s] = struct{}{}
-			}
-		}
-		typ := Text
-		switch {
-		case filled == 0:
-		case numeric:
-			typ = Number
-		case len(distinct) <= maxInferredCategories && 2*len(distinct) <= filled:
-			typ = Category
-		}
-		out[j] = ColumnSpec{Name: h, Type: typ}
+// parseCell parses a cell of a numeric column type (number, boolean or
+// date) into its number. Empty means missing (NaN).
+func parseCell(t ColumnType, s string) (float64, bool) {
+	switch t {
+	case Boolean:
+		return parseBool(s)
+	case Date:
+		return parseDate(s)
 	}
-	return out
+	return parseNumber(s)
+}
+
+// parseBool parses true/false, yes/no, y/n, t/f and 1/0 in any case as 1
+// or 0. Empty means missing (NaN).
+func parseBool(s string) (float64, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return math.NaN(), true
+	case "true", "yes", "y", "t", "1":
+		return 1, true
+	case "false", "no", "n", "f", "0":
+		return 0, true
+	}
+	return 0, false
+}
+
+// dateLayouts are the ISO 8601 forms a date cell may take; a time without
+// a zone is read as UTC.
+var dateLayouts = []string{"2006-01-02", time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006/01/02"}
+
+// secondsPerDay converts Unix seconds to the days a date column holds.
+const secondsPerDay = 86400
+
+// parseDate parses an ISO 8601 date or time into days since 1970-01-01
+// UTC (fractional for a time of day). Empty means missing (NaN).
+func parseDate(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return math.NaN(), true
+	}
+	if len(s) < 8 || len(s) > 40 || s[0] < '0' || s[0] > '9' {
+		return 0, false
+	}
+	for _, layout := range dateLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return float64(t.Unix())/secondsPerDay + float64(t.Nanosecond())/1e9/secondsPerDay, true
+		}
+	}
+	return 0, false
+}
+
+// datePart takes a part (one of DateParts) of a date held as days since
+// 1970-01-01 UTC.
+func datePart(days float64, part string) float64 {
+	if math.IsNaN(days) {
+		return math.NaN()
+	}
+	sec := math.Round(days * secondsPerDay) // whole seconds, so 13:00 is not 12:59:59.99
+	t := time.Unix(int64(sec), 0).UTC()
+	switch part {
+	case "year":
+		return float64(t.Year())
+	case "month":
+		return float64(t.Month())
+	case "day":
+		return float64(t.Day())
+	case "weekday":
+		return float64(t.Weekday())
+	case "dayofyear":
+		return float64(t.YearDay())
+	case "hour":
+		return float64(t.Hour())
+	}
+	return math.NaN()
 }
 
 // ReadCSVFile reads the CSV table at path (see ReadCSV); errors name the path.

@@ -125,23 +125,6 @@ func TestTableCSVFile(t *testing.T) {
 	require.True(t, errs.Is(err, errs.NotFound), "%v", err)
 }
 
-func TestTableInferColumns(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("n,cat,text,empty,mixed\n")
-	for i := range 40 {
-		cat := []string{"a", "b", "c"}[i%3]
-		b.WriteString(strings.Join([]string{
-			[]string{"1", "2.5", "", "-3e2"}[i%4], cat, "free text " + strings.Repeat("x", i), "", []string{"1", "one"}[i%2],
-		}, ",") + "\n")
-	}
-	c, err := ReadCSV(strings.NewReader(b.String()), "t.csv")
-	require.NoError(t, err)
-	require.Equal(t, []ColumnSpec{
-		{Name: "n", Type: Number}, {Name: "cat", Type: Category}, {Name: "text", Type: Text},
-		{Name: "empty", Type: Text}, {Name: "mixed", Type: Category},
-	}, InferColumns(c))
-}
-
 func TestTableBadNumber(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("Survived,Age,Sex\n")

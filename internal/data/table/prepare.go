@@ -27,10 +27,11 @@ type PrepareOptions struct {
 	// columns are inferred).
 	Label string
 	// Preset names a built-in spec (PresetTitanic); Spec declares one. With
-	// neither, column types are inferred and every number and category
-	// column except the label becomes a feature.
+	// neither, the columns are inferred (see InferSpec), with Schema's
+	// overrides.
 	Preset string
 	Spec   *Spec
+	Schema *Schema
 	// Split gives the validation and test shares, stratified by label.
 	Split data.SplitFractions
 	Seed  uint64
@@ -59,7 +60,10 @@ type PrepareResult struct {
 
 // tableHashVersion changes whenever Prepare's output for the same
 // inputs would change, so old cache entries stop matching.
-const tableHashVersion = "cairn-table-v2" // v2: fitted columns count their missing train cells
+// v2: fitted columns count their missing train cells; v3: inference knows
+// booleans, dates, ids and high-cardinality categories, and the Titanic
+// preset has ticket and surname survival rates.
+const tableHashVersion = "cairn-table-v3"
 
 // Prepare reads a CSV table, splits it (stratified by label, seeded),
 // fits the spec's transform on the train split only, encodes every row to a
@@ -103,12 +107,23 @@ func Prepare(ctx context.Context, opts PrepareOptions) (*PrepareResult, error) {
 	if len(c.Rows) == 0 {
 		return nil, errs.Invalidf("%s: no data rows after the header", name)
 	}
+	var dropped map[string]string
 	if spec == nil {
-		inferred, err := inferSpec(c, opts.Label)
+		var schema Schema
+		if opts.Schema != nil {
+			schema = *opts.Schema
+		}
+		inferred, drops, err := InferSpec(c, opts.Label, schema)
 		if err != nil {
 			return nil, err
 		}
 		spec = &inferred
+		if len(drops) > 0 {
+			dropped = map[string]string{}
+			for _, d := range drops {
+				dropped[d.Column] = d.Reason
+			}
+		}
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -159,6 +174,9 @@ func Prepare(ctx context.Context, opts PrepareOptions) (*PrepareResult, error) {
 		F32:    x,
 		Labels: labels,
 	}
+	if dropped != nil {
+		d.Manifest.Params["dropped"] = dropped
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -206,6 +224,8 @@ func (o PrepareOptions) spec() (*Spec, string, error) {
 	switch {
 	case o.Preset != "" && o.Spec != nil:
 		return nil, "", errs.Invalidf("prepare table: give a preset or a spec, not both")
+	case o.Schema != nil && (o.Preset != "" || o.Spec != nil):
+		return nil, "", errs.Invalidf("prepare table: a schema overrides inferred columns: give it without a preset or a spec")
 	case o.Preset != "":
 		var err error
 		if s, err = Preset(o.Preset); err != nil {
@@ -215,8 +235,13 @@ func (o PrepareOptions) spec() (*Spec, string, error) {
 	case o.Spec != nil:
 		s = *o.Spec
 	default:
-		if o.Label == "" {
-			return nil, "", errs.Invalidf("prepare table: no label column: give a label with inferred columns")
+		if o.Label == "" && (o.Schema == nil || o.Schema.Target == "") {
+			return nil, "", errs.Invalidf("prepare table: no target column: give one with inferred columns")
+		}
+		if o.Schema != nil {
+			if err := o.Schema.Validate(); err != nil {
+				return nil, "", err
+			}
 		}
 		return nil, "inferred", nil
 	}
@@ -229,28 +254,6 @@ func (o PrepareOptions) spec() (*Spec, string, error) {
 	return &s, mode, nil
 }
 
-// inferSpec declares every header column with its inferred type and makes
-// every number and category column except the label a feature.
-func inferSpec(c *CSV, label string) (Spec, error) {
-	if err := c.Require(label); err != nil {
-		return Spec{}, err
-	}
-	s := Spec{Label: label}
-	for _, col := range InferColumns(c) {
-		if col.Name == label {
-			continue
-		}
-		s.Columns = append(s.Columns, col)
-		if col.Type != Text {
-			s.Features = append(s.Features, col.Name)
-		}
-	}
-	if len(s.Features) == 0 {
-		return s, errs.Invalidf("%s: no number or category column besides the label %q to use as a feature", c.Name, label)
-	}
-	return s, nil
-}
-
 // tableHash is the cache key: SHA-256 over the parameters and the content.
 func tableHash(content []byte, spec *Spec, mode string, o PrepareOptions) (string, error) {
 	params, err := json.Marshal(struct {
@@ -259,11 +262,12 @@ func tableHash(content []byte, spec *Spec, mode string, o PrepareOptions) (strin
 		Transform int                 `json:"transform"`
 		Mode      string              `json:"mode"`
 		Spec      *Spec               `json:"spec"`
+		Schema    *Schema             `json:"schema,omitempty"`
 		Label     string              `json:"label"`
 		Split     data.SplitFractions `json:"split"`
 		Seed      uint64              `json:"seed"`
 		Synthetic bool                `json:"synthetic"`
-	}{tableHashVersion, data.FormatVersion, TransformVersion, mode, spec, o.Label, o.Split, o.Seed, o.Synthetic})
+	}{tableHashVersion, data.FormatVersion, TransformVersion, mode, spec, o.Schema, o.Label, o.Split, o.Seed, o.Synthetic})
 	if err != nil {
 		return "", fmt.Errorf("prepare table: %w", err)
 	}

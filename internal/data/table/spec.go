@@ -13,13 +13,57 @@ import (
 // ColumnType is the type of a table column.
 type ColumnType string
 
-// Column types. Numbers are finite decimals; categories are a small set of
-// labels, one-hot encoded as features; text is free text, used only as the
-// input of derived columns (e.g. a title extracted from a name).
+// Column types. Numbers are finite decimals; categories are labels, one-hot
+// encoded as features by default (see Encode*); booleans are true/false
+// (also yes/no, y/n, t/f, 1/0), a 0/1 feature; dates are ISO 8601 dates or
+// times (2024-03-01, 2024-03-01T12:30:00Z, "2024-03-01 12:30:00" read as
+// UTC), a feature counting days since 1970-01-01 from which DeriveDatePart
+// takes the year, month, ...; text is free text, used only as the input of
+// derived columns (e.g. a title extracted from a name).
 const (
 	Number   ColumnType = "number"
 	Category ColumnType = "category"
+	Boolean  ColumnType = "boolean"
+	Date     ColumnType = "date"
 	Text     ColumnType = "text"
+)
+
+// numeric reports whether values of the type are held as numbers.
+func (t ColumnType) numeric() bool { return t == Number || t == Boolean || t == Date }
+
+// Encodings of a category feature.
+const (
+	// EncodeOneHot gives one 0/1 slot per train value plus UnknownCategory
+	// (the default).
+	EncodeOneHot = "onehot"
+	// EncodeFrequency gives one value: the share of train rows holding the
+	// value (0 for a value not seen in train). It suits high-cardinality
+	// columns and uses no label.
+	EncodeFrequency = "frequency"
+	// EncodeTarget gives the smoothed rate of the label among train rows
+	// holding the value: one value for two classes (the second class's
+	// rate), else one per class. Train rows are encoded without their own
+	// label (see TargetEncoding), so the feature does not leak it; other
+	// rows and served records use every train row.
+	EncodeTarget = "target"
+)
+
+// TargetEncoding configures EncodeTarget.
+type TargetEncoding struct {
+	// Smoothing is the weight, in rows, of the overall class rates a
+	// value's rate is pulled toward: (count + Smoothing*prior) /
+	// (rows + Smoothing). 0 means the default, 2.
+	Smoothing float64 `json:"smoothing,omitempty"`
+	// Folds is how many folds train rows are dealt into: each row is
+	// encoded from the rows of the other folds only (out of fold). 0 means
+	// the default, 5; at most 100.
+	Folds int `json:"folds,omitempty"`
+}
+
+// Defaults of TargetEncoding.
+const (
+	DefaultTargetSmoothing = 2
+	DefaultTargetFolds     = 5
 )
 
 // Imputation strategies: how a missing value (an empty CSV cell, a JSON null
@@ -52,7 +96,14 @@ const (
 	DeriveEquals = "equals"
 	// DerivePresent gives 1 when the input (of any type) is not missing, else 0.
 	DerivePresent = "present"
+	// DeriveDatePart takes Part (one of DateParts) of a date input, in UTC.
+	DeriveDatePart = "date_part"
 )
+
+// DateParts are the parts DeriveDatePart takes: the year, the month
+// (1-12), the day of the month (1-31), the weekday (0 Sunday to 6
+// Saturday), the day of the year (1-366) and the hour (0-23).
+var DateParts = []string{"year", "month", "day", "weekday", "dayofyear", "hour"}
 
 // UnknownCategory names the one-hot slot that catches category values not
 // seen in the train split (e.g. "Embarked=<unknown>").
@@ -91,8 +142,13 @@ type ColumnSpec struct {
 	// Derive computes this column from earlier ones instead of reading it.
 	Derive *Derive `json:"derive,omitempty"`
 	Impute Impute  `json:"impute,omitzero"`
-	// Scale is ScaleStandard (default) or ScaleNone; numbers only.
+	// Scale is ScaleStandard (default) or ScaleNone; numbers and dates only
+	// (booleans are never scaled).
 	Scale string `json:"scale,omitempty"`
+	// Encode is how a category feature is encoded: EncodeOneHot (default),
+	// EncodeFrequency or EncodeTarget; Target tunes EncodeTarget.
+	Encode string          `json:"encode,omitempty"`
+	Target *TargetEncoding `json:"target,omitempty"`
 }
 
 // Derive computes a column from earlier columns.
@@ -107,6 +163,8 @@ type Derive struct {
 	Add float64 `json:"add,omitempty"`
 	// Value is what DeriveEquals compares with.
 	Value float64 `json:"value,omitempty"`
+	// Part is what DeriveDatePart takes (one of DateParts).
+	Part string `json:"part,omitempty"`
 }
 
 // Impute says how missing values of a column are filled.
@@ -196,9 +254,9 @@ func (c ColumnSpec) validate(label string, earlier map[string]ColumnType) error 
 		return errs.Invalidf("declared twice")
 	}
 	switch c.Type {
-	case Number, Category, Text:
+	case Number, Category, Boolean, Date, Text:
 	default:
-		return errs.Invalidf("type %q: expected %q, %q or %q", c.Type, Number, Category, Text)
+		return errs.Invalidf("type %q: expected %q, %q, %q, %q or %q", c.Type, Number, Category, Boolean, Date, Text)
 	}
 	if c.Derive != nil {
 		if c.Optional {
@@ -214,15 +272,15 @@ func (c ColumnSpec) validate(label string, earlier map[string]ColumnType) error 
 		return errs.Invalidf("text is not imputed")
 	case im.Strategy == "" || im.Strategy == ImputeMode:
 	case im.Strategy == ImputeConstant:
-		if v, ok := parseNumber(im.Value); c.Type == Number && (!ok || math.IsNaN(v)) {
-			return errs.Invalidf("impute value %q is not a number", im.Value)
+		if v, ok := parseCell(c.Type, im.Value); c.Type.numeric() && (!ok || math.IsNaN(v)) {
+			return errs.Invalidf("impute value %q is not a %s", im.Value, c.Type)
 		}
 		if c.Type == Category && strings.TrimSpace(im.Value) == "" {
 			return errs.Invalidf("impute constant has no value")
 		}
 	case im.Strategy == ImputeMedian || im.Strategy == ImputeMean:
-		if c.Type != Number {
-			return errs.Invalidf("impute %q needs a number column", im.Strategy)
+		if c.Type != Number && c.Type != Date {
+			return errs.Invalidf("impute %q needs a number or date column", im.Strategy)
 		}
 	default:
 		return errs.Invalidf("impute strategy %q: expected %q, %q, %q or %q", im.Strategy, ImputeMedian, ImputeMean, ImputeMode, ImputeConstant)
@@ -232,12 +290,48 @@ func (c ColumnSpec) validate(label string, earlier map[string]ColumnType) error 
 	}
 	switch {
 	case c.Scale == "":
-	case c.Type != Number:
-		return errs.Invalidf("scale applies to numbers only")
+	case c.Type != Number && c.Type != Date:
+		return errs.Invalidf("scale applies to numbers and dates only")
 	case c.Scale != ScaleStandard && c.Scale != ScaleNone:
 		return errs.Invalidf("scale %q: expected %q or %q", c.Scale, ScaleStandard, ScaleNone)
 	}
+	switch {
+	case c.Encode == "" && c.Target == nil:
+	case c.Type != Category:
+		return errs.Invalidf("encode applies to categories only")
+	case c.Encode != "" && c.Encode != EncodeOneHot && c.Encode != EncodeFrequency && c.Encode != EncodeTarget:
+		return errs.Invalidf("encode %q: expected %q, %q or %q", c.Encode, EncodeOneHot, EncodeFrequency, EncodeTarget)
+	case c.Target != nil && c.Encode != EncodeTarget:
+		return errs.Invalidf("target settings need encode %q", EncodeTarget)
+	case c.Target != nil && (c.Target.Smoothing < 0 || math.IsNaN(c.Target.Smoothing) || math.IsInf(c.Target.Smoothing, 0)):
+		return errs.Invalidf("target smoothing %v: expected a finite number >= 0", c.Target.Smoothing)
+	case c.Target != nil && (c.Target.Folds == 1 || c.Target.Folds < 0 || c.Target.Folds > 100):
+		return errs.Invalidf("target folds %d: expected 2 to 100 (0: the default, 5)", c.Target.Folds)
+	}
 	return nil
+}
+
+// encoding is the column's category encoding, with the default filled in.
+func (c ColumnSpec) encoding() string {
+	if c.Encode == "" {
+		return EncodeOneHot
+	}
+	return c.Encode
+}
+
+// targetSettings returns the column's target encoding with defaults.
+func (c ColumnSpec) targetSettings() TargetEncoding {
+	var t TargetEncoding
+	if c.Target != nil {
+		t = *c.Target
+	}
+	if t.Smoothing == 0 {
+		t.Smoothing = DefaultTargetSmoothing
+	}
+	if t.Folds == 0 {
+		t.Folds = DefaultTargetFolds
+	}
+	return t
 }
 
 func (d *Derive) validate(out ColumnType, earlier map[string]ColumnType) error {
@@ -280,8 +374,12 @@ func (d *Derive) validate(out ColumnType, earlier map[string]ColumnType) error {
 		err = want(1, Number)
 	case DerivePresent:
 		err = want(1)
+	case DeriveDatePart:
+		if err = want(1, Date); err == nil && !slices.Contains(DateParts, d.Part) {
+			err = errs.Invalidf("derive %q part %q: expected one of %s", d.Op, d.Part, quoteList(DateParts))
+		}
 	default:
-		return errs.Invalidf("derive op %q: expected %q, %q, %q, %q or %q", d.Op, DeriveExtract, DeriveSum, DeriveRatio, DeriveEquals, DerivePresent)
+		return errs.Invalidf("derive op %q: expected %q, %q, %q, %q, %q or %q", d.Op, DeriveExtract, DeriveSum, DeriveRatio, DeriveEquals, DerivePresent, DeriveDatePart)
 	}
 	if err == nil && out != result {
 		err = errs.Invalidf("derive %q gives a %s column, declared %s", d.Op, result, out)

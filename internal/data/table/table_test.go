@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -74,8 +75,8 @@ func TestTableTransformRoundTrip(t *testing.T) {
 	c := readSmall(t)
 	tr, err := FitTransform(ctx, TitanicSpec(), c, nil)
 	require.NoError(t, err)
-	require.Equal(t, 25, tr.Size())
-	require.Len(t, tr.FeatureNames, 25)
+	require.Equal(t, 27, tr.Size())
+	require.Len(t, tr.FeatureNames, 27)
 	x, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
 	require.Len(t, x, len(c.Rows)*tr.Size())
@@ -329,10 +330,10 @@ func TestTableSpecValidate(t *testing.T) {
 		{"text feature", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Text}}, Features: []string{"a"}}, `feature "a" is text`},
 		{"unknown feature", Spec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"b"}}, `feature "b" is not a column`},
 		{"feature twice", Spec{Label: "y", Columns: []ColumnSpec{num("a")}, Features: []string{"a", "a"}}, `feature "a" listed twice`},
-		{"median of category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Impute: Impute{Strategy: ImputeMedian}}}, Features: []string{"a"}}, `impute "median" needs a number column`},
+		{"median of category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Impute: Impute{Strategy: ImputeMedian}}}, Features: []string{"a"}}, `impute "median" needs a number or date column`},
 		{"bad constant", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{Strategy: ImputeConstant, Value: "x"}}}, Features: []string{"a"}}, `impute value "x" is not a number`},
 		{"by later column", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Number, Impute: Impute{By: "b"}}, {Name: "b", Type: Category}}, Features: []string{"a"}}, `impute by "b": expected an earlier category column`},
-		{"scale category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Scale: ScaleNone}}, Features: []string{"a"}}, "scale applies to numbers only"},
+		{"scale category", Spec{Label: "y", Columns: []ColumnSpec{{Name: "a", Type: Category, Scale: ScaleNone}}, Features: []string{"a"}}, "scale applies to numbers and dates only"},
 		{"unknown op", Spec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: "log", Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive op "log": expected`},
 		{"derive from later", Spec{Label: "y", Columns: []ColumnSpec{{Name: "b", Type: Number, Derive: &Derive{Op: DeriveSum, Inputs: []string{"a"}}}, num("a")}, Features: []string{"b"}}, `derive input "a" is not an earlier column`},
 		{"ratio arity", Spec{Label: "y", Columns: []ColumnSpec{num("a"), {Name: "b", Type: Number, Derive: &Derive{Op: DeriveRatio, Inputs: []string{"a"}}}}, Features: []string{"b"}}, `derive "ratio" takes 2 input(s), got 1`},
@@ -410,6 +411,22 @@ func TestTablePrepareCache(t *testing.T) {
 	c := readSmall(t)
 	want, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
+	// ... but for the train rows' group rates, which are out of fold.
+	train := map[int]bool{}
+	for _, i := range d.Manifest.Splits[data.SplitTrain] {
+		train[i] = true
+	}
+	w := tr.Size()
+	for k, name := range tr.FeatureNames {
+		if !strings.HasSuffix(name, "~target") {
+			continue
+		}
+		for i := range c.Rows {
+			if train[i] {
+				want[i*w+k] = d.F32[i*w+k]
+			}
+		}
+	}
 	require.Equal(t, want, d.F32)
 	refit, err := FitTransform(ctx, TitanicSpec(), c, d.Manifest.Splits[data.SplitTrain])
 	require.NoError(t, err)
@@ -451,9 +468,16 @@ func TestTablePrepareInferredAndErrors(t *testing.T) {
 	res, err := Prepare(ctx, opts)
 	require.NoError(t, err)
 	// Inferred: numbers and categories except the label are features;
-	// Name, Ticket and Cabin are text.
-	require.Equal(t, []string{"PassengerId", "Pclass", "Sex=female", "Sex=male", "Sex=<unknown>", "Age", "SibSp", "Parch", "Fare",
+	// PassengerId is the row id; Name, Ticket and Cabin are text.
+	require.Equal(t, []string{"Pclass", "Sex=female", "Sex=male", "Sex=<unknown>", "Age", "SibSp", "Parch", "Fare",
 		"Embarked=C", "Embarked=Q", "Embarked=S", "Embarked=<unknown>"}, res.Manifest.Features)
+	require.Equal(t, map[string]string{
+		"PassengerId": "an id: a distinct whole number in every row",
+		"Name":        "text-like: 16 distinct values in 16 rows (free text or an id)",
+		"Ticket":      "text-like: 16 distinct values in 16 rows (free text or an id)",
+		"Cabin":       "text-like: 6 distinct values in 6 rows (free text or an id)",
+	}, res.Manifest.Params["dropped"])
+	require.Equal(t, "1", res.Manifest.Meta[0]["id"], "the id is kept as row metadata")
 
 	tests := []struct {
 		name string
@@ -463,7 +487,18 @@ func TestTablePrepareInferredAndErrors(t *testing.T) {
 	}{
 		{"no source", func(o *PrepareOptions) { o.Reader = nil }, errs.Invalid, "no source"},
 		{"missing file", func(o *PrepareOptions) { o.Reader, o.Path = nil, filepath.Join(dir, "nope.csv") }, errs.NotFound, "no such file"},
-		{"no label inferred", func(o *PrepareOptions) { o.Label = "" }, errs.Invalid, "no label column"},
+		{"no label inferred", func(o *PrepareOptions) { o.Label = "" }, errs.Invalid, "no target column"},
+		{"constant label", func(o *PrepareOptions) { o.Reader, o.Label = strings.NewReader("y,x\n1,2\n1,3\n1,4\n"), "y" }, errs.Invalid, `label column "y" has 1 distinct value(s): expected at least two classes`},
+		{"continuous label", func(o *PrepareOptions) {
+			var b strings.Builder
+			b.WriteString("y,x\n")
+			for i := range 300 {
+				fmt.Fprintf(&b, "%d.5,%d\n", i, i%3)
+			}
+			o.Reader, o.Label = strings.NewReader(b.String()), "y"
+		}, errs.Invalid, `label column "y" has 300 distinct values: table models are classifiers of at most 200 classes`},
+		{"ragged row", func(o *PrepareOptions) { o.Reader = strings.NewReader("Survived,x\n1,2\n0,3,4\n") }, errs.Invalid, "small.csv line 3: 3 fields, expected 2 as in the header"},
+		{"schema with preset", func(o *PrepareOptions) { o.Preset, o.Schema = PresetTitanic, &Schema{} }, errs.Invalid, "a schema overrides inferred columns"},
 		{"unknown preset", func(o *PrepareOptions) { o.Preset = "iris" }, errs.Invalid, `table preset "iris": expected one of "titanic"`},
 		{"bad split", func(o *PrepareOptions) { o.Split.Validation = 1 }, errs.Invalid, "split: validation"},
 		{"label missing", func(o *PrepareOptions) { o.Label = "Lived" }, errs.Invalid, `small.csv: missing required column "Lived"; the header has: PassengerId, Survived`},

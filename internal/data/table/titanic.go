@@ -15,15 +15,20 @@ var titanicTitles = map[string]string{
 	"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs",
 }
 
+// noGroup fills an absent ticket or surname: a value no passenger has, so
+// its group rate is the overall rate.
+const noGroup = "<none>"
+
 // TitanicSpec is the Titanic preset: the label Survived (classes "0" and
 // "1"), and as features Pclass, Sex and Embarked (categories), Age (missing
 // ages filled with the median age of the passenger's title), SibSp, Parch,
 // Fare (missing fares filled with the median of the class), and the
 // engineered Title (from Name: Mr, Mrs, Miss, Master or Rare), FamilySize
-// (SibSp+Parch+1), IsAlone, FarePerPerson (Fare/FamilySize) and CabinKnown.
-// A record needs Name, Pclass, Sex, Age, SibSp, Parch, Fare and Embarked
-// (null when unknown); Cabin may be absent; PassengerId and Ticket are
-// ignored.
+// (SibSp+Parch+1), IsAlone, FarePerPerson (Fare/FamilySize), CabinKnown,
+// and the survival rates of the passenger's ticket and surname groups
+// (Ticket~target, Surname~target; see EncodeTarget). A record needs Name,
+// Pclass, Sex, Age, SibSp, Parch, Fare and Embarked (null when unknown);
+// Cabin and Ticket may be absent; PassengerId is ignored.
 func TitanicSpec() Spec {
 	return Spec{
 		Label:   "Survived",
@@ -46,9 +51,20 @@ func TitanicSpec() Spec {
 			{Name: "FarePerPerson", Type: Number, Impute: Impute{Strategy: ImputeMedian, By: "Pclass"},
 				Derive: &Derive{Op: DeriveRatio, Inputs: []string{"Fare", "FamilySize"}}},
 			{Name: "CabinKnown", Type: Number, Scale: ScaleNone, Derive: &Derive{Op: DerivePresent, Inputs: []string{"Cabin"}}},
+			// Travelling groups: passengers sharing a ticket or a surname
+			// lived or died together more often than not. Each is the
+			// group's smoothed survival rate among the train passengers
+			// (out of fold for the train rows themselves: see
+			// EncodeTarget); an absent ticket or an unseen group is the
+			// overall rate.
+			{Name: "Ticket", Type: Category, Optional: true, Impute: Impute{Strategy: ImputeConstant, Value: noGroup},
+				Encode: EncodeTarget},
+			{Name: "Surname", Type: Category, Impute: Impute{Strategy: ImputeConstant, Value: noGroup},
+				Derive: &Derive{Op: DeriveExtract, Inputs: []string{"Name"}, Pattern: `^\s*([^,]+),`},
+				Encode: EncodeTarget},
 		},
 		Features: []string{"Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked",
-			"Title", "FamilySize", "IsAlone", "FarePerPerson", "CabinKnown"},
+			"Title", "FamilySize", "IsAlone", "FarePerPerson", "CabinKnown", "Ticket", "Surname"},
 	}
 }
 

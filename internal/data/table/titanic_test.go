@@ -129,8 +129,8 @@ func TestTitanicRealData(t *testing.T) {
 
 	m := miss.Manifest
 	require.Equal(t, 891, m.Count)
-	require.Equal(t, []int{25}, m.Shape)
-	require.Len(t, m.Features, 25)
+	require.Equal(t, []int{27}, m.Shape)
+	require.Len(t, m.Features, 27)
 	require.Len(t, m.Splits[data.SplitTrain], 713)
 	require.Len(t, m.Splits[data.SplitValidation], 178)
 	d, err := data.Load(miss.Dir)
@@ -146,11 +146,11 @@ func TestTitanicRealData(t *testing.T) {
 	require.NoError(t, err)
 	x, err := tr.ApplyCSV(ctx, c)
 	require.NoError(t, err)
-	require.Equal(t, d.F32, x)
+	requireSameButTrainRates(t, tr, d, x)
 	count := map[string]int{}
 	for i := range c.Rows {
 		for _, title := range []string{"Mr", "Mrs", "Miss", "Master", "Rare"} {
-			if x[i*25+slices.Index(tr.FeatureNames, "Title="+title)] == 1 {
+			if x[i*27+slices.Index(tr.FeatureNames, "Title="+title)] == 1 {
 				count[title]++
 			}
 		}
@@ -159,16 +159,16 @@ func TestTitanicRealData(t *testing.T) {
 
 	// A serving request for passenger 1 gives the same vector as row 1.
 	req := `{"PassengerId": 1, "Name": "Braund, Mr. Owen Harris", "Pclass": 3, "Age": 22, "SibSp": 1,
-		"Parch": 0, "Fare": 7.25, "Sex": "male", "Embarked": "S"}`
+		"Parch": 0, "Fare": 7.25, "Sex": "male", "Embarked": "S", "Ticket": "A/5 21171"}`
 	v, err := tr.ApplyJSON([]byte(req))
 	require.NoError(t, err)
-	require.Equal(t, x[:25], v)
+	require.Equal(t, x[:27], v)
 
 	// Kaggle's test.csv (no label, one empty fare) transforms too.
 	if tc, err := ReadCSVFile(filepath.Join(realTitanic, "test.csv")); err == nil {
 		tx, err := tr.ApplyCSV(ctx, tc)
 		require.NoError(t, err)
-		require.Len(t, tx, 418*25)
+		require.Len(t, tx, 418*27)
 	}
 
 	folds, err := d.CVFolds(5, 1)
@@ -223,7 +223,7 @@ func TestTitanicSynthetic(t *testing.T) {
 	// Every row goes through the preset, and the titles it writes are known.
 	tr, err := FitTransform(context.Background(), TitanicSpec(), c, nil)
 	require.NoError(t, err)
-	require.Equal(t, 25, tr.Size())
+	require.Equal(t, 27, tr.Size())
 
 	// Written to a file with its marker, a prepared dataset says synthetic.
 	dir := t.TempDir()
@@ -296,4 +296,26 @@ func BenchmarkTableApplyRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// requireSameButTrainRates checks that a prepared dataset holds the vectors
+// the transform gives (x), except for the group rates of its train rows,
+// which are encoded out of fold; those must differ somewhere.
+func requireSameButTrainRates(t *testing.T, tr *Transform, d *data.Dataset, x []float32) {
+	t.Helper()
+	w := tr.Size()
+	want := slices.Clone(x)
+	differ := 0
+	for _, i := range d.Manifest.Splits[data.SplitTrain] {
+		for k, name := range tr.FeatureNames {
+			if strings.HasSuffix(name, "~target") {
+				if want[i*w+k] != d.F32[i*w+k] {
+					differ++
+				}
+				want[i*w+k] = d.F32[i*w+k]
+			}
+		}
+	}
+	require.Equal(t, want, d.F32)
+	require.Positive(t, differ, "train rows' rates are out of fold")
 }

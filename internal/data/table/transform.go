@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"regexp"
 	"runtime"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -52,9 +54,18 @@ type FittedColumn struct {
 	FillCategory   string             `json:"fill_category,omitempty"`
 	FillNumberBy   map[string]float64 `json:"fill_number_by,omitempty"`
 	FillCategoryBy map[string]string  `json:"fill_category_by,omitempty"`
-	// Categories are the one-hot slots of a category feature (sorted train
-	// values); UnknownCategory follows them.
+	// Categories are the sorted train values of a category feature: its
+	// one-hot slots (UnknownCategory follows them), or the values Frequency
+	// and TargetCounts describe.
 	Categories []string `json:"categories,omitempty"`
+	// Frequency[k] is the share of train rows holding Categories[k]
+	// (EncodeFrequency).
+	Frequency []float64 `json:"frequency,omitempty"`
+	// TargetCounts[k][c] counts the train rows holding Categories[k] with
+	// class c, and TargetPrior[c] is the share of train rows of class c
+	// (EncodeTarget).
+	TargetCounts [][]int   `json:"target_counts,omitempty"`
+	TargetPrior  []float64 `json:"target_prior,omitempty"`
 	// Mean and Std standardise a number feature.
 	Mean float64 `json:"mean,omitempty"`
 	Std  float64 `json:"std,omitempty"`
@@ -69,10 +80,12 @@ type tableCompiled struct {
 	res    []*regexp.Regexp // per column, for DeriveExtract
 	inputs [][]int          // per column, derive inputs
 	by     []int            // per column, imputation group column or -1
-	cats   []map[string]int // per column, one-hot slot of each category
+	cats   []map[string]int // per column, index of each category in Categories
 	feat   []int            // column of each feature
 	offset []int            // vector offset of each feature
 	width  int
+	// unfitted skips the checks of fitted statistics, while fitting.
+	unfitted bool
 }
 
 // Spec returns the spec the transform was fitted from.
@@ -127,7 +140,7 @@ func (t *Transform) compile() error {
 		return errs.Invalidf("table transform: %d classes, expected at least two", len(t.Classes))
 	}
 	n := len(t.Columns)
-	c := tableCompiled{index: make(map[string]int, n), res: make([]*regexp.Regexp, n), inputs: make([][]int, n),
+	c := tableCompiled{unfitted: t.c.unfitted, index: make(map[string]int, n), res: make([]*regexp.Regexp, n), inputs: make([][]int, n),
 		by: make([]int, n), cats: make([]map[string]int, n)}
 	for j, col := range t.Columns {
 		c.index[col.Name] = j
@@ -147,6 +160,9 @@ func (t *Transform) compile() error {
 			math.IsInf(col.Mean, 0) || col.Std < 0 || math.IsNaN(col.Std) || math.IsInf(col.Std, 0) {
 			return errs.Invalidf("table transform: column %q has non-finite statistics", col.Name)
 		}
+		if err := t.checkEncoding(col); err != nil && !t.c.unfitted {
+			return err
+		}
 	}
 	var names []string
 	for _, f := range t.Features {
@@ -154,7 +170,7 @@ func (t *Transform) compile() error {
 		col := t.Columns[j]
 		c.feat = append(c.feat, j)
 		c.offset = append(c.offset, len(names))
-		if col.Type == Number {
+		if col.Type != Category {
 			names = append(names, col.Name)
 			continue
 		}
@@ -164,9 +180,24 @@ func (t *Transform) compile() error {
 				return errs.Invalidf("table transform: feature %q has an empty or repeated category %q", f, v)
 			}
 			c.cats[j][v] = k
-			names = append(names, col.Name+"="+v)
 		}
-		names = append(names, col.Name+"="+UnknownCategory)
+		switch col.encoding() {
+		case EncodeFrequency:
+			names = append(names, col.Name+"~frequency")
+		case EncodeTarget:
+			if len(t.Classes) == 2 {
+				names = append(names, col.Name+"~target")
+				break
+			}
+			for _, cl := range t.Classes {
+				names = append(names, col.Name+"~target="+cl)
+			}
+		default:
+			for _, v := range col.Categories {
+				names = append(names, col.Name+"="+v)
+			}
+			names = append(names, col.Name+"="+UnknownCategory)
+		}
 	}
 	if t.FeatureNames == nil {
 		t.FeatureNames = names
@@ -175,6 +206,44 @@ func (t *Transform) compile() error {
 	}
 	c.width = len(names)
 	t.c = c
+	return nil
+}
+
+// checkEncoding checks that a fitted category column's encoding statistics
+// line up with its categories and the classes.
+func (t *Transform) checkEncoding(col FittedColumn) error {
+	bad := func(what string) error {
+		return errs.Invalidf("table transform: column %q: %s", col.Name, what)
+	}
+	switch {
+	case col.Type != Category || col.encoding() == EncodeOneHot:
+		if col.Frequency != nil || col.TargetCounts != nil || col.TargetPrior != nil {
+			return bad("encoding statistics without the encoding")
+		}
+	case col.encoding() == EncodeFrequency:
+		if len(col.Frequency) != len(col.Categories) {
+			return bad("frequency does not match the categories")
+		}
+		for _, v := range col.Frequency {
+			if !(v >= 0 && v <= 1) {
+				return bad("frequency outside [0, 1]")
+			}
+		}
+	case col.encoding() == EncodeTarget:
+		if len(col.TargetCounts) != len(col.Categories) || len(col.TargetPrior) != len(t.Classes) {
+			return bad("target counts do not match the categories and classes")
+		}
+		for _, n := range col.TargetCounts {
+			if len(n) != len(t.Classes) || slices.ContainsFunc(n, func(v int) bool { return v < 0 }) {
+				return bad("target counts do not match the classes")
+			}
+		}
+		for _, v := range col.TargetPrior {
+			if !(v >= 0 && v <= 1) {
+				return bad("target prior outside [0, 1]")
+			}
+		}
+	}
 	return nil
 }
 
@@ -189,7 +258,7 @@ type tableFrame struct {
 func (t *Transform) newFrame(n int) *tableFrame {
 	f := &tableFrame{n: n, num: make([][]float64, len(t.Columns)), str: make([][]string, len(t.Columns))}
 	for j, col := range t.Columns {
-		if col.Type == Number {
+		if col.Type.numeric() {
 			f.num[j] = make([]float64, n)
 		} else {
 			f.str[j] = make([]string, n)
@@ -228,19 +297,19 @@ func (t *Transform) loadCSV(f *tableFrame, c *CSV, pos []int, lo, hi int) error 
 		}
 		for i := lo; i < hi; i++ {
 			if p < 0 {
-				if col.Type == Number {
+				if col.Type.numeric() {
 					f.num[j][i] = math.NaN()
 				}
 				continue
 			}
 			cell := strings.TrimSpace(c.Rows[i][p])
-			if col.Type != Number {
+			if !col.Type.numeric() {
 				f.str[j][i] = cell
 				continue
 			}
-			v, ok := parseNumber(cell)
+			v, ok := parseCell(col.Type, cell)
 			if !ok {
-				return errs.Invalidf("%s line %d, column %q: %q is not a number", c.Name, c.Lines[i], col.Name, cell)
+				return errs.Invalidf("%s line %d, column %q: %q is not a %s%s", c.Name, c.Lines[i], col.Name, clip(cell), col.Type, typeHint(col.Type))
 			}
 			f.num[j][i] = v
 		}
@@ -258,8 +327,8 @@ func (t *Transform) loadRecord(f *tableFrame, i int, rec map[string]any) error {
 		if !ok && !col.Optional && col.Missing == 0 {
 			return errs.Invalidf("field %q is required (null when unknown)", col.Name)
 		}
-		if col.Type == Number {
-			x, err := recordNumber(col.Name, v)
+		if col.Type.numeric() {
+			x, err := recordValue(col.Name, col.Type, v)
 			if err != nil {
 				return err
 			}
@@ -273,6 +342,66 @@ func (t *Transform) loadRecord(f *tableFrame, i int, rec map[string]any) error {
 		f.str[j][i] = s
 	}
 	return nil
+}
+
+// typeHint says what a cell of a boolean or date column may hold.
+func typeHint(t ColumnType) string {
+	switch t {
+	case Boolean:
+		return " (expected true/false, yes/no, y/n, t/f or 1/0)"
+	case Date:
+		return " (expected an ISO 8601 date such as 2024-03-01 or 2024-03-01T12:30:00Z)"
+	}
+	return ""
+}
+
+// clip shortens a cell quoted in an error, so a huge cell cannot make a
+// huge message.
+func clip(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// recordValue reads a record field of a numeric column type: a number, a
+// boolean (JSON true/false, 0/1 or one of the words parseBool takes) or a
+// date (a string parseDate takes).
+func recordValue(name string, typ ColumnType, v any) (float64, error) {
+	switch typ {
+	case Boolean:
+		switch v := v.(type) {
+		case bool:
+			return flag01(v), nil
+		case string:
+			if x, ok := parseBool(v); ok {
+				return x, nil
+			}
+			return 0, errs.Invalidf("field %q: %q is not a boolean%s", name, clip(v), typeHint(typ))
+		}
+		x, err := recordNumber(name, v)
+		if err == nil && !math.IsNaN(x) && x != 0 && x != 1 {
+			return 0, errs.Invalidf("field %q: %v is not a boolean%s", name, x, typeHint(typ))
+		}
+		return x, err
+	case Date:
+		switch v := v.(type) {
+		case nil:
+			return math.NaN(), nil
+		case string:
+			if x, ok := parseDate(v); ok {
+				return x, nil
+			}
+			return 0, errs.Invalidf("field %q: %q is not a date%s", name, clip(v), typeHint(typ))
+		}
+		return 0, errs.Invalidf("field %q: expected a date (a string), got %s", name, jsonKind(v))
+	}
+	return recordNumber(name, v)
 }
 
 func recordNumber(name string, v any) (float64, error) {
@@ -381,6 +510,11 @@ func (t *Transform) derive(f *tableFrame, lo, hi int) {
 					f.num[j][i] = flag01(a[i] == d.Value)
 				}
 			}
+		case DeriveDatePart:
+			a := f.num[in[0]]
+			for i := lo; i < hi; i++ {
+				f.num[j][i] = datePart(a[i], d.Part)
+			}
 		case DerivePresent:
 			k := in[0]
 			for i := lo; i < hi; i++ {
@@ -426,8 +560,8 @@ func flag01(b bool) float64 {
 func (t *Transform) impute(f *tableFrame, j, lo, hi int) {
 	col := &t.Columns[j]
 	by := t.c.by[j]
-	switch col.Type {
-	case Number:
+	switch {
+	case col.Type.numeric():
 		v := f.num[j]
 		for i := lo; i < hi; i++ {
 			if !math.IsNaN(v[i]) {
@@ -440,7 +574,7 @@ func (t *Transform) impute(f *tableFrame, j, lo, hi int) {
 				}
 			}
 		}
-	case Category:
+	case col.Type == Category:
 		v := f.str[j]
 		for i := lo; i < hi; i++ {
 			if v[i] != "" {
@@ -463,9 +597,9 @@ func (t *Transform) encode(f *tableFrame, lo, hi int, dst []float32) {
 	for k, j := range t.c.feat {
 		col := &t.Columns[j]
 		off := t.c.offset[k]
-		if col.Type == Number {
+		if col.Type.numeric() {
 			mean, std := 0.0, 1.0
-			if col.Scale != ScaleNone {
+			if col.Scale != ScaleNone && col.Type != Boolean {
 				mean, std = col.Mean, col.Std
 				if std == 0 {
 					std = 1
@@ -477,15 +611,61 @@ func (t *Transform) encode(f *tableFrame, lo, hi int, dst []float32) {
 			continue
 		}
 		cats, unknown := t.c.cats[j], len(col.Categories)
-		for i := lo; i < hi; i++ {
-			row := dst[i*w+off : i*w+off+unknown+1]
-			clear(row)
-			if s, ok := cats[f.str[j][i]]; ok {
-				row[s] = 1
-			} else {
-				row[unknown] = 1
+		switch col.encoding() {
+		case EncodeFrequency:
+			for i := lo; i < hi; i++ {
+				dst[i*w+off] = 0
+				if s, ok := cats[f.str[j][i]]; ok {
+					dst[i*w+off] = float32(col.Frequency[s])
+				}
+			}
+		case EncodeTarget:
+			m := col.targetSettings().Smoothing
+			for i := lo; i < hi; i++ {
+				var counts []int
+				if s, ok := cats[f.str[j][i]]; ok {
+					counts = col.TargetCounts[s]
+				}
+				writeTargetRates(dst[i*w+off:], counts, col.TargetPrior, m)
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				row := dst[i*w+off : i*w+off+unknown+1]
+				clear(row)
+				if s, ok := cats[f.str[j][i]]; ok {
+					row[s] = 1
+				} else {
+					row[unknown] = 1
+				}
 			}
 		}
+	}
+}
+
+// writeTargetRates writes the smoothed class rates of a category value with
+// the given counts per class (nil: not seen) into dst: the second class's
+// rate for two classes, else every class's.
+func writeTargetRates(dst []float32, counts []int, prior []float64, m float64) {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	rate := func(c int) float32 {
+		k := 0
+		if counts != nil {
+			k = counts[c]
+		}
+		if float64(n)+m <= 0 {
+			return float32(prior[c])
+		}
+		return float32((float64(k) + m*prior[c]) / (float64(n) + m))
+	}
+	if len(prior) == 2 {
+		dst[0] = rate(1)
+		return
+	}
+	for c := range prior {
+		dst[c] = rate(c)
 	}
 }
 
@@ -521,9 +701,11 @@ func (t *Transform) AppendRecord(dst []float32, rec map[string]any) ([]float32, 
 	return dst, nil
 }
 
-// AppendRecordNoting is AppendRecord that also names the category columns
-// (derived ones included, e.g. a title) whose value training never saw: the
-// model reads them as its "unknown" category, and a server counts them.
+// AppendRecordNoting is AppendRecord that also names the one-hot category
+// columns (derived ones included, e.g. a title) whose value training never
+// saw: the model reads them as its "unknown" category, and a server counts
+// them. Frequency and target encoded columns are not named: an unseen
+// value (a new ticket) is routine for them and reads as rare or the prior.
 func (t *Transform) AppendRecordNoting(dst []float32, rec map[string]any) ([]float32, []string, error) {
 	f := t.newFrame(1)
 	if err := t.loadRecord(f, 0, rec); err != nil {
@@ -534,8 +716,8 @@ func (t *Transform) AppendRecordNoting(dst []float32, rec map[string]any) ([]flo
 	t.transformRows(f, 0, 1, dst[n:])
 	var unknown []string
 	for _, j := range t.c.feat {
-		if t.Columns[j].Type == Number {
-			continue
+		if t.Columns[j].Type != Category || t.Columns[j].encoding() != EncodeOneHot {
+			continue // a frequency or rate has no unknown slot: an unseen value is routine
 		}
 		if _, ok := t.c.cats[j][f.str[j][0]]; !ok {
 			unknown = append(unknown, t.Columns[j].Name)
@@ -626,6 +808,10 @@ func csvLabels(c *CSV, label string, classes []string) ([]int32, error) {
 	return out, nil
 }
 
+// MaxClasses is the most label classes a table may have when its classes
+// are taken from the data.
+const MaxClasses = 200
+
 // labelClasses returns the spec's classes, or the sorted distinct label
 // values of c (numerically when all are numbers).
 func labelClasses(spec Spec, c *CSV) ([]string, error) {
@@ -654,6 +840,9 @@ func labelClasses(spec Spec, c *CSV) ([]string, error) {
 	}
 	if len(classes) < 2 {
 		return nil, errs.Invalidf("%s: label column %q has %d distinct value(s): expected at least two classes", c.Name, spec.Label, len(classes))
+	}
+	if len(classes) > MaxClasses {
+		return nil, errs.Invalidf("%s: label column %q has %d distinct values: table models are classifiers of at most %d classes (is it a quantity to predict?)", c.Name, spec.Label, len(classes), MaxClasses)
 	}
 	sort.Slice(classes, func(a, b int) bool {
 		if numeric {
@@ -699,7 +888,10 @@ func fitCSV(ctx context.Context, spec Spec, c *CSV, train []int, encode bool) (*
 		t.Columns = append(t.Columns, FittedColumn{ColumnSpec: col})
 	}
 	// Compile with empty statistics to get indices; categories come later.
-	if err := t.compile(); err != nil {
+	t.c.unfitted = true
+	err = t.compile()
+	t.c.unfitted = false
+	if err != nil {
 		return nil, nil, err
 	}
 	pos, err := t.headerPositions(c, true)
@@ -730,11 +922,20 @@ func fitCSV(ctx context.Context, spec Spec, c *CSV, train []int, encode bool) (*
 	for _, name := range spec.Features {
 		features[name] = true
 	}
+	var labels []int32
+	for _, col := range spec.Columns {
+		if features[col.Name] && col.encoding() == EncodeTarget && col.Type == Category {
+			if labels, err = csvLabels(c, spec.Label, classes); err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+	}
 	for j := range t.Columns {
 		fitColumn(&t.Columns[j], f, j, t.c.by[j], train)
 		t.impute(f, j, 0, f.n)
 		if features[t.Columns[j].Name] {
-			fitEncoding(&t.Columns[j], f, j, train)
+			fitEncoding(&t.Columns[j], f, j, train, labels, len(classes))
 		}
 	}
 	t.FeatureNames = nil
@@ -749,25 +950,120 @@ func fitCSV(ctx context.Context, spec Spec, c *CSV, train []int, encode bool) (*
 		t.encode(f, lo, hi, out)
 		return nil
 	})
+	if err == nil {
+		t.encodeTrainTargets(f, train, labels, out)
+	}
 	return t, out, err
+}
+
+// encodeTrainTargets rewrites the target-encoded features of the train rows
+// in out out of fold: the train rows are dealt into TargetEncoding.Folds
+// folds (seeded) and each row is encoded from the rows of the other folds
+// only, so no train row sees its own label through a feature, and rows of
+// one fold share one encoding per value whatever their labels. (Leaving
+// just the row out instead leaks: its value (S-y)/(n-1) falls as its own
+// label y rises, which trees learn.) Rows outside train keep the encoding
+// from every train row, as a served record gets.
+func (t *Transform) encodeTrainTargets(f *tableFrame, train []int, labels []int32, out []float32) {
+	w := t.c.width
+	for k, j := range t.c.feat {
+		col := &t.Columns[j]
+		if col.Type != Category || col.encoding() != EncodeTarget {
+			continue
+		}
+		off, cats, set := t.c.offset[k], t.c.cats[j], col.targetSettings()
+		// The prior a row is pulled toward leaves out the same rows its
+		// counts do, so not even the prior carries the row's own label.
+		classRows := make([]int, len(t.Classes))
+		for _, i := range train {
+			classRows[labels[i]]++
+		}
+		prior := make([]float64, len(t.Classes))
+		priorWithout := func(left []int, n int) []float64 {
+			for c := range prior {
+				prior[c] = col.TargetPrior[c]
+				if n > 0 {
+					prior[c] = float64(classRows[c]-left[c]) / float64(n)
+				}
+			}
+			return prior
+		}
+		// Counts per fold; a row's encoding uses the totals less its fold's.
+		fold := targetFolds(len(train), set.Folds)
+		perFold := make([][][]int, set.Folds)
+		foldClass := make([][]int, set.Folds)
+		for q := range perFold {
+			perFold[q] = make([][]int, len(col.Categories))
+			foldClass[q] = make([]int, len(t.Classes))
+		}
+		for r, i := range train {
+			foldClass[fold[r]][labels[i]]++
+		}
+		foldPrior := make([][]float64, set.Folds)
+		for q := range foldPrior {
+			n := len(train)
+			for _, v := range foldClass[q] {
+				n -= v
+			}
+			foldPrior[q] = slices.Clone(priorWithout(foldClass[q], n))
+		}
+		for r, i := range train {
+			s, ok := cats[f.str[j][i]]
+			if !ok {
+				continue
+			}
+			fc := perFold[fold[r]]
+			if fc[s] == nil {
+				fc[s] = make([]int, len(t.Classes))
+			}
+			fc[s][labels[i]]++
+		}
+		counts := make([]int, len(t.Classes))
+		for r, i := range train {
+			s, ok := cats[f.str[j][i]]
+			if !ok {
+				writeTargetRates(out[i*w+off:], nil, foldPrior[fold[r]], set.Smoothing)
+				continue
+			}
+			for c := range counts {
+				counts[c] = col.TargetCounts[s][c] - perFold[fold[r]][s][c]
+			}
+			writeTargetRates(out[i*w+off:], counts, foldPrior[fold[r]], set.Smoothing)
+		}
+	}
+}
+
+// targetFolds assigns n train rows to k folds of near-equal size, shuffled
+// with a fixed seed so the assignment does not follow the file's order.
+func targetFolds(n, k int) []int {
+	fold := make([]int, n)
+	for r := range fold {
+		fold[r] = r % k
+	}
+	rng := rand.New(rand.NewPCG(0x7a26, uint64(n)))
+	rng.Shuffle(n, func(a, b int) { fold[a], fold[b] = fold[b], fold[a] })
+	return fold
 }
 
 // fitColumn fits the imputation of column j on the train rows.
 func fitColumn(col *FittedColumn, f *tableFrame, j, by int, train []int) {
 	col.Missing = 0
 	for _, i := range train {
-		if col.Type == Number && math.IsNaN(f.num[j][i]) || col.Type != Number && f.str[j][i] == "" {
+		if col.Type.numeric() && math.IsNaN(f.num[j][i]) || !col.Type.numeric() && f.str[j][i] == "" {
 			col.Missing++
 		}
 	}
 	strategy := col.Impute.Strategy
-	switch col.Type {
-	case Number:
+	switch {
+	case col.Type.numeric():
 		if strategy == "" {
 			strategy = ImputeMedian
+			if col.Type == Boolean {
+				strategy = ImputeMode
+			}
 		}
 		if strategy == ImputeConstant {
-			col.FillNumber, _ = parseNumber(col.Impute.Value)
+			col.FillNumber, _ = parseCell(col.Type, col.Impute.Value)
 			return
 		}
 		var all []float64
@@ -789,7 +1085,7 @@ func fitColumn(col *FittedColumn, f *tableFrame, j, by int, train []int) {
 				col.FillNumberBy[g] = numberStat(strategy, vs)
 			}
 		}
-	case Category:
+	case col.Type == Category:
 		if strategy == ImputeConstant {
 			col.FillCategory = strings.TrimSpace(col.Impute.Value)
 			return
@@ -816,9 +1112,10 @@ func fitColumn(col *FittedColumn, f *tableFrame, j, by int, train []int) {
 	}
 }
 
-// fitEncoding fits the one-hot categories or the standardisation of feature
-// column j on the (imputed) train rows.
-func fitEncoding(col *FittedColumn, f *tableFrame, j int, train []int) {
+// fitEncoding fits the categories (with their frequencies or label counts)
+// or the standardisation of feature column j on the (imputed) train rows.
+// labels are every row's class index, needed for EncodeTarget only.
+func fitEncoding(col *FittedColumn, f *tableFrame, j int, train []int, labels []int32, classes int) {
 	if col.Type == Category {
 		seen := map[string]bool{}
 		for _, i := range train {
@@ -828,9 +1125,40 @@ func fitEncoding(col *FittedColumn, f *tableFrame, j int, train []int) {
 			}
 		}
 		sort.Strings(col.Categories)
+		index := make(map[string]int, len(col.Categories))
+		for k, v := range col.Categories {
+			index[v] = k
+		}
+		switch col.encoding() {
+		case EncodeFrequency:
+			col.Frequency = make([]float64, len(col.Categories))
+			for _, i := range train {
+				if k, ok := index[f.str[j][i]]; ok {
+					col.Frequency[k]++
+				}
+			}
+			for k := range col.Frequency {
+				col.Frequency[k] /= float64(len(train))
+			}
+		case EncodeTarget:
+			col.TargetCounts = make([][]int, len(col.Categories))
+			for k := range col.TargetCounts {
+				col.TargetCounts[k] = make([]int, classes)
+			}
+			col.TargetPrior = make([]float64, classes)
+			for _, i := range train {
+				col.TargetPrior[labels[i]]++
+				if k, ok := index[f.str[j][i]]; ok {
+					col.TargetCounts[k][labels[i]]++
+				}
+			}
+			for c := range col.TargetPrior {
+				col.TargetPrior[c] /= float64(len(train))
+			}
+		}
 		return
 	}
-	if col.Scale == ScaleNone {
+	if col.Scale == ScaleNone || col.Type == Boolean {
 		return
 	}
 	var sum float64
