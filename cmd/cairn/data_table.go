@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,22 +23,38 @@ func newPrepareTableCmd() *cobra.Command {
 	def := table.DefaultPrepareOptions()
 	cmd := &cobra.Command{
 		Use:   "table",
-		Short: "Prepare a CSV table: typed columns, engineered features, imputation, one-hot, standardisation",
-		Long: `Reads a CSV table with a header, splits it (stratified by label, seeded), fits the
-transform (imputation, one-hot encoding, standardisation) on the train split only,
-encodes every row as float32 features and caches the dataset under the SHA-256 of the
-file and the parameters: a second run with the same inputs is a cache hit.
+		Short: "Prepare a CSV table: typed columns, engineered features, imputation, encodings, standardisation",
+		Long: `Reads a CSV table with a header, splits it (stratified by the target, seeded), fits
+the transform (imputation, category encodings, standardisation) on the train split
+only, encodes every row as float32 features and caches the dataset under the SHA-256
+of the file and the parameters: a second run with the same inputs is a cache hit.
 
 The columns come from a preset (--preset titanic), a JSON spec (--spec FILE), or are
-inferred (number, category or text) when neither is given.`,
-		Example: `  cairn data prepare table --source ../shared/data/titanic/train.csv --label Survived --preset titanic
-  cairn data prepare table --source people.csv --label churned --val 0.2 --test 0.1 --json`,
+inferred from the data when neither is given: number, boolean, date (plus its year,
+month and weekday), category (one-hot up to 50 values, target encoded out of fold
+above that), and dropped columns (empty, constant, row ids, free text), which are
+listed with the reason. A YAML schema (--schema FILE) and --column / --drop override
+what inference decides:
+
+  target: churned
+  id: customer_id
+  columns:
+    plan: category
+    zip: {type: category, encode: target}   # or frequency, onehot
+    age: {impute: mean}                     # or median, mode
+    notes: drop`,
+		Example: `  cairn data prepare table --source ../shared/data/titanic/train.csv --preset titanic
+  cairn data prepare table --source people.csv --target churned --val 0.2 --test 0.1 --json
+  cairn data prepare table --source people.csv --schema people.yaml --column zip=category:frequency --drop notes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts := table.DefaultPrepareOptions()
 			fl := cmd.Flags()
 			opts.Path, _ = fl.GetString("source")
-			opts.Label, _ = fl.GetString("label")
+			var err error
+			if opts.Label, err = targetFlag(cmd); err != nil {
+				return err
+			}
 			opts.Preset, _ = fl.GetString("preset")
 			opts.Split.Validation, _ = fl.GetFloat64("val")
 			opts.Split.Test, _ = fl.GetFloat64("test")
@@ -55,8 +74,11 @@ inferred (number, category or text) when neither is given.`,
 				}
 				opts.Spec = &spec
 			}
-			if opts.Preset == "" && opts.Spec == nil && opts.Label == "" {
-				return usageError{fmt.Errorf("--label is required when the columns are inferred (no --preset or --spec)")}
+			if opts.Schema, err = tableSchemaFlags(cmd); err != nil {
+				return err
+			}
+			if opts.Preset == "" && opts.Spec == nil && opts.Label == "" && (opts.Schema == nil || opts.Schema.Target == "") {
+				return usageError{fmt.Errorf("--target is required when the columns are inferred (no --preset or --spec)")}
 			}
 			res, err := table.Prepare(cmd.Context(), opts)
 			if err != nil {
@@ -67,7 +89,9 @@ inferred (number, category or text) when neither is given.`,
 	}
 	fl := cmd.Flags()
 	fl.String("source", "", "CSV file with a header row (- for standard input)")
-	fl.String("label", "", "label column (default: the preset's or spec's)")
+	fl.String("target", "", "the column to predict (default: the preset's, spec's or schema's)")
+	fl.String("label", "", "the same as --target")
+	tableSchemaFlagsOn(cmd)
 	fl.String("preset", "", "column preset: "+strings.Join(table.Presets(), ", "))
 	fl.String("spec", "", "JSON file with a table spec (columns, derived columns, features)")
 	fl.Float64("val", def.Split.Validation, "validation share")
@@ -77,6 +101,81 @@ inferred (number, category or text) when neither is given.`,
 	fl.Bool("synthetic", false, "mark the source as synthetic (automatic for 'cairn data synth' output)")
 	fl.Bool("json", false, "print JSON")
 	return cmd
+}
+
+// targetFlag returns --target, or its older name --label.
+func targetFlag(cmd *cobra.Command) (string, error) {
+	target, _ := cmd.Flags().GetString("target")
+	label, _ := cmd.Flags().GetString("label")
+	if target != "" && label != "" && target != label {
+		return "", usageError{fmt.Errorf("--target %q and --label %q disagree: give one", target, label)}
+	}
+	if target == "" {
+		target = label
+	}
+	return target, nil
+}
+
+// tableSchemaFlagsOn adds the flags that override inferred table columns.
+func tableSchemaFlagsOn(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.String("schema", "", "YAML file overriding inferred columns (target, id, columns: NAME: TYPE or {type, encode, impute})")
+	fl.StringArray("column", nil, "override one column's type: NAME=number|category|boolean|date|text, or NAME=category:onehot|frequency|target (repeatable)")
+	fl.StringArray("drop", nil, "leave a column out (repeatable)")
+}
+
+// tableSchemaFlags builds the schema from --schema, --column and --drop; nil
+// when none is given.
+func tableSchemaFlags(cmd *cobra.Command) (*table.Schema, error) {
+	fl := cmd.Flags()
+	path, _ := fl.GetString("schema")
+	cols, _ := fl.GetStringArray("column")
+	drops, _ := fl.GetStringArray("drop")
+	if path == "" && len(cols) == 0 && len(drops) == 0 {
+		return nil, nil
+	}
+	var s table.Schema
+	if path != "" {
+		b, err := readSmallFile(path, "--schema")
+		if err != nil {
+			return nil, err
+		}
+		if s, err = table.ParseSchema(b, path); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range cols {
+		if err := table.ParseColumnFlag(&s, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range drops {
+		if err := table.ParseColumnFlag(&s, d+"="+table.Drop); err != nil {
+			return nil, errs.Invalidf("--drop %q: %v", d, err)
+		}
+	}
+	return &s, nil
+}
+
+// readSmallFile reads a settings file named by a flag, refusing a huge one.
+func readSmallFile(path, flag string) ([]byte, error) {
+	const most = 1 << 20
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, errs.NotFoundf("%s %s: no such file", flag, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", flag, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, most+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", flag, path, err)
+	}
+	if len(b) > most {
+		return nil, errs.Invalidf("%s %s: larger than %d bytes", flag, path, most)
+	}
+	return b, nil
 }
 
 // readTableSpec reads a table.Spec from a JSON file; unknown fields are errors.
@@ -107,7 +206,7 @@ func printTablePrepare(cmd *cobra.Command, res *table.PrepareResult) error {
 		return printJSON(cmd.OutOrStdout(), map[string]any{
 			"dir": res.Dir, "hash": res.Hash, "hit": res.Hit, "duration_ms": float64(res.Duration.Microseconds()) / 1000,
 			"rows": m.Count, "splits": splits, "features": m.Features, "classes": m.Classes,
-			"synthetic": m.Synthetic, "source": m.Source,
+			"synthetic": m.Synthetic, "source": m.Source, "columns": tableColumns(m), "dropped": droppedColumns(m),
 		})
 	}
 	cache := "miss: prepared"
@@ -120,11 +219,62 @@ func printTablePrepare(cmd *cobra.Command, res *table.PrepareResult) error {
 	fmt.Fprintf(w, "cache      %s in %s\n", cache, res.Duration.Round(10*time.Microsecond))
 	fmt.Fprintf(w, "rows       %d (train %d, validation %d, test %d)\n", m.Count, splits[data.SplitTrain], splits[data.SplitValidation], splits[data.SplitTest])
 	fmt.Fprintf(w, "classes    %s\n", strings.Join(m.Classes, ", "))
+	var cols []string
+	for _, c := range tableColumns(m) {
+		cols = append(cols, c["name"]+" "+c["type"])
+	}
+	fmt.Fprintf(w, "columns    %s\n", strings.Join(cols, ", "))
+	if d := droppedColumns(m); len(d) > 0 {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(d)) {
+			parts = append(parts, fmt.Sprintf("%s (%s)", name, d[name]))
+		}
+		fmt.Fprintf(w, "dropped    %s\n", strings.Join(parts, ", "))
+	}
 	fmt.Fprintf(w, "features   %d: %s\n", len(m.Features), strings.Join(m.Features, ", "))
 	if m.Synthetic {
 		fmt.Fprintf(w, "synthetic  yes\n")
 	}
 	return nil
+}
+
+// droppedColumns returns the columns inference left out, with the reason:
+// a map in the manifest's params, read back from JSON on a cache hit.
+func droppedColumns(m data.Manifest) map[string]string {
+	out := map[string]string{}
+	switch d := m.Params["dropped"].(type) {
+	case map[string]string:
+		maps.Copy(out, d)
+	case map[string]any:
+		for k, v := range d {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// tableColumns lists the feature columns of a prepared table with their
+// types, and the encoding of each category ("category/target").
+func tableColumns(m data.Manifest) []map[string]string {
+	t, err := table.UnmarshalTransform(m.Transform)
+	if err != nil {
+		return nil
+	}
+	spec := t.Spec()
+	var out []map[string]string
+	for _, name := range spec.Features {
+		for _, c := range spec.Columns {
+			if c.Name != name {
+				continue
+			}
+			typ := string(c.Type)
+			if c.Type == table.Category && c.Encode != "" && c.Encode != table.EncodeOneHot {
+				typ += "/" + c.Encode
+			}
+			out = append(out, map[string]string{"name": name, "type": typ})
+		}
+	}
+	return out
 }
 
 // newSynthTitanicCmd is 'cairn data synth titanic'.

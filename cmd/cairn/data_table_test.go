@@ -37,7 +37,7 @@ func TestDataTableCLI(t *testing.T) {
 		require.Equal(t, wantHit, res.Hit, "run %d", i)
 		require.Equal(t, 300, res.Rows)
 		require.Equal(t, 300, res.Splits["train"]+res.Splits["validation"]+res.Splits["test"])
-		require.Len(t, res.Features, 25)
+		require.Len(t, res.Features, 27)
 		require.True(t, res.Synthetic)
 		require.DirExists(t, res.Dir)
 	}
@@ -57,12 +57,36 @@ func TestDataTableCLI(t *testing.T) {
 		{[]string{"--source", bad, "--preset", "titanic"}, 2, `missing required columns "Pclass", "Sex", "Age"`},
 		{[]string{"--source", filepath.Join(dir, "nope.csv"), "--preset", "titanic"}, 3, "no such file"},
 		{[]string{"--preset", "titanic"}, 2, "--source is required"},
-		{[]string{"--source", src}, 2, "--label is required"},
+		{[]string{"--source", src}, 2, "--target is required"},
 		{[]string{"--source", src, "--preset", "iris"}, 2, `table preset "iris"`},
+		{[]string{"--source", src, "--target", "Survived", "--label", "Sex"}, 2, `--target "Survived" and --label "Sex" disagree`},
+		{[]string{"--source", src, "--target", "Survived", "--schema", filepath.Join(dir, "nope.yaml")}, 3, "--schema " + filepath.Join(dir, "nope.yaml") + ": no such file"},
+		{[]string{"--source", src, "--preset", "titanic", "--drop", "Fare"}, 2, "a schema overrides inferred columns"},
+		{[]string{"--source", src, "--target", "Survived", "--column", "Age=color"}, 2, `--column "Age=color": column "Age": type "color"`},
 	} {
 		_, err := run(t, append([]string{"data", "prepare", "table", "--cache", cache}, tc.args...)...)
 		require.Error(t, err, tc.args)
 		require.Equal(t, tc.code, exitCode(err), "%v", err)
 		require.ErrorContains(t, err, tc.msg)
 	}
+
+	// Any CSV: inferred columns, with overrides; the output says what was
+	// inferred and what was dropped.
+	schema := filepath.Join(dir, "schema.yaml")
+	require.NoError(t, os.WriteFile(schema, []byte("target: Survived\ncolumns:\n  Ticket: {type: category, encode: frequency}\n"), 0o644))
+	out, err = run(t, "data", "prepare", "table", "--source", src, "--schema", schema, "--drop", "Cabin", "--column", "Pclass=category", "--cache", cache)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "Pclass category")
+	require.Contains(t, out, "Ticket category/frequency")
+	require.Contains(t, out, "Age number")
+	require.Contains(t, out, "dropped    Cabin (dropped by the schema), Name (text-like: 298 distinct values in 300 rows (free text or an id)), PassengerId (an id: a distinct whole number in every row)")
+	out, err = run(t, "data", "prepare", "table", "--source", src, "--target", "Survived", "--cache", cache, "--json")
+	require.NoError(t, err, out)
+	var res struct {
+		Columns []map[string]string `json:"columns"`
+		Dropped map[string]string   `json:"dropped"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	require.Contains(t, res.Columns, map[string]string{"name": "Sex", "type": "category"})
+	require.Contains(t, res.Dropped, "PassengerId")
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,11 +28,13 @@ type workload struct {
 var workloads = map[string]workload{
 	"fingers": {name: "fingers", kind: train.KindImage, model: "small", lr: 2e-3, epochs: 8, batch: 32},
 	"titanic": {name: "titanic", kind: train.KindTable, model: "mlp", lr: 5e-3, epochs: 60, batch: 32},
+	// table is any CSV: --target names the column to predict.
+	"table": {name: "table", kind: train.KindTable, model: "gbdt", lr: 5e-3, epochs: 60, batch: 32},
 }
 
 func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "train fingers|titanic --data PATH",
+		Use:   "train fingers|titanic|table --data PATH",
 		Short: "Train a model as a tracked run: metrics per epoch, evaluation, model package",
 		Long: `Trains one of the reference models in this process (GoMLX, pure-Go backend by
 default) and records it on the tracking server: params, per-epoch train and
@@ -42,11 +46,19 @@ package (artifact "model": cairn-model.json, MLmodel, weights).
 source that is prepared first (cached by content): for fingers an image folder,
 .zip or URL; for titanic a CSV file.
 
+'cairn train table' trains on any CSV file: --target names the column to
+predict; the other columns' types are inferred as 'cairn data prepare table'
+does (see its help), with --schema, --column and --drop to override them. The
+run goes to the experiment named after the file unless --experiment is given,
+and --json prints the final metrics (val_accuracy, cv_accuracy_mean, ...) as
+one JSON object.
+
 Training checkpoints every epoch into --work (default: a folder derived from
 the data and options under --data-dir). Run the same command again after a
 kill and it resumes after the last finished epoch, in the same tracking run.`,
 		Example: `  cairn train fingers --data ../shared/data/fingers --model small --lr 0.002 --epochs 8
-  cairn train titanic --data ../shared/data/titanic/train.csv --model mlp`,
+  cairn train titanic --data ../shared/data/titanic/train.csv --model mlp
+  cairn train table --data churn.csv --target churned --model gbdt --cv 5 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: runTrain,
 	}
@@ -82,6 +94,10 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 	f.Int("tree-early-stop", 0, "gbdt: stop after this many rounds without a better validation loss (default 50; -1: off)")
 	f.Bool("tree-balanced", false, "weigh each class by the inverse of its frequency")
 	f.String("data-dir", "cairn-data", "folder for the dataset cache and training work folders")
+	f.String("target", "", "table: the column to predict (required unless --schema names it)")
+	f.Float64("val", 0.2, "table: validation share of a raw CSV")
+	f.Float64("test", 0, "table: test share of a raw CSV")
+	tableSchemaFlagsOn(cmd)
 	clientFlags(cmd)
 	return cmd
 }
@@ -89,9 +105,13 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 func runTrain(cmd *cobra.Command, args []string) error {
 	w, ok := workloads[args[0]]
 	if !ok {
-		return usageError{fmt.Errorf("unknown workload %q: expected fingers or titanic", args[0])}
+		return usageError{fmt.Errorf("unknown workload %q: expected fingers, titanic or table", args[0])}
 	}
 	f := cmd.Flags()
+	tbl, err := tableTrainFlags(cmd, w)
+	if err != nil {
+		return err
+	}
 	src, _ := f.GetString("data")
 	if src == "" {
 		return usageError{fmt.Errorf("--data is required: a prepared dataset folder or a raw source")}
@@ -138,7 +158,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	labels, _ := f.GetString("labels")
-	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size, labels)
+	dsDir, err := preparedDataset(cmd, w, src, filepath.Join(dataDir, "datasets"), size, labels, tbl)
 	if err != nil {
 		return err
 	}
@@ -155,6 +175,9 @@ func runTrain(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	job := jobs.Training{Dataset: dsDir, Options: opt, Experiment: w.name}
+	if w.name == "table" {
+		job.Experiment = experimentFor(src)
+	}
 	if v, _ := f.GetString("experiment"); v != "" {
 		job.Experiment = v
 	}
@@ -179,6 +202,9 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	if wantJSON(cmd) && w.name == "table" {
+		return printJSON(out, tableTrainJSON(res, opt))
+	}
 	if wantJSON(cmd) {
 		return printJSON(out, map[string]any{"run_id": res.RunID, "package": res.Package, "model_uri": "runs:/" + res.RunID + "/" + res.ArtifactID,
 			"best_epoch": res.Result.BestEpoch, "cross_validation": res.CV, "validation": res.Result.Validation, "test": res.Result.Test, "history": res.Result.History})
@@ -201,7 +227,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 
 // preparedDataset returns a prepared dataset folder for src: src itself when
 // it holds a manifest, else src prepared (or found in the cache).
-func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int, labels string) (string, error) {
+func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int, labels string, tbl *tableTrain) (string, error) {
 	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
 		if _, err := data.ReadManifest(src); err == nil {
 			return src, nil
@@ -213,11 +239,24 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 	if w.kind == train.KindTable {
 		opt := table.DefaultPrepareOptions()
 		opt.Path, opt.Preset, opt.CacheDir = src, table.PresetTitanic, cache
+		if tbl != nil {
+			opt.Preset, opt.Label, opt.Schema, opt.Split = "", tbl.target, tbl.schema, tbl.split
+		}
 		res, err := table.Prepare(ctx, opt)
 		if err != nil {
 			return "", err
 		}
 		fmt.Fprintf(errOut, "dataset %s (%d rows, %s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit))
+		if tbl != nil {
+			fmt.Fprintf(errOut, "features %s\n", strings.Join(res.Manifest.Features, ", "))
+			if d := droppedColumns(res.Manifest); len(d) > 0 {
+				var parts []string
+				for _, name := range slices.Sorted(maps.Keys(d)) {
+					parts = append(parts, name+" ("+d[name]+")")
+				}
+				fmt.Fprintf(errOut, "dropped %s\n", strings.Join(parts, ", "))
+			}
+		}
 		return res.Dir, nil
 	}
 	opt := images.DefaultPrepareOptions()
@@ -232,6 +271,73 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 	}
 	fmt.Fprintf(errOut, "dataset %s (%d images, %dpx, %s in %s)\n", res.Dir, res.Manifest.Count, size, hitWord(res.Hit), res.Duration.Round(1e6))
 	return res.Dir, nil
+}
+
+// tableTrain is what 'cairn train table' adds: the target, the overrides
+// of inferred columns and the split of a raw CSV.
+type tableTrain struct {
+	target string
+	schema *table.Schema
+	split  data.SplitFractions
+}
+
+// tableTrainFlags reads the table-only flags; nil for other workloads, which
+// must not be given them.
+func tableTrainFlags(cmd *cobra.Command, w workload) (*tableTrain, error) {
+	f := cmd.Flags()
+	if w.name != "table" {
+		for _, name := range []string{"target", "schema", "column", "drop", "val", "test"} {
+			if f.Changed(name) {
+				return nil, usageError{fmt.Errorf("--%s applies to 'cairn train table' only", name)}
+			}
+		}
+		return nil, nil
+	}
+	t := &tableTrain{}
+	t.target, _ = f.GetString("target")
+	t.split.Validation, _ = f.GetFloat64("val")
+	t.split.Test, _ = f.GetFloat64("test")
+	var err error
+	if t.schema, err = tableSchemaFlags(cmd); err != nil {
+		return nil, err
+	}
+	if t.target == "" && (t.schema == nil || t.schema.Target == "") {
+		return nil, usageError{fmt.Errorf("--target is required: the column to predict")}
+	}
+	if err := t.split.Validate(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// experimentFor names the experiment of a table run after its file:
+// churn.csv trains into "churn".
+func experimentFor(src string) string {
+	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		return "table"
+	}
+	return name
+}
+
+// tableTrainJSON is the one JSON object 'cairn train table --json' prints:
+// the run, the model and its final metrics at the top level.
+func tableTrainJSON(res *jobs.Trained, opt train.Options) map[string]any {
+	out := map[string]any{
+		"run_id": res.RunID, "model": opt.Model, "model_uri": "runs:/" + res.RunID + "/" + res.ArtifactID,
+		"package": res.Package, "best_epoch": res.Result.BestEpoch, "classes": res.Pkg.Classes,
+	}
+	if ev := res.Result.Validation; ev != nil {
+		out["val_accuracy"], out["val_loss"], out["val_examples"] = ev.Accuracy, ev.Loss, ev.Count
+	}
+	if ev := res.Result.Test; ev != nil {
+		out["test_accuracy"], out["test_loss"], out["test_examples"] = ev.Accuracy, ev.Loss, ev.Count
+	}
+	if cv := res.CV; cv != nil {
+		out["cv_accuracy_mean"], out["cv_accuracy_std"], out["cv_repeat_std"] = cv.Mean, cv.Std, cv.RepeatStd
+		out["cv_folds"], out["cv_repeats"] = cv.Folds, cv.Repeats
+	}
+	return out
 }
 
 func hitWord(hit bool) string {

@@ -214,8 +214,12 @@ func shardOf(env Env) (shard, shards int, err error) {
 
 // PrepareTable is the data.csv step.
 type PrepareTable struct {
-	Source string  `json:"source"`
-	Label  string  `json:"label"`
+	Source string `json:"source"`
+	// Target (or its older name Label) is the column to predict.
+	Target string `json:"target"`
+	Label  string `json:"label"`
+	// Schema is a YAML file overriding inferred columns (see table.ParseSchema).
+	Schema string  `json:"schema"`
 	Preset string  `json:"preset"`
 	Val    float64 `json:"val"`
 	Test   float64 `json:"test"`
@@ -227,6 +231,9 @@ func (p *PrepareTable) Validate() error {
 	if p.Source == "" {
 		return fmt.Errorf(`input "source" is required: a CSV file`)
 	}
+	if p.Target != "" && p.Label != "" && p.Target != p.Label {
+		return fmt.Errorf(`inputs "target" %q and "label" %q disagree: give one`, p.Target, p.Label)
+	}
 	return nil
 }
 
@@ -234,6 +241,21 @@ func (p *PrepareTable) Validate() error {
 func (p *PrepareTable) Run(ctx context.Context, env Env) (map[string]string, error) {
 	opt := table.DefaultPrepareOptions()
 	opt.Path, opt.Label, opt.Preset, opt.Seed = inputPath(p.Source), p.Label, p.Preset, p.Seed
+	if p.Target != "" {
+		opt.Label = p.Target
+	}
+	if p.Schema != "" {
+		path := inputPath(p.Schema)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf(`input "schema": %w`, err)
+		}
+		schema, err := table.ParseSchema(b, p.Schema)
+		if err != nil {
+			return nil, err
+		}
+		opt.Schema = &schema
+	}
 	opt.Split = data.SplitFractions{Validation: p.Val, Test: p.Test}
 	opt.CacheDir = filepath.Join(dataDir(env), "datasets")
 	res, err := table.Prepare(ctx, opt)

@@ -155,9 +155,12 @@ func (p *Package) mlmodel() ([]byte, error) {
 			return nil, fmt.Errorf("save package: %w", err)
 		}
 		for _, in := range t.Inputs() {
-			typ := "string"
-			if in.Type == table.Number {
+			typ := "string" // categories, text, and dates as ISO 8601 strings
+			switch in.Type {
+			case table.Number:
 				typ = "double"
+			case table.Boolean:
+				typ = "boolean"
 			}
 			inputs = append(inputs, map[string]any{"name": in.Name, "type": typ, "required": !in.Optional})
 		}
