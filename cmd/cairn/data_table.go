@@ -224,12 +224,8 @@ func printTablePrepare(cmd *cobra.Command, res *table.PrepareResult) error {
 		cols = append(cols, c["name"]+" "+c["type"])
 	}
 	fmt.Fprintf(w, "columns    %s\n", strings.Join(cols, ", "))
-	if d := droppedColumns(m); len(d) > 0 {
-		var parts []string
-		for _, name := range slices.Sorted(maps.Keys(d)) {
-			parts = append(parts, fmt.Sprintf("%s (%s)", name, d[name]))
-		}
-		fmt.Fprintf(w, "dropped    %s\n", strings.Join(parts, ", "))
+	if d := droppedSummary(m); d != "" {
+		fmt.Fprintf(w, "dropped    %s\n", d)
 	}
 	fmt.Fprintf(w, "features   %d: %s\n", len(m.Features), strings.Join(m.Features, ", "))
 	if m.Synthetic {
@@ -251,6 +247,17 @@ func droppedColumns(m data.Manifest) map[string]string {
 		}
 	}
 	return out
+}
+
+// droppedSummary lists the dropped columns with their reasons, by name:
+// "Cabin (dropped by the schema), Name (text-like: ...)"; "" for none.
+func droppedSummary(m data.Manifest) string {
+	d := droppedColumns(m)
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, name+" ("+d[name]+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // tableColumns lists the feature columns of a prepared table with their

@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -249,12 +247,8 @@ func preparedDataset(cmd *cobra.Command, w workload, src, cache string, size int
 		fmt.Fprintf(errOut, "dataset %s (%d rows, %s)\n", res.Dir, res.Manifest.Count, hitWord(res.Hit))
 		if tbl != nil {
 			fmt.Fprintf(errOut, "features %s\n", strings.Join(res.Manifest.Features, ", "))
-			if d := droppedColumns(res.Manifest); len(d) > 0 {
-				var parts []string
-				for _, name := range slices.Sorted(maps.Keys(d)) {
-					parts = append(parts, name+" ("+d[name]+")")
-				}
-				fmt.Fprintf(errOut, "dropped %s\n", strings.Join(parts, ", "))
+			if d := droppedSummary(res.Manifest); d != "" {
+				fmt.Fprintf(errOut, "dropped %s\n", d)
 			}
 		}
 		return res.Dir, nil
