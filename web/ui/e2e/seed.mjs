@@ -101,10 +101,13 @@ export async function seedTracking(url) {
   await put('model/MLmodel', Buffer.from('flavors:\n  cairn:\n    kind: image\n    input_shape: [32, 32, 1]\n'));
   await put('model/weights/checkpoint.bin', Buffer.from(new Uint8Array(2048).map((_, k) => k % 251)));
 
-  // Titanic: three runs with a different set of keys.
+  // Titanic: three runs with a different set of keys; the last one has the
+  // permutation importance a table model's training logs.
+  let titanicBest;
   for (const [k, model] of ['logistic', 'mlp', 'mlp'].entries()) {
     const start = t0 + 4 * 3600_000 - (3 - k) * 60_000;
     const id = await createRun(a, titanic, `titanic-${model}-${k}`, start, [{ key: 'model', value: model }, { key: 'cv', value: '5' }]);
+    titanicBest = id;
     await a.mlflow('runs/log-batch', {
       run_id: id,
       metrics: [
@@ -113,6 +116,18 @@ export async function seedTracking(url) {
       ],
     });
     await finish(a, id, start + 7000);
+  }
+  {
+    const { run } = await a.mlflow(`runs/get?run_id=${titanicBest}`);
+    const root = run.info.artifact_uri.replace(/^mlflow-artifacts:/, '');
+    const importance = {
+      split: 'validation', count: 178, accuracy: 0.86, repeats: 5,
+      features: [
+        { name: 'Sex', drop: 0.093, std: 0.012 }, { name: 'Title', drop: 0.021, std: 0.006 }, { name: 'Pclass', drop: 0.02, std: 0.005 },
+        { name: 'Fare', drop: 0.017, std: 0.004 }, { name: 'Ticket~target', drop: 0.004, std: 0.003 }, { name: 'Embarked', drop: -0.001, std: 0.002 },
+      ],
+    };
+    await a.put(`/api/2.0/mlflow-artifacts/artifacts${root}/evaluation/importance.json`, new TextEncoder().encode(JSON.stringify(importance)));
   }
 
   // Registry: fingers with three versions (the last three runs), aliases.
@@ -124,7 +139,7 @@ export async function seedTracking(url) {
   }
   await a.mlflow('registered-models/alias', { name: 'fingers', alias: 'champion', version: '3' });
   await a.mlflow('registered-models/alias', { name: 'fingers', alias: 'challenger', version: '2' });
-  return { fingers, titanic, runs, best };
+  return { fingers, titanic, runs, best, titanicBest };
 }
 
 /** waitPipelineRun polls a pipeline run until it is done (or the timeout). */

@@ -125,6 +125,18 @@ describe('experiments and runs', () => {
     clean();
   });
 
+  test('run page: a table model shows its feature importance', async () => {
+    const page = await open(`/runs/${seeded.titanicBest}`);
+    const panel = page.getByTestId('importance');
+    await panel.waitFor();
+    assert.match(await panel.innerText(), /Sex[\s\S]*0\.093[\s\S]*Title/);
+    assert.equal(await panel.locator('tbody tr').count(), 6);
+    const widths = await panel.locator('.meter > div').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().width));
+    assert.ok(widths[0] > widths[1] && widths[1] > 0 && widths[5] === 0, `bars follow the drops: ${widths}`);
+    await shot(page, '04b-run-importance');
+    clean();
+  });
+
   test('run page: params, charts, artifacts', async () => {
     const best = seeded.best;
     const page = await open(`/runs/${best.id}`);

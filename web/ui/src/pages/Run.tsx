@@ -1,6 +1,7 @@
 // One run: overview (params, metrics, tags, inputs), metric charts, artifacts.
 import { mlflow, num, type Metric, type Run as RunT } from '../api';
 import { Artifacts } from '../components/Artifacts';
+import { Importance } from '../components/Importance';
 import { MetricChart } from '../components/MetricChart';
 import { CopyId, Crumbs, Empty, ErrorBox, Loading, Status, Tabs } from '../components/ui';
 import { fmtDuration, fmtNumber, fmtTime } from '../format';
@@ -136,6 +137,7 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
           </table>
         )}
       </div>
+      <Importance runId={run.info.run_id} />
       <div class="panel">
         <div class="panel-head">
           <h2>Tags</h2>
