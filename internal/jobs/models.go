@@ -160,8 +160,8 @@ func NewServedModel(p *train.Predictor) (serve.Model, error) {
 			return nil, err
 		}
 		info.Label, info.ID = t.Label, t.ID
-		for _, c := range t.Inputs() {
-			info.Inputs = append(info.Inputs, serve.Field{Name: c.Name, Type: string(c.Type), Optional: c.Optional})
+		for _, f := range t.Fields() {
+			info.Inputs = append(info.Inputs, serve.Field{Name: f.Name, Type: string(f.Type), Optional: f.Optional, Choices: f.Choices, Min: f.Min, Max: f.Max})
 		}
 	default:
 		return nil, errs.Invalidf("model %s: kind %s with neither image options nor a table transform cannot be served", p.Dir, pkg.Kind)

@@ -95,9 +95,15 @@ type Marginal struct {
 
 // Field is one request field of a table model.
 type Field struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"` // "number", "category" or "text"
-	Optional bool   `json:"optional"`
+	Name string `json:"name"`
+	Type string `json:"type"` // "number", "category", "boolean", "date" or "text"
+	// Optional fields may be left out or null (read as unknown).
+	Optional bool `json:"optional"`
+	// Choices are a category's values in training (others read as
+	// unknown); Min and Max a number's train range. Both guide clients.
+	Choices []string `json:"choices,omitempty"`
+	Min     *float64 `json:"min,omitempty"`
+	Max     *float64 `json:"max,omitempty"`
 }
 
 // exampleSize is the number of values in one prepared example.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -343,3 +344,41 @@ func TestTableBooleanAndDate(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// Fields tell a client what to send: one-hot categories list their values,
+// numbers their train range, and a column empty in some train rows may be
+// left out.
+func TestTableFields(t *testing.T) {
+	c := readSmall(t)
+	tr, err := FitTransform(context.Background(), TitanicSpec(), c, nil)
+	require.NoError(t, err)
+	b, err := json.Marshal(tr)
+	require.NoError(t, err)
+	back, err := UnmarshalTransform(b)
+	require.NoError(t, err)
+	fields := map[string]Field{}
+	var names []string
+	for _, f := range back.Fields() {
+		fields[f.Name] = f
+		names = append(names, f.Name)
+	}
+	require.Equal(t, []string{"Name", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Cabin", "Embarked", "Ticket"}, names)
+	require.Equal(t, []string{"female", "male"}, fields["Sex"].Choices)
+	require.Equal(t, []string{"1", "2", "3"}, fields["Pclass"].Choices)
+	require.Equal(t, []string{"C", "Q", "S"}, fields["Embarked"].Choices)
+	require.True(t, fields["Embarked"].Optional, "one passenger has no port")
+	require.True(t, fields["Age"].Optional, "ages are missing in training")
+	require.False(t, fields["Sex"].Optional)
+	require.Equal(t, 2.0, *fields["Age"].Min)
+	require.Equal(t, 58.0, *fields["Age"].Max)
+	require.Nil(t, fields["Ticket"].Choices, "a target-encoded column takes any value")
+	require.True(t, fields["Ticket"].Optional)
+	require.Nil(t, fields["Name"].Choices)
+
+	age := slices.IndexFunc(tr.Columns, func(c FittedColumn) bool { return c.Name == "Age" })
+	tr.Columns[age].Range = []float64{5, 1}
+	b, err = json.Marshal(tr)
+	require.NoError(t, err)
+	_, err = UnmarshalTransform(b)
+	require.ErrorContains(t, err, `column "Age": range [5 1]`)
+}

@@ -72,6 +72,43 @@ type FittedColumn struct {
 	// Missing counts the train rows this column was empty in: a record may
 	// then leave the field out, as unknown (null), like those cells.
 	Missing int `json:"missing,omitempty"`
+	// Range is the smallest and largest train value of a number or date
+	// input column, for clients that guide what to send (not enforced).
+	Range []float64 `json:"range,omitempty"`
+}
+
+// Field is what a client sends for one input column: its name and type,
+// whether it may be left out or null, and, where training fixes them, the
+// values a category takes (one-hot categories only: a value outside them
+// reads as unknown) and the train range of a number.
+type Field struct {
+	Name     string     `json:"name"`
+	Type     ColumnType `json:"type"`
+	Optional bool       `json:"optional"`
+	Choices  []string   `json:"choices,omitempty"`
+	Min      *float64   `json:"min,omitempty"`
+	Max      *float64   `json:"max,omitempty"`
+}
+
+// Fields describes the input columns a record carries (see Inputs), with
+// the choices and ranges training saw.
+func (t *Transform) Fields() []Field {
+	var out []Field
+	for _, c := range t.Columns {
+		if c.Derive != nil {
+			continue
+		}
+		f := Field{Name: c.Name, Type: c.Type, Optional: c.Optional || c.Missing > 0}
+		if c.Type == Category && c.encoding() == EncodeOneHot && t.c.cats[t.c.index[c.Name]] != nil {
+			f.Choices = slices.Clone(c.Categories)
+		}
+		if len(c.Range) == 2 {
+			lo, hi := c.Range[0], c.Range[1]
+			f.Min, f.Max = &lo, &hi
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // tableCompiled holds what a Transform derives from its JSON to apply fast.
@@ -162,6 +199,10 @@ func (t *Transform) compile() error {
 		}
 		if err := t.checkEncoding(col); err != nil && !t.c.unfitted {
 			return err
+		}
+		if r := col.Range; r != nil && (len(r) != 2 || !col.Type.numeric() || math.IsNaN(r[0]) || math.IsNaN(r[1]) ||
+			math.IsInf(r[0], 0) || math.IsInf(r[1], 0) || r[0] > r[1]) {
+			return errs.Invalidf("table transform: column %q: range %v: expected [min, max] of a number or date", col.Name, r)
 		}
 	}
 	var names []string
@@ -1077,6 +1118,10 @@ func fitColumn(col *FittedColumn, f *tableFrame, j, by int, train []int) {
 			if by >= 0 {
 				groups[f.str[by][i]] = append(groups[f.str[by][i]], v)
 			}
+		}
+		col.Range = nil
+		if len(all) > 0 && col.Derive == nil && col.Type != Boolean {
+			col.Range = []float64{slices.Min(all), slices.Max(all)}
 		}
 		col.FillNumber = numberStat(strategy, all)
 		if by >= 0 {

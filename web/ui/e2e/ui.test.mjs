@@ -351,6 +351,10 @@ describe('playground', () => {
     const page = await open('/playground/titanic');
     const form = page.getByTestId('table-form');
     await form.waitFor();
+    // The served model's signature gives the categories' values and the numbers' train ranges.
+    assert.deepEqual(await form.locator('select[name="Sex"] option').allInnerTexts(), ['choose…', 'female', 'male']);
+    assert.deepEqual(await form.locator('select[name="Pclass"] option').allInnerTexts(), ['choose…', '1', '2', '3']);
+    assert.match(await form.locator('input[name="Age"]').getAttribute('placeholder'), /^[\d.]+–[\d.]+$/);
     await form.getByRole('button', { name: 'Predict' }).click();
     await page.getByTestId('probability').waitFor({ timeout: 20000 });
     assert.match(await page.getByTestId('probability').innerText(), /^\d+(\.\d)?%$/);

@@ -267,8 +267,13 @@ const D = '/api/2.0/cairn/deployments/';
 
 export interface DeploymentInput {
   name: string;
-  type: 'number' | 'category' | 'text' | string;
+  type: 'number' | 'category' | 'boolean' | 'date' | 'text' | string;
   optional?: boolean;
+  /** A category's values in training: others read as unknown. */
+  choices?: string[];
+  /** A number's train range: a guide, not a limit. */
+  min?: number;
+  max?: number;
 }
 export interface Deployment {
   name: string;

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { describe, expect, test } from 'vitest';
 import { mockFetch } from '../test/fetch';
-import { buildRecord, cameraError, DeploymentPage, outcome, Playground, sortedProbs, titanicFields } from './Playground';
+import { buildRecord, cameraError, DeploymentPage, outcome, Playground, rangeHint, sortedProbs, titanicFields } from './Playground';
 
 const fingers = {
   name: 'fingers', model_uri: 'models:/fingers@champion', model_name: 'fingers', model_version: '3', state: 'READY', kind: 'image',
@@ -86,7 +86,44 @@ describe('playground', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toBe('field "Sex": expected male or female'));
   });
 
+  test("the model's own choices and ranges guide the form; an unsure answer says so; a stale one goes", async () => {
+    const guided = {
+      ...titanic,
+      inputs: [
+        { name: 'Pclass', type: 'category', choices: ['1', '2', '3'] },
+        { name: 'Sex', type: 'category', choices: ['female', 'male'] },
+        { name: 'Age', type: 'number', optional: true, min: 0.42, max: 80 },
+      ],
+    };
+    const calls = mockFetch({
+      'GET /api/2.0/cairn/deployments/get': () => [200, { deployment: guided }],
+      'POST /serve/titanic/predict': () => [200, { Survived: 1, probability: 0.55, model_version: '1' }],
+    });
+    const { container } = render(<DeploymentPage name="titanic" />);
+    await screen.findByTestId('table-form');
+    const sex = container.querySelector('select[name="Sex"]') as HTMLSelectElement;
+    expect([...sex.options].map((o) => o.value)).toEqual(['', 'female', 'male']);
+    expect(sex.value).toBe('male');
+    const age = container.querySelector('input[name="Age"]') as HTMLInputElement;
+    expect(age.placeholder).toBe('0.42–80');
+    fireEvent.input(age, { target: { value: '200' } });
+    expect(screen.getByTestId('range-Age').textContent).toMatch(/outside the training range 0.42–80/);
+    fireEvent.click(screen.getByRole('button', { name: 'Predict' }));
+    expect((await screen.findByTestId('probability')).textContent).toBe('55%');
+    expect(screen.getByTestId('low-confidence')).toBeTruthy();
+    expect(calls.find((c) => c.method === 'POST')!.body).toEqual({ Pclass: '3', Sex: 'male', Age: 200 });
+
+    fireEvent.change(sex, { target: { value: '' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Predict' }));
+    expect((await screen.findByRole('alert')).textContent).toBe('Sex: required');
+    expect(screen.queryByTestId('probability')).toBeNull();
+    expect(calls.filter((c) => c.method === 'POST')).toHaveLength(1);
+  });
+
   test('helpers', () => {
+    expect(buildRecord([{ name: 'Sex', type: 'category', choices: ['female', 'male'] }], { Sex: 'banana' }).errors).toEqual({ Sex: 'expected one of female, male, got "banana"' });
+    expect(rangeHint({ name: 'Age', type: 'number', min: 1, max: 9 }, '5')).toBe('');
+    expect(rangeHint({ name: 'Age', type: 'number' }, '500')).toBe('');
     expect(buildRecord(titanicFields, { Pclass: '1', Sex: 'female', SibSp: '0', Parch: '0', Age: 'old' }).errors).toEqual({ Age: 'expected a number, got "old"' });
     expect(buildRecord(titanicFields, { Pclass: '1', Sex: 'female', SibSp: '1', Parch: '0' }).record).toEqual({ Pclass: 1, Sex: 'female', SibSp: 1, Parch: 0 });
     expect(sortedProbs({ class: '10', confidence: 1, probabilities: { '10': 0.5, '2': 0.2, '1': 0.3 } }).map((p) => p[0])).toEqual(['1', '2', '10']);

@@ -466,8 +466,24 @@ export const titanicFields: DeploymentInput[] = [
   { name: 'Embarked', type: 'category', optional: true },
 ];
 
-/** choices are known values for the Titanic's categories, offered as suggestions. */
-const choices: Record<string, string[]> = { Sex: ['male', 'female'], Embarked: ['S', 'C', 'Q'], Pclass: ['1', '2', '3'] };
+/** titanicChoices are the Titanic's categories when the deployment does not list them. */
+const titanicChoices: Record<string, string[]> = { Sex: ['female', 'male'], Embarked: ['C', 'Q', 'S'], Pclass: ['1', '2', '3'] };
+
+/** choicesOf returns the values a field takes: the model's own, else the Titanic's for its fallback fields. */
+export function choicesOf(f: DeploymentInput, fallback: boolean): string[] | undefined {
+  if (f.choices?.length) return f.choices;
+  return fallback ? titanicChoices[f.name] : undefined;
+}
+
+/** lowConfidence is below which top probability a prediction is flagged as unsure. */
+export const lowConfidence = 0.65;
+
+/** rangeHint says when a number lies outside what the model saw in training ('' when inside or unknown). */
+export function rangeHint(f: DeploymentInput, v: string): string {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || f.min === undefined || f.max === undefined) return '';
+  return n < f.min || n > f.max ? `outside the training range ${f.min}–${f.max}: the answer is a guess` : '';
+}
 
 export const examples: { label: string; values: Record<string, string> }[] = [
   { label: 'Mr. James Kelly, 3rd class', values: { Name: 'Kelly, Mr. James', Pclass: '3', Sex: 'male', Age: '34.5', SibSp: '0', Parch: '0', Fare: '7.8292', Embarked: 'Q' } },
@@ -476,13 +492,22 @@ export const examples: { label: string; values: Record<string, string> }[] = [
 ];
 
 /** buildRecord turns the form into one JSON record; empty optional fields are left out. */
-export function buildRecord(fields: DeploymentInput[], values: Record<string, string>): { record?: Record<string, unknown>; errors: Record<string, string> } {
+export function buildRecord(
+  fields: DeploymentInput[],
+  values: Record<string, string>,
+  choices: (f: DeploymentInput) => string[] | undefined = (f) => f.choices,
+): { record?: Record<string, unknown>; errors: Record<string, string> } {
   const record: Record<string, unknown> = {};
   const errors: Record<string, string> = {};
   for (const f of fields) {
     const v = (values[f.name] ?? '').trim();
     if (v === '') {
       if (!f.optional) errors[f.name] = 'required';
+      continue;
+    }
+    const known = choices(f);
+    if (known?.length && !known.includes(v)) {
+      errors[f.name] = `expected one of ${known.join(', ')}, got "${v}"`;
       continue;
     }
     if (f.type === 'number') {
@@ -501,7 +526,9 @@ export const outcome = (label: string, yes: boolean) =>
   label === 'Survived' ? (yes ? 'survived' : 'did not survive') : `${label} = ${yes ? 1 : 0}`;
 
 function TablePlay({ d }: { d: Deployment & { info?: { label?: string } } }) {
-  const fields = d.inputs?.length ? d.inputs : titanicFields;
+  const fallback = !d.inputs?.length;
+  const fields = fallback ? titanicFields : d.inputs!;
+  const choices = (f: DeploymentInput) => choicesOf(f, fallback);
   const label = d.info?.label || 'Survived';
   const [values, setValues] = useState<Record<string, string>>(examples[0].values);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -510,9 +537,13 @@ function TablePlay({ d }: { d: Deployment & { info?: { label?: string } } }) {
   const [busy, setBusy] = useState(false);
   const submit = async (e?: Event) => {
     e?.preventDefault();
-    const b = buildRecord(fields, values);
+    const b = buildRecord(fields, values, choices);
     setErrors(b.errors);
-    if (!b.record) return;
+    if (!b.record) {
+      setResult(null); // an answer for other values must not stand next to the errors
+      setError(null);
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
@@ -549,33 +580,52 @@ function TablePlay({ d }: { d: Deployment & { info?: { label?: string } } }) {
         </div>
         <form class="panel-body" onSubmit={submit} data-testid="table-form" noValidate>
           <div class="form-grid">
-            {fields.map((f) => (
-              <label class="field" key={f.name}>
-                <span>
-                  {f.name} {f.optional && <span class="faint small">optional</span>}
-                </span>
-                <input
-                  name={f.name}
-                  value={values[f.name] ?? ''}
-                  inputMode={f.type === 'number' ? 'decimal' : undefined}
-                  list={choices[f.name] ? `choices-${f.name}` : undefined}
-                  aria-invalid={!!errors[f.name]}
-                  onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
-                />
-                {choices[f.name] && (
-                  <datalist id={`choices-${f.name}`}>
-                    {choices[f.name].map((c) => (
-                      <option key={c} value={c} />
-                    ))}
-                  </datalist>
-                )}
-                {errors[f.name] && (
-                  <span class="hint" style={{ color: 'var(--danger)' }} role="alert">
-                    {f.name}: {errors[f.name]}
+            {fields.map((f) => {
+              const known = choices(f);
+              const v = values[f.name] ?? '';
+              const hint = rangeHint(f, v);
+              return (
+                <label class="field" key={f.name}>
+                  <span>
+                    {f.name} {f.optional && <span class="faint small">optional</span>}
                   </span>
-                )}
-              </label>
-            ))}
+                  {known?.length ? (
+                    <select
+                      name={f.name}
+                      value={known.includes(v) ? v : ''}
+                      aria-invalid={!!errors[f.name]}
+                      onChange={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
+                    >
+                      <option value="">{f.optional ? 'unknown' : 'choose…'}</option>
+                      {known.map((c) => (
+                        <option key={c} value={c}>
+                          {c}
+                        </option>
+                      ))}
+                    </select>
+                  ) : (
+                    <input
+                      name={f.name}
+                      value={v}
+                      inputMode={f.type === 'number' ? 'decimal' : undefined}
+                      placeholder={f.type === 'date' ? 'YYYY-MM-DD' : f.type === 'number' && f.min !== undefined ? `${f.min}–${f.max}` : undefined}
+                      aria-invalid={!!errors[f.name]}
+                      onInput={(e) => setValues({ ...values, [f.name]: e.currentTarget.value })}
+                    />
+                  )}
+                  {hint && !errors[f.name] && (
+                    <span class="hint" data-testid={`range-${f.name}`}>
+                      {hint}
+                    </span>
+                  )}
+                  {errors[f.name] && (
+                    <span class="hint" style={{ color: 'var(--danger)' }} role="alert">
+                      {f.name}: {errors[f.name]}
+                    </span>
+                  )}
+                </label>
+              );
+            })}
           </div>
           <div class="row" style={{ marginTop: '14px' }}>
             <button class="primary" type="submit" disabled={busy}>
@@ -594,6 +644,11 @@ function TablePlay({ d }: { d: Deployment & { info?: { label?: string } } }) {
               <div class="label">
                 probability of {label} = 1 · predicted: <strong>{outcome(label, predicted === 1)}</strong>
               </div>
+              {Math.max(p, 1 - p) < lowConfidence && (
+                <div class="hint" data-testid="low-confidence">
+                  Low confidence: the model is unsure about this one.
+                </div>
+              )}
             </div>
             <div class="meter" aria-hidden="true">
               <div style={{ width: `${p * 100}%`, background: p >= 0.5 ? 'var(--ok)' : 'var(--danger)' }} />
