@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/store/artifacts": {"internal/errs", "internal/artifact"},
 	"internal/store/meta":      {"internal/errs", "internal/tracking", "internal/registry", "internal/auth", "internal/pipeline"},
 	"internal/data/images":     {"internal/errs", "internal/data"},
-	"internal/data/table":      {"internal/errs", "internal/data"},
+	"internal/data/table":      {"internal/errs", "internal/data", "internal/strictyaml"},
 	"internal/client":          {"internal/errs", "internal/api", "internal/api/wire", "internal/tracking", "internal/registry"},
 	"internal/jobs": {"internal/errs", "internal/tracking", "internal/registry", "internal/data", "internal/data/images", "internal/data/table",
 		"internal/train", "internal/serve", "internal/client", "internal/exec", "internal/tune", "internal/pipeline/spec"},
@@ -75,7 +75,7 @@ var homes = map[string][]string{
 	"github.com/robfig/cron":                 {"internal/pipeline"},
 	"github.com/rs/cors":                     {"internal/web"},
 	"github.com/landlock-lsm/go-landlock":    {"internal/exec"},
-	"go.yaml.in/yaml":                        {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune"},
+	"go.yaml.in/yaml":                        {"internal/strictyaml", "internal/pipeline/spec", "internal/train", "internal/tune", "internal/data/table"},
 	"github.com/gomlx":                       {"internal/train"},
 	"gonum.org/v1/plot":                      {"internal/train"},
 	"github.com/dmitryikh/leaves":            {"internal/trees"}, // its tests: leaves reads the models trees writes
