@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Trains every reference model on the real data in ../shared/data (or
 # $CAIRN_DATA) against a throwaway server and prints each run's results:
-# the four fingers CNNs at 32px, then the four Titanic models with 5x5-fold
-# CV (CV_REPEATS) and the champion: the best CV mean. ONLY=titanic or
-# ONLY=fingers runs one workload.
+# the four fingers CNNs at 32px, then the Titanic models and their
+# soft-voting ensemble with 5x5-fold CV (CV_REPEATS), and the champion: the
+# best CV mean. ONLY=titanic or ONLY=fingers runs one workload.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${CAIRN_DATA:-../shared/data}
@@ -24,7 +24,7 @@ repeats=${CV_REPEATS:-5}
 done
 [ "$only" = fingers ] && exit 0
 best=none best_mean=0
-for m in logistic mlp rf gbdt; do
+for m in logistic mlp rf gbdt ensemble; do
   echo "== titanic $m"
   out=$(bin/cairn train titanic --data "$data/titanic/train.csv" --model "$m" --cv 5 --cv-repeats "$repeats" \
     --tracking-uri $uri --data-dir "$work" --json 2>"$work/titanic-$m.log")

@@ -91,6 +91,7 @@ kill and it resumes after the last finished epoch, in the same tracking run.`,
 	f.Float64("tree-features", 0, "share of features per tree (gbdt, default 0.8) or per split (rf, default 0.5)")
 	f.Int("tree-early-stop", 0, "gbdt: stop after this many rounds without a better validation loss (default 50; -1: off)")
 	f.Bool("tree-balanced", false, "weigh each class by the inverse of its frequency")
+	f.StringSlice("members", nil, "ensemble: the member models, averaged (default "+strings.Join(train.DefaultEnsemble, ",")+")")
 	f.String("data-dir", "cairn-data", "folder for the dataset cache and training work folders")
 	f.String("target", "", "table: the column to predict (required unless --schema names it)")
 	f.Float64("val", 0.2, "table: validation share of a raw CSV")
@@ -148,6 +149,7 @@ func runTrain(cmd *cobra.Command, args []string) error {
 	opt.Trees.FeatureFraction, _ = f.GetFloat64("tree-features")
 	opt.Trees.EarlyStop, _ = f.GetInt("tree-early-stop")
 	opt.Trees.Balanced, _ = f.GetBool("tree-balanced")
+	opt.Members, _ = f.GetStringSlice("members")
 	// Bad options fail before any data is prepared.
 	if err := opt.Validate(w.kind); err != nil {
 		return err

@@ -141,6 +141,7 @@ func TestTrainTableAnyCSV(t *testing.T) {
 		{"binary gbdt", 2, []string{"--target", "churned", "--model", "gbdt", "--cv", "3"}},
 		{"binary logistic", 2, []string{"--target", "churned", "--model", "logistic", "--epochs", "30"}},
 		{"three classes gbdt", 3, []string{"--target", "plan", "--model", "gbdt"}},
+		{"binary ensemble", 2, []string{"--target", "churned", "--model", "ensemble", "--members", "gbdt,logistic", "--epochs", "20"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			csv := filepath.Join(work, fmt.Sprintf("customers%d.csv", tc.classes))
@@ -183,6 +184,15 @@ func TestTrainTableAnyCSV(t *testing.T) {
 			r, err := c.GetRun(context.Background(), res["run_id"].(string))
 			require.NoError(t, err)
 			require.Equal(t, "FINISHED", r.Info.Status)
+			if tc.args[3] == "ensemble" {
+				params := map[string]string{}
+				for _, p := range r.Params {
+					params[p.Key] = p.Value
+				}
+				require.Equal(t, "gbdt,logistic", params["members"])
+				require.Equal(t, "20", params["logistic.epochs"])
+				require.Contains(t, params, "gbdt.tree_iterations")
+			}
 			exp, err := c.GetExperiment(context.Background(), r.Info.ExperimentID)
 			require.NoError(t, err)
 			require.Equal(t, fmt.Sprintf("customers%d", tc.classes), exp.Name, "the experiment is named after the file")

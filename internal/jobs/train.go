@@ -261,6 +261,29 @@ func trainingRun(ctx context.Context, c *client.Client, job Training, ds *data.D
 }
 
 func trainParams(o train.Options, ds *data.Dataset) []tracking.Param {
+	if o.Model == train.ModelEnsemble {
+		// The ensemble's own, then each member's settings under its name
+		// ("gbdt.tree_iterations", "mlp.learning_rate", ...).
+		members := o.Members
+		if len(members) == 0 {
+			members = train.DefaultEnsemble
+		}
+		ps := []tracking.Param{{Key: "model", Value: o.Model}, {Key: "members", Value: strings.Join(members, ",")},
+			{Key: "seed", Value: strconv.FormatUint(o.Seed, 10)}, {Key: "input_shape", Value: fmt.Sprint(ds.Manifest.Shape)},
+			{Key: "train_examples", Value: strconv.Itoa(len(ds.Manifest.Splits[data.SplitTrain]))}}
+		for _, name := range members {
+			mo := o
+			mo.Model, mo.Members = name, nil
+			for _, p := range trainParams(mo, ds) {
+				switch p.Key {
+				case "model", "seed", "input_shape", "train_examples":
+				default:
+					ps = append(ps, tracking.Param{Key: name + "." + p.Key, Value: p.Value})
+				}
+			}
+		}
+		return ps
+	}
 	if train.IsTreeModel(o.Model) {
 		t := o.Trees.WithDefaults(o.Model)
 		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -338,6 +338,8 @@ type Train struct {
 	// leaves, max_depth, min_leaf, l2, subsample, feature_fraction,
 	// early_stop, balanced).
 	Trees train.TreeOptions `json:"trees"`
+	// Members are an ensemble's models (model: ensemble), e.g. [gbdt, rf, mlp].
+	Members []string `json:"members"`
 }
 
 func newTrainStep(kind, model string) *Train {
@@ -348,7 +350,7 @@ func newTrainStep(kind, model string) *Train {
 
 func (t *Train) options() train.Options {
 	return train.Options{Model: t.Model, Backend: t.Backend, LearningRate: t.LR, Epochs: t.Epochs, BatchSize: t.Batch,
-		Seed: t.Seed, Schedule: t.Schedule, Patience: t.Patience, WeightDecay: t.WeightDecay, Trees: t.Trees}
+		Seed: t.Seed, Schedule: t.Schedule, Patience: t.Patience, WeightDecay: t.WeightDecay, Trees: t.Trees, Members: t.Members}
 }
 
 // Validate implements Validator.

@@ -52,6 +52,9 @@ func (m *Model) PredictBatch(x []float32, n int) (probs [][]float32, err error) 
 	if m.trees != nil {
 		return treeNet{m.trees}.PredictBatch(x, n)
 	}
+	if m.members != nil {
+		return m.memberNets().PredictBatch(x, n)
+	}
 	defer recoverInto(&err, "predict")
 	size := 1
 	for _, d := range m.Manifest.Shape {

@@ -52,6 +52,8 @@ var architectures = map[string]Architecture{
 		}},
 	ModelGBDT: {Name: ModelGBDT, Kind: KindTable, Description: "gradient-boosted trees (histogram, leaf-wise, early-stopped on validation; LightGBM format)"},
 	ModelRF:   {Name: ModelRF, Kind: KindTable, Description: "random forest (bootstrap rows, half the features per split; LightGBM format)"},
+	ModelEnsemble: {Name: ModelEnsemble, Kind: KindTable,
+		Description: "soft-voting ensemble: the mean class probabilities of its members (default gbdt, rf, mlp)"},
 	"mlp": {Name: "mlp", Kind: KindTable, Description: "MLP with two hidden layers of 32 (ReLU, dropout 0.2)",
 		build: func(ctx *context.Context, x *Node, classes int) *Node {
 			x = activations.Relu(dense(ctx.In("000_hidden"), x, 32))

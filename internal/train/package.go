@@ -43,6 +43,9 @@ type Package struct {
 	Features  []string        `json:"features,omitempty"`
 	// ONNX describes an imported ONNX graph (KindONNX only).
 	ONNX *ONNXModel `json:"onnx,omitempty"`
+	// Members are the folders, relative to the package, of an ensemble's
+	// member packages (architecture ModelEnsemble only).
+	Members []string `json:"members,omitempty"`
 
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	Params       map[string]string  `json:"params,omitempty"`
@@ -111,8 +114,14 @@ func (m *Model) SavePackage(dir string, metrics map[string]float64, params map[s
 	}
 	defer os.RemoveAll(tmp)
 	save := func() error { return m.saveWeights(filepath.Join(tmp, weightsDir)) }
-	if m.trees != nil {
+	switch {
+	case m.trees != nil:
 		save = func() error { return m.saveTrees(tmp) }
+	case m.members != nil:
+		save = func() (err error) {
+			p.Members, err = m.saveMembers(tmp)
+			return err
+		}
 	}
 	if err := save(); err != nil {
 		return nil, fmt.Errorf("save package: %w", err)

@@ -53,6 +53,12 @@ func LoadPredictor(dir, backend string) (p *Predictor, err error) {
 			}
 			break
 		}
+		if arch.Name == ModelEnsemble {
+			if p.net, err = loadEnsemble(dir, backend, pkg); err != nil {
+				return nil, err
+			}
+			break
+		}
 		vars, err := loadWeights(filepath.Join(dir, weightsDir))
 		if err != nil {
 			return nil, err

@@ -62,6 +62,9 @@ type Options struct {
 	// Trees configures the gbdt and rf models (see TreeOptions); the
 	// networks' LearningRate, Epochs and BatchSize do not apply to them.
 	Trees TreeOptions
+	// Members are the models of an ensemble (Model ModelEnsemble; default
+	// DefaultEnsemble), each trained with these options.
+	Members []string
 }
 
 // DefaultOptions returns options that train the reference models well.
@@ -73,6 +76,12 @@ func DefaultOptions() Options {
 func (o *Options) Validate(kind string) error {
 	if _, err := LookupArchitecture(o.Model, kind); err != nil {
 		return err
+	}
+	if o.Model == ModelEnsemble {
+		return o.validateEnsemble(kind)
+	}
+	if len(o.Members) > 0 {
+		return errs.Invalidf("members %v: only an ensemble has members", o.Members)
 	}
 	if IsTreeModel(o.Model) {
 		return o.Trees.WithDefaults(o.Model).Validate()
@@ -140,7 +149,8 @@ type Model struct {
 	ctx      *gctx.Context
 	predict  *gctx.Exec
 	modelState
-	trees *trees.Model // a tree ensemble instead of a network (gbdt, rf)
+	trees   *trees.Model // a tree ensemble instead of a network (gbdt, rf)
+	members []*Model     // the members of a soft-voting ensemble instead
 }
 
 // modelScope is where model variables live; everything else in the context
@@ -177,6 +187,10 @@ func Train(ctx context.Context, ds *data.Dataset, opt Options) (model *Model, re
 	trainIdx := ds.Manifest.Splits[data.SplitTrain]
 	if len(trainIdx) == 0 {
 		return nil, nil, errs.Invalidf("train: dataset has no training examples")
+	}
+	if opt.Model == ModelEnsemble {
+		arch, _ := LookupArchitecture(opt.Model, kind)
+		return trainEnsemble(ctx, ds, opt, arch)
 	}
 	if IsTreeModel(opt.Model) {
 		arch, _ := LookupArchitecture(opt.Model, kind)
@@ -381,7 +395,11 @@ func scheduledRate(o Options, epoch int) float64 {
 // RunKey identifies a training run for resuming: a hash of the dataset and
 // of every option that shapes training (not callbacks, backend or folders).
 func RunKey(o Options, m data.Manifest) string {
-	b, _ := json.Marshal([]any{o.Model, o.LearningRate, o.Epochs, o.BatchSize, o.Seed, o.Schedule, o.Patience, o.WeightDecay, o.Augment, m.Hash, m.Shape})
+	key := []any{o.Model, o.LearningRate, o.Epochs, o.BatchSize, o.Seed, o.Schedule, o.Patience, o.WeightDecay, o.Augment, m.Hash, m.Shape}
+	if o.Model == ModelEnsemble {
+		key = append(key, o.ensembleMembers(), o.Trees)
+	}
+	b, _ := json.Marshal(key)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
