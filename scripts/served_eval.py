@@ -27,7 +27,7 @@ rows = list(csv.DictReader(open(os.path.join(data, "titanic", "train.csv"))))
 ok = 0
 num = {"PassengerId", "Pclass", "Age", "SibSp", "Parch", "Fare"}
 for r in rows:
-    rec = {k: (None if r[k] == "" else (float(r[k]) if k in num else r[k])) for k in ["PassengerId", "Name", "Pclass", "Age", "SibSp", "Parch", "Fare", "Sex", "Embarked", "Cabin"]}
+    rec = {k: (None if r[k] == "" else (float(r[k]) if k in num else r[k])) for k in ["PassengerId", "Name", "Pclass", "Age", "SibSp", "Parch", "Fare", "Sex", "Embarked", "Cabin", "Ticket"]}
     out = post("/serve/titanic/predict", rec)
     ok += out["Survived"] == int(r["Survived"])
 print(f"titanic: {ok}/{len(rows)} = {ok/len(rows):.4f} correct through POST /serve/titanic/predict (all of train.csv, training rows included)")
