@@ -251,6 +251,15 @@ describe('pipelines', () => {
     await page.locator('.dag .node[data-node="report"][data-phase="Succeeded"]').waitFor({ timeout: 20000 });
     await page.getByText('Run ' + runId.slice(0, 8)).waitFor();
     assert.equal((await waitPipelineRun(server.url, runId)).phase, 'Succeeded');
+    // Run again… starts from this run's params, not the defaults.
+    await page.getByRole('link', { name: 'Run again…' }).click();
+    await page.waitForURL(/\/pipelines\/e2e-demo\?from=/);
+    await page.getByTestId('run-again').waitFor();
+    const again = page.getByTestId('run-form');
+    assert.equal(await again.locator('input[name="repeat"]').inputValue(), '2');
+    assert.equal(await again.locator('input[name="models"]').inputValue(), 'small, wide, deep');
+    assert.equal(await again.locator('input[name="marker"]').inputValue(), marker);
+    await shot(page, '13b-run-again');
     await page.close();
 
     // A long task, cancelled from the UI.

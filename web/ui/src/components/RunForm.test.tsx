@@ -40,6 +40,25 @@ describe('run form', () => {
     expect(calls[0].body).toEqual({ pipeline: 'demo', params: { lr: 0.01, epochs: 3, models: ['cnn', 'mlp'], fast: false, data: 'train.csv' } });
   });
 
+  test("run again: the repeated run's params fill the form, not the defaults", async () => {
+    const calls = mockFetch({ 'POST /api/2.0/cairn/pipelines/runs/submit': () => [200, { run: { run_id: 'p2', pipeline: 'demo', phase: 'Pending', params: {}, creation_time: 1 } }] });
+    const prev = { run_id: 'abcdef1234', pipeline: 'demo', phase: 'Succeeded' as const, creation_time: 1, params: { lr: 0.5, models: ['mlp'], fast: true, data: '/real/train.csv', old: 1 } };
+    const started = vi.fn();
+    const { container } = render(<RunForm pipeline="demo" params={spec.params} initial={prev} onStarted={started} />);
+    const value = (n: string) => (container.querySelector(`input[name="${n}"]`) as HTMLInputElement);
+    expect(value('lr').value).toBe('0.5');
+    expect(value('epochs').value).toBe('3'); // not in the run: the default
+    expect(value('models').value).toBe('mlp');
+    expect(value('fast').checked).toBe(true);
+    expect(value('data').value).toBe('/real/train.csv');
+    expect(screen.getByTestId('run-again').textContent).toMatch(/run abcdef12.*Not in the pipeline any more, so not sent: old/);
+    fireEvent.click(screen.getByRole('button', { name: 'Run pipeline' }));
+    await waitFor(() => expect(started).toHaveBeenCalled());
+    expect(calls[0].body).toEqual({ pipeline: 'demo', params: { lr: 0.5, epochs: 3, models: ['mlp'], fast: true, data: '/real/train.csv' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Reset to defaults' }));
+    expect(value('data').value).toBe('');
+  });
+
   test('a server refusal is shown', async () => {
     mockFetch({ 'POST /api/2.0/cairn/pipelines/runs/submit': () => [400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'pipeline demo: parameter "lr" expected a float' }] });
     const { container } = render(<RunForm pipeline="demo" params={spec.params} onStarted={() => undefined} />);

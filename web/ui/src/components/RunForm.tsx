@@ -16,8 +16,25 @@ export function buildParams(params: SpecParam[], values: Record<string, string |
   return Object.keys(errors).length ? { errors } : { params: out, errors };
 }
 
-export function RunForm({ pipeline, params, onStarted }: { pipeline: string; params: SpecParam[]; onStarted: (r: PipelineRun) => void }) {
-  const [values, setValues] = useState<Record<string, string | boolean>>(() => Object.fromEntries(params.map((p) => [p.name, formValue(p)])));
+/** startValues are the form's first values: the params of the run to repeat where it has them, else the defaults. */
+export function startValues(params: SpecParam[], from?: Record<string, unknown>): Record<string, string | boolean> {
+  return Object.fromEntries(params.map((p) => [p.name, from && p.name in from ? formValue({ ...p, default: from[p.name] }) : formValue(p)]));
+}
+
+export function RunForm({
+  pipeline,
+  params,
+  initial,
+  onStarted,
+}: {
+  pipeline: string;
+  params: SpecParam[];
+  /** A run to start from ("Run again…"): its params fill the form. */
+  initial?: PipelineRun;
+  onStarted: (r: PipelineRun) => void;
+}) {
+  const [values, setValues] = useState<Record<string, string | boolean>>(() => startValues(params, initial?.params));
+  const gone = initial ? Object.keys(initial.params ?? {}).filter((k) => !params.some((p) => p.name === k)) : [];
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState<Error | null>(null);
@@ -42,6 +59,12 @@ export function RunForm({ pipeline, params, onStarted }: { pipeline: string; par
 
   return (
     <form onSubmit={submit} data-testid="run-form" noValidate>
+      {initial && (
+        <p class="hint" data-testid="run-again">
+          Starting from the params of run <span class="mono">{initial.run_id.slice(0, 8)}</span>; change what you need.
+          {gone.length > 0 && ` Not in the pipeline any more, so not sent: ${gone.join(', ')}.`}
+        </p>
+      )}
       {params.length === 0 ? (
         <p class="muted">This pipeline has no params.</p>
       ) : (

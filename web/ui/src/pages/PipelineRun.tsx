@@ -109,7 +109,7 @@ export function PipelineRun({ id }: { id: string }) {
           <button disabled={(run.phase !== 'Failed' && run.phase !== 'Cancelled') || busy} onClick={() => act('retry')} title="Run the failed, cancelled and omitted tasks again; what succeeded is kept">
             Retry
           </button>
-          <Link class="button primary" href={path('pipelines', run.pipeline)} title="Run this pipeline again, with new params">
+          <Link class="button primary" href={`${path('pipelines', run.pipeline)}?from=${encodeURIComponent(run.run_id)}`} title="Run this pipeline again, starting from this run's params">
             Run again…
           </Link>
         </div>

@@ -8,7 +8,7 @@ import { Crumbs, Empty, ErrorBox, Loading, Status } from '../components/ui';
 import { buildGraph } from '../dag';
 import { fmtAgo, fmtDuration, fmtTime } from '../format';
 import { useAsync, useTitle } from '../hooks';
-import { Link, navigate, path } from '../router';
+import { Link, navigate, path, useLocation } from '../router';
 import { parseSpec } from '../spec';
 
 export function Pipelines() {
@@ -137,7 +137,10 @@ export function RunList({ runs, error, showPipeline }: { runs?: PipelineRun[]; e
 
 export function PipelinePage({ name }: { name: string }) {
   useTitle(name);
+  const from = useLocation().query.get('from') ?? '';
   const def = useAsync(() => pipelines.get(name), [name]);
+  // "Run again…" names the run to start from: its params fill the form.
+  const prev = useAsync(async (s) => (from ? (await pipelines.run(from, s)).run : undefined), [from]);
   const runs = useAsync(() => pipelines.runs({ pipeline: name, max_results: 50 }), [name]);
   const spec = useMemo(() => {
     const src = def.data?.pipeline.spec;
@@ -175,8 +178,17 @@ export function PipelinePage({ name }: { name: string }) {
             <h2>Run</h2>
           </div>
           <div class="panel-body">
-            {spec.spec ? (
-              <RunForm pipeline={p.name} params={spec.spec.params} onStarted={(r) => navigate(path('pipeline-runs', r.run_id))} />
+            {prev.error && <ErrorBox error={prev.error} what={`Could not read run ${from.slice(0, 8)}'s params: the form shows the defaults`} />}
+            {spec.spec && from && prev.loading ? (
+              <Loading what="Reading the run's params" />
+            ) : spec.spec ? (
+              <RunForm
+                key={prev.data?.run_id ?? 'defaults'}
+                pipeline={p.name}
+                params={spec.spec.params}
+                initial={prev.data?.pipeline === p.name ? prev.data : undefined}
+                onStarted={(r) => navigate(path('pipeline-runs', r.run_id))}
+              />
             ) : (
               <p class="muted">The form needs the spec.</p>
             )}
