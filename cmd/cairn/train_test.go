@@ -108,7 +108,7 @@ func TestTrainCommand(t *testing.T) {
 	require.Equal(t, 2, exitCode(err))
 	_, err = run(t, "train", "titanic", "--data", csv, "--model", "residual", "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 2, exitCode(err))
-	require.ErrorContains(t, err, `model "residual": expected one of [gbdt logistic mlp rf]`)
+	require.ErrorContains(t, err, `model "residual": expected one of [ensemble gbdt logistic mlp rf]`)
 	_, err = run(t, "train", "titanic", "--data", csv, "--model", "gbdt", "--tree-lr", "3", "--tracking-uri", url, "--data-dir", work)
 	require.Equal(t, 2, exitCode(err))
 	require.ErrorContains(t, err, "tree learning rate 3: expected a number in (0, 1]")
