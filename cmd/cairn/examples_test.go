@@ -10,7 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-mlops/cairn/internal/pipeline/spec"
 	"github.com/cairn-mlops/cairn/internal/registry"
+	"github.com/cairn-mlops/cairn/internal/steps"
 	"github.com/cairn-mlops/cairn/internal/store/meta"
 )
 
@@ -35,9 +37,12 @@ func TestExamplePipelines(t *testing.T) {
 		model  string
 	}{
 		{"fingers", []string{"synthetic_images=48", "size=16", "epochs=1"}, "fingers"},
+		// Every choice the run form offers must run: the scheduler's enum.
+		{"fingers", []string{"synthetic_images=48", "size=16", "epochs=2", "scheduler=median"}, "fingers"},
+		{"fingers", []string{"synthetic_images=48", "size=16", "epochs=1", "scheduler=fifo"}, "fingers"},
 		{"titanic", []string{"synthetic_rows=300", "epochs=30", "cv=2", "min_accuracy=0"}, "titanic"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(strings.Join(append([]string{tc.name}, tc.params...), " "), func(t *testing.T) {
 			dir := t.TempDir()
 			args := []string{"run", filepath.Join("..", "..", "examples", tc.name, "pipeline.yaml"), "--data", dir, "--json", "--log-level", "warn"}
 			for _, p := range tc.params {
@@ -157,4 +162,20 @@ func TestTitanicGateHoldsBackAWeakChampion(t *testing.T) {
 	defer db.Close()
 	_, err = registry.NewService(db, db).Resolve(context.Background(), "models:/titanic@champion")
 	require.Error(t, err, "no champion registered")
+}
+
+// TestExampleEnumsAreCovered keeps TestExamplePipelines honest: each choice
+// a reference pipeline's params offer is one it runs.
+func TestExampleEnumsAreCovered(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "fingers", "pipeline.yaml"))
+	require.NoError(t, err)
+	plan, err := spec.Load("pipeline.yaml", src, steps.Default(), spec.Limits{})
+	require.NoError(t, err)
+	for _, p := range plan.Spec.Params {
+		if p.Name == "scheduler" {
+			require.Equal(t, []any{"asha", "median", "fifo"}, p.Enum, "add a TestExamplePipelines case for each choice")
+			return
+		}
+	}
+	t.Fatal("the fingers pipeline has no scheduler param")
 }

@@ -259,7 +259,8 @@ var (
 	specFields      = []string{"metric", "mode", "samples", "sampler", "scheduler", "max_concurrent", "max_failures", "resources", "space", "trial", "register"}
 	registerFields  = []string{"name", "alias"}
 	samplerFields   = []string{"type", "seed", "startup", "gamma", "candidates"}
-	schedulerFields = []string{"type", "max_t", "grace_period", "reduction_factor", "min_samples"}
+	schedulerFields = []string{"type", "max_t", "grace_period", "reduction_factor", "min_samples", "asha", "median"}
+	settingFields   = []string{"max_t", "grace_period", "reduction_factor", "min_samples"}
 	resourceFields  = []string{"cpu", "gpu", "memory"}
 )
 
@@ -305,6 +306,25 @@ func (d *decoder) spec(n *node) *Spec {
 					s.Scheduler.ReductionFactor = d.number(v, p)
 				case "min_samples":
 					s.Scheduler.MinSamples = d.integer(v, p)
+				case "asha", "median":
+					set := &SchedulerSettings{}
+					d.fields(v, p, settingFields, func(key string, v *node, p string) {
+						switch key {
+						case "max_t":
+							set.MaxT = d.integer(v, p)
+						case "grace_period":
+							set.GracePeriod = d.integer(v, p)
+						case "reduction_factor":
+							set.ReductionFactor = d.number(v, p)
+						case "min_samples":
+							set.MinSamples = d.integer(v, p)
+						}
+					})
+					if key == "asha" {
+						s.Scheduler.ASHA = set
+					} else {
+						s.Scheduler.Median = set
+					}
 				}
 			})
 		case "max_concurrent":

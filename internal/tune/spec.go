@@ -145,6 +145,56 @@ type SchedulerSpec struct {
 	// MinSamples is, for median, how many other trials must have reached a
 	// step before a trial can be stopped there (default 3).
 	MinSamples int `json:"min_samples,omitempty"`
+	// ASHA and Median hold settings for that scheduler only: they apply
+	// when Type chooses it and are ignored (but still checked) otherwise, so
+	// a pipeline can make the type a parameter and carry each scheduler's
+	// settings: {type: ${{ params.scheduler }}, asha: {max_t: 6}}.
+	ASHA   *SchedulerSettings `json:"asha,omitempty"`
+	Median *SchedulerSettings `json:"median,omitempty"`
+}
+
+// SchedulerSettings are the settings of one scheduler (see SchedulerSpec).
+type SchedulerSettings struct {
+	MaxT            int     `json:"max_t,omitempty"`
+	GracePeriod     int     `json:"grace_period,omitempty"`
+	ReductionFactor float64 `json:"reduction_factor,omitempty"`
+	MinSamples      int     `json:"min_samples,omitempty"`
+}
+
+// resolved is the scheduler with the chosen type's own settings merged in
+// and the per-type blocks dropped; conflicts names the settings given both
+// at the top and in the chosen type's block.
+func (sc SchedulerSpec) resolved() (out SchedulerSpec, conflicts []string) {
+	out = sc
+	out.ASHA, out.Median = nil, nil
+	var own *SchedulerSettings
+	switch sc.Type {
+	case ASHAScheduler:
+		own = sc.ASHA
+	case MedianScheduler:
+		own = sc.Median
+	}
+	if own == nil {
+		return out, nil
+	}
+	mergeInt := func(name string, top *int, v int) {
+		if v != 0 {
+			if *top != 0 && *top != v {
+				conflicts = append(conflicts, name)
+			}
+			*top = v
+		}
+	}
+	mergeInt("max_t", &out.MaxT, own.MaxT)
+	mergeInt("grace_period", &out.GracePeriod, own.GracePeriod)
+	mergeInt("min_samples", &out.MinSamples, own.MinSamples)
+	if own.ReductionFactor != 0 {
+		if out.ReductionFactor != 0 && out.ReductionFactor != own.ReductionFactor {
+			conflicts = append(conflicts, "reduction_factor")
+		}
+		out.ReductionFactor = own.ReductionFactor
+	}
+	return out, conflicts
 }
 
 // Resources is what a trial needs, or what a machine offers to a sweep.
@@ -177,6 +227,7 @@ func (s Spec) WithDefaults() Spec {
 			s.Sampler.Candidates = defaultCandidates
 		}
 	}
+	s.Scheduler, _ = s.Scheduler.resolved()
 	sc := &s.Scheduler
 	if sc.Type == "" {
 		sc.Type = FIFOScheduler
@@ -348,8 +399,32 @@ func (v *validator) spec(s *Spec, spaceBroken bool) {
 	}
 }
 
-func (v *validator) scheduler(sc SchedulerSpec) {
+func (v *validator) scheduler(given SchedulerSpec) {
 	const p = "scheduler"
+	// Each per-type block is checked as that scheduler's own settings,
+	// chosen or not, so a mistake shows before the type is switched to it.
+	for _, b := range []struct {
+		typ string
+		set *SchedulerSettings
+	}{{ASHAScheduler, given.ASHA}, {MedianScheduler, given.Median}} {
+		if b.set == nil {
+			continue
+		}
+		sub := &validator{lines: v.lines}
+		s := b.set
+		sub.scheduler(SchedulerSpec{Type: b.typ, MaxT: s.MaxT, GracePeriod: s.GracePeriod, ReductionFactor: s.ReductionFactor, MinSamples: s.MinSamples})
+		for _, pr := range sub.problems {
+			if !strings.HasPrefix(pr.Path, p) {
+				v.problems = append(v.problems, pr)
+				continue
+			}
+			v.addf(p+"."+b.typ+strings.TrimPrefix(pr.Path, p), "%s", pr.Msg)
+		}
+	}
+	sc, conflicts := given.resolved()
+	for _, c := range conflicts {
+		v.addf(p+"."+c, "is given both here and under %s.%s: give it once", p, sc.Type)
+	}
 	switch sc.Type {
 	case "", FIFOScheduler:
 		if sc != (SchedulerSpec{Type: sc.Type}) {

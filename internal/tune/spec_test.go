@@ -336,3 +336,39 @@ func TestSpecEmbedsInAStepsInputs(t *testing.T) {
 	dec.DisallowUnknownFields()
 	require.ErrorContains(t, dec.Decode(&step), `unknown field "metrc"`)
 }
+
+// Per-scheduler blocks let the type be a parameter: the chosen type's block
+// applies, the others are ignored but still checked, and a setting given
+// twice is refused.
+func TestSchedulerPerTypeSettings(t *testing.T) {
+	base := "metric: m\nmode: max\nspace: {lr: {grid: [1, 2]}}\nscheduler:\n  type: %s\n  asha: {max_t: 6, grace_period: 1, reduction_factor: 2}\n  median: {grace_period: 2, min_samples: 2}\n"
+	for typ, want := range map[string]tune.SchedulerSpec{
+		"asha":   {Type: "asha", MaxT: 6, GracePeriod: 1, ReductionFactor: 2},
+		"median": {Type: "median", GracePeriod: 2, MinSamples: 2},
+		"fifo":   {Type: "fifo"},
+	} {
+		s, err := tune.ParseSpec([]byte(strings.ReplaceAll(base, "%s", typ)))
+		require.NoError(t, err, typ)
+		require.NoError(t, s.Validate(), typ)
+		require.Equal(t, want, s.WithDefaults().Scheduler, typ)
+		_, err = tune.NewScheduler(s)
+		require.NoError(t, err, typ)
+	}
+	// The same through JSON, as a pipeline step's inputs arrive.
+	var js tune.Spec
+	require.NoError(t, json.Unmarshal([]byte(`{"metric": "m", "mode": "max", "space": {"lr": {"grid": [1]}},
+		"scheduler": {"type": "fifo", "asha": {"max_t": 6}, "median": {"grace_period": 1}}}`), &js))
+	require.NoError(t, js.Validate())
+
+	for src, msg := range map[string]string{
+		"scheduler: {type: fifo, median: {max_t: 3}}":                "scheduler.median: max_t and reduction_factor apply to the asha scheduler only",
+		"scheduler: {type: asha, max_t: 5, asha: {max_t: 6}}":        "scheduler.max_t: is given both here and under scheduler.asha",
+		"scheduler: {type: fifo, asha: {reduction_factor: 0.5}}":     "scheduler.asha.reduction_factor: must be above 1",
+		"scheduler: {type: asha, asha: {max_t: 2, grace_period: 3}}": "grace_period: 3 must not exceed max_t 2",
+		"scheduler: {type: fifo, asha: {beta: 1}}":                   `scheduler.asha: unknown field "beta"`,
+	} {
+		_, err := tune.ParseSpec([]byte("metric: m\nmode: max\nspace: {lr: {grid: [1]}}\n" + src + "\n"))
+		require.Error(t, err, src)
+		require.ErrorContains(t, err, msg, src)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,6 +49,10 @@ func (p *Plan) ResolveParams(given map[string]any) (Params, error) {
 		c, err := coerce(d.Type, v)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("parameter %q %v", d.Name, err))
+			continue
+		}
+		if d.Enum != nil && !slices.Contains(d.Enum, c) {
+			problems = append(problems, fmt.Sprintf("parameter %q is %s: expected one of %s", d.Name, quoteValue(c), enumList(d.Enum)))
 			continue
 		}
 		out[d.Name] = c

@@ -54,7 +54,10 @@ type Param struct {
 	Type        ParamType
 	Default     any // nil when the parameter is required
 	Description string
-	Line        int
+	// Enum, when set, lists the only values the parameter takes (of its
+	// type; not for bool or list params): a form offers them as a choice.
+	Enum []any
+	Line int
 }
 
 // Task is one node of the pipeline graph: a built-in step (Uses) or a shell
@@ -375,7 +378,7 @@ func (d *decoder) params(n *yaml.Node, s *Spec) {
 		where := fmt.Sprintf("param %q", p.Name)
 		if v.Kind == yaml.MappingNode {
 			var def *yaml.Node
-			d.fields(v, where, []string{"type", "default", "description"}, func(key string, v *yaml.Node) {
+			d.fields(v, where, []string{"type", "default", "description", "enum"}, func(key string, v *yaml.Node) {
 				switch key {
 				case "type":
 					p.Type = ParamType(d.str(v, where+" type"))
@@ -383,6 +386,14 @@ func (d *decoder) params(n *yaml.Node, s *Spec) {
 					def = v
 				case "description":
 					p.Description = d.str(v, where+" description")
+				case "enum":
+					if v.Kind != yaml.SequenceNode || len(v.Content) == 0 {
+						d.addf(v.Line, "%s: enum must be a non-empty list of the values it may take, got %s", where, describe(v))
+						return
+					}
+					for _, e := range v.Content {
+						p.Enum = append(p.Enum, d.value(e, where+" enum"))
+					}
 				}
 			})
 			if def != nil {

@@ -185,3 +185,38 @@ func TestResolveParams(t *testing.T) {
 		require.Equal(t, want, p["epochs"], "%v", v)
 	}
 }
+
+// A param with an enum takes only its listed values; a spec whose enum
+// cannot work is refused, naming the param.
+func TestParamEnum(t *testing.T) {
+	src := `name: e
+params:
+  scheduler: {type: string, enum: [asha, median, fifo], default: asha}
+  size: {type: int, enum: [32, 64], default: 32}
+tasks:
+  a: {run: "echo ${{ params.scheduler }} ${{ params.size }}"}
+`
+	plan, err := spec.Load("e.yaml", []byte(src), steps.Default(), spec.Limits{})
+	require.NoError(t, err)
+	for _, s := range []string{"asha", "median", "fifo"} {
+		p, err := plan.ResolveParams(map[string]any{"scheduler": s, "size": "64"})
+		require.NoError(t, err, s)
+		require.Equal(t, spec.Params{"scheduler": s, "size": int64(64)}, p)
+	}
+	_, err = plan.ResolveParams(map[string]any{"scheduler": "pbt", "size": 48.0})
+	require.Equal(t, errs.Invalid, errs.KindOf(err))
+	require.ErrorContains(t, err, `parameter "scheduler" is "pbt": expected one of "asha", "median", "fifo"`)
+	require.ErrorContains(t, err, `parameter "size" is 48: expected one of 32, 64`)
+
+	for body, want := range map[string]string{
+		`{type: bool, enum: [true], default: true}`: `param "x": enum applies to string, int and float params, not bool`,
+		`{type: string, enum: [a, b], default: c}`:  `param "x": default "c" is not one of its enum "a", "b"`,
+		`{type: string, enum: [a, a]}`:              `param "x": enum lists "a" twice`,
+		`{type: int, enum: [1, two]}`:               `param "x": enum value 2 ("two") is not of type int`,
+		`{type: string, enum: []}`:                  `param "x": enum must be a non-empty list`,
+		`{type: string, enum: solo}`:                `param "x": enum must be a non-empty list`,
+	} {
+		_, err := spec.Load("e.yaml", []byte("name: e\nparams:\n  x: "+body+"\ntasks:\n  a: {run: echo}\n"), steps.Default(), spec.Limits{})
+		require.ErrorContains(t, err, want, body)
+	}
+}

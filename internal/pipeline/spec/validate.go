@@ -254,6 +254,7 @@ func (v *validator) run() {
 				v.addf(p.Line, "param %q: default %v", p.Name, err)
 			}
 		}
+		v.paramEnum(p)
 	}
 	if len(s.Tasks) == 0 {
 		v.addf(s.lines["tasks"], "a pipeline needs at least one task")
@@ -847,6 +848,46 @@ func listOrNone(l []string) string {
 		return "none"
 	}
 	return strings.Join(l, ", ")
+}
+
+// paramEnum checks a param's enum: scalar values of its type, each once,
+// holding the default.
+func (v *validator) paramEnum(p *Param) {
+	if p.Enum == nil {
+		return
+	}
+	if p.Type == Bool || p.Type == List {
+		v.addf(p.Line, "param %q: enum applies to string, int and float params, not %s", p.Name, p.Type)
+		return
+	}
+	var seen []any
+	for i, e := range p.Enum {
+		c, err := coerce(p.Type, e)
+		if err != nil || e == nil {
+			v.addf(p.Line, "param %q: enum value %d (%s) is not of type %s", p.Name, i+1, quoteValue(e), p.Type)
+			return
+		}
+		if slices.Contains(seen, c) {
+			v.addf(p.Line, "param %q: enum lists %s twice", p.Name, quoteValue(c))
+			return
+		}
+		seen = append(seen, c)
+		p.Enum[i] = c
+	}
+	if p.Default != nil {
+		if d, err := coerce(p.Type, p.Default); err == nil && !slices.Contains(seen, d) {
+			v.addf(p.Line, "param %q: default %s is not one of its enum %s", p.Name, quoteValue(d), enumList(seen))
+		}
+	}
+}
+
+// enumList renders enum values for a message: "asha", "median", "fifo".
+func enumList(vals []any) string {
+	parts := make([]string, len(vals))
+	for i, x := range vals {
+		parts[i] = quoteValue(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // coerce converts a value (from YAML, JSON or a -p flag string) to a param type.

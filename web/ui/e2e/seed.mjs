@@ -11,6 +11,7 @@ params:
   models: [small, wide]
   marker: {type: string, default: ""}
   pause: {type: float, default: 0}
+  tone: {type: string, enum: [plain, loud], default: plain, description: "how report prints"}
 tasks:
   prepare:
     run: echo "preparing ${'$'}{{ params.repeat }} epochs"; echo "rows=100" >> "$CAIRN_OUTPUTS"
@@ -23,7 +24,7 @@ tasks:
     needs: [train]
     run: |
       if [ -n "${'$'}{{ params.marker }}" ] && [ ! -f "${'$'}{{ params.marker }}" ]; then echo "marker ${'$'}{{ params.marker }} is missing"; exit 3; fi
-      echo "${'$'}{{ params.message }}"
+      echo "${'$'}{{ params.message }} (${'$'}{{ params.tone }})"
 `;
 
 const models = ['small', 'wide', 'deep', 'residual'];

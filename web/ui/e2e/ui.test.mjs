@@ -236,6 +236,9 @@ describe('pipelines', () => {
     await form.locator('input[name="repeat"]').fill('2');
     await form.locator('input[name="models"]').fill('small, wide, deep');
     await form.locator('input[name="marker"]').fill(marker);
+    // An enum param is a choice list of exactly its values.
+    assert.deepEqual(await form.locator('select[name="tone"] option').allInnerTexts(), ['plain', 'loud']);
+    await form.locator('select[name="tone"]').selectOption('loud');
     await shot(page, '12-pipeline-form');
     await form.getByRole('button', { name: 'Run pipeline' }).click();
     await page.waitForURL(/\/pipeline-runs\//);
@@ -259,6 +262,7 @@ describe('pipelines', () => {
     assert.equal(await again.locator('input[name="repeat"]').inputValue(), '2');
     assert.equal(await again.locator('input[name="models"]').inputValue(), 'small, wide, deep');
     assert.equal(await again.locator('input[name="marker"]').inputValue(), marker);
+    assert.equal(await again.locator('select[name="tone"]').inputValue(), 'loud');
     await shot(page, '13b-run-again');
     await page.close();
 

@@ -51,6 +51,17 @@ tasks:
     expect(coerce(p('string', 'x'), '')).toEqual({ value: '' });
   });
 
+  test("the fingers example's scheduler is a choice of three; coerce holds to it", () => {
+    const spec = parseSpec(readFileSync(resolve(process.cwd(), '../../examples/fingers/pipeline.yaml'), 'utf8'));
+    const p = spec.params.find((x) => x.name === 'scheduler')!;
+    expect(p).toMatchObject({ type: 'string', default: 'asha', enum: ['asha', 'median', 'fifo'] });
+    expect(coerce(p, 'fifo')).toEqual({ value: 'fifo' });
+    expect(coerce(p, 'pbt').error).toBe('expected one of asha, median, fifo, got "pbt"');
+    const sizes = parseSpec('params:\n  size: {type: int, enum: [32, 64], default: 32}\ntasks: {a: {run: x}}\n').params[0];
+    expect(sizes.enum).toEqual(['32', '64']);
+    expect(coerce(sizes, '64')).toEqual({ value: 64 });
+  });
+
   test('YAML that does not parse throws', () => {
     expect(() => parseSpec('name: [')).toThrow();
   });

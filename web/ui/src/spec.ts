@@ -9,6 +9,8 @@ export interface SpecParam {
   type: ParamType;
   default?: unknown; // undefined: required
   description?: string;
+  /** The only values the param takes, as the form shows them (a choice list). */
+  enum?: string[];
 }
 export interface SpecTask {
   name: string;
@@ -60,6 +62,7 @@ export function parseSpec(source: string): Spec {
         type: types.includes(t) ? t : def === undefined ? 'string' : typeOf(def),
         default: norm(def),
         description: typeof m.description === 'string' ? m.description : undefined,
+        enum: Array.isArray(m.enum) && m.enum.length > 0 ? m.enum.map((x) => String(norm(x))) : undefined,
       });
     } else {
       params.push({ name, type: typeOf(raw), default: norm(raw) });
@@ -106,9 +109,10 @@ export function coerce(p: SpecParam, v: string | boolean): { value?: unknown; er
   const s = String(v).trim();
   if (s === '') {
     if (p.default === undefined) return { error: 'required' };
-    if (p.type === 'string') return { value: '' };
+    if (p.type === 'string' && !p.enum) return { value: '' };
     return { omit: true }; // the default applies
   }
+  if (p.enum && !p.enum.includes(s)) return { error: `expected one of ${p.enum.join(', ')}, got "${s}"` };
   switch (p.type) {
     case 'int':
       return /^[-+]?\d+$/.test(s) ? { value: Number(s) } : { error: `expected a whole number, got "${s}"` };

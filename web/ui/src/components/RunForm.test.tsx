@@ -59,6 +59,20 @@ describe('run form', () => {
     expect(value('data').value).toBe('');
   });
 
+  test('an enum param is a choice list of its values', async () => {
+    const calls = mockFetch({ 'POST /api/2.0/cairn/pipelines/runs/submit': () => [200, { run: { run_id: 'p3', pipeline: 'e', phase: 'Pending', params: {}, creation_time: 1 } }] });
+    const e = parseSpec('name: e\nparams:\n  scheduler: {type: string, enum: [asha, median, fifo], default: asha}\ntasks: {a: {run: x}}\n');
+    const started = vi.fn();
+    const { container } = render(<RunForm pipeline="e" params={e.params} onStarted={started} />);
+    const sel = container.querySelector('select[name="scheduler"]') as HTMLSelectElement;
+    expect([...sel.options].map((o) => o.value)).toEqual(['asha', 'median', 'fifo']);
+    expect(sel.value).toBe('asha');
+    fireEvent.change(sel, { target: { value: 'fifo' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Run pipeline' }));
+    await waitFor(() => expect(started).toHaveBeenCalled());
+    expect(calls[0].body).toEqual({ pipeline: 'e', params: { scheduler: 'fifo' } });
+  });
+
   test('a server refusal is shown', async () => {
     mockFetch({ 'POST /api/2.0/cairn/pipelines/runs/submit': () => [400, { error_code: 'INVALID_PARAMETER_VALUE', message: 'pipeline demo: parameter "lr" expected a float' }] });
     const { container } = render(<RunForm pipeline="demo" params={spec.params} onStarted={() => undefined} />);

@@ -75,7 +75,16 @@ export function RunForm({
                 {p.name} <span class="faint small mono">{p.type}</span>
                 {p.default === undefined && <span class="small" style={{ color: 'var(--danger)' }}> required</span>}
               </span>
-              {p.type === 'bool' ? (
+              {p.enum ? (
+                <select name={p.name} value={String(values[p.name] ?? '')} aria-invalid={!!errors[p.name]} onChange={(e) => set(p.name, e.currentTarget.value)}>
+                  {p.default === undefined && <option value="">choose…</option>}
+                  {p.enum.map((c) => (
+                    <option key={c} value={c}>
+                      {c}
+                    </option>
+                  ))}
+                </select>
+              ) : p.type === 'bool' ? (
                 <span class="row">
                   <input type="checkbox" name={p.name} checked={values[p.name] === true} onChange={(e) => set(p.name, e.currentTarget.checked)} />
                   <span class="muted small">{values[p.name] ? 'true' : 'false'}</span>
