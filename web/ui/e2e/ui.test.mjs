@@ -381,6 +381,80 @@ describe('playground', () => {
   });
 });
 
+describe('phones and tablets', () => {
+  // Every page at a phone's 390 px and a tablet's 820 px: nothing wider than
+  // the screen (no sideways scrolling of the page itself; wide tables scroll
+  // inside their panel), and the pipeline log keeps a readable width.
+  for (const [w, h] of [
+    [390, 844],
+    [820, 1180],
+  ]) {
+    test(`every page fits ${w} px`, async () => {
+      const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: w, height: h }, isMobile: w < 500, hasTouch: w < 500, colorScheme: 'light' });
+      await ctx.grantPermissions(['camera'], { origin: server.url });
+      const pages = [
+        ['experiments', '/experiments'],
+        ['runs', `/experiments/${seeded.fingers}`],
+        ['run', `/runs/${seeded.best.id}`],
+        ['run-charts', `/runs/${seeded.best.id}?tab=charts`],
+        ['run-artifacts', `/runs/${seeded.best.id}?tab=artifacts`],
+        ['compare', `/compare?runs=${seeded.runs.slice(0, 3).map((r) => r.id).join(',')}`],
+        ['pipelines', '/pipelines'],
+        ['pipeline', '/pipelines/e2e-demo'],
+        ['pipeline-run', `/pipeline-runs/${pipelineRun}`],
+        ['models', '/models'],
+        ['model', '/models/fingers'],
+        ['playground', '/playground'],
+      ];
+      if (serving?.titanic) pages.push(['playground-titanic', '/playground/titanic']);
+      if (serving?.fingers) pages.push(['playground-fingers', '/playground/fingers']);
+      for (const [name, path] of pages) {
+        const page = await open(path, ctx);
+        await page.waitForLoadState('networkidle');
+        await page.waitForTimeout(200);
+        const over = await page.evaluate(() => {
+          const wide = [];
+          for (const el of document.querySelectorAll('body *')) {
+            const r = el.getBoundingClientRect();
+            if (r.right > window.innerWidth + 1 && getComputedStyle(el).position !== 'fixed') {
+              let p = el.parentElement, clipped = false;
+              while (p) {
+                const o = getComputedStyle(p).overflowX;
+                if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
+                p = p.parentElement;
+              }
+              if (!clipped) wide.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} ends at ${Math.round(r.right)}`);
+            }
+          }
+          return { scroll: document.documentElement.scrollWidth - window.innerWidth, wide: wide.slice(0, 5) };
+        });
+        assert.ok(over.scroll <= 1, `${path} at ${w}px is ${over.scroll}px too wide: ${over.wide.join('; ')}`);
+        if (name === 'playground-fingers' && w < 500) {
+          // A phone: an input that opens the camera app, and the back camera by default, with a switch.
+          assert.equal(await page.getByTestId('capture').getAttribute('capture'), 'environment');
+          await page.getByTestId('camera-toggle').click();
+          const sw = page.getByTestId('switch-camera');
+          await sw.waitFor();
+          assert.equal(await sw.getAttribute('data-facing'), 'environment');
+          await sw.click();
+          assert.equal(await sw.getAttribute('data-facing'), 'user');
+          await page.waitForFunction(() => !document.querySelector('[data-testid="snap"]')?.disabled);
+        }
+        if (name === 'pipeline-run') {
+          await page.locator('.dag .node').first().click();
+          const logs = page.getByTestId('logs');
+          await logs.waitFor();
+          assert.ok((await logs.boundingBox()).width >= Math.min(300, w - 40), `the log is ${(await logs.boundingBox()).width}px wide at ${w}px`);
+        }
+        await shot(page, `30-${w}-${name}`);
+        await page.close();
+      }
+      await ctx.close();
+      clean();
+    });
+  }
+});
+
 describe('look', () => {
   test('dark mode and a narrow laptop', async () => {
     const dark = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 760 }, colorScheme: 'dark' });

@@ -123,7 +123,7 @@ export function PipelineRun({ id }: { id: string }) {
         </div>
         <Dag graph={graph} selected={selected} onSelect={(n) => setQuery({ task: n })} />
       </div>
-      <div class="grid" style={{ gridTemplateColumns: 'minmax(0, 2fr) minmax(280px, 1fr)', marginTop: '16px' }}>
+      <div class="grid log-details" style={{ marginTop: '16px' }}>
         <div class="panel">
           <div class="panel-head">
             <h2>

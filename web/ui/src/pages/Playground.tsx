@@ -324,6 +324,23 @@ function ImagePlay({ d }: { d: Deployment }) {
                   e.currentTarget.value = '';
                 }}
               />
+              {/* A phone opens its camera app straight away for an input with capture. */}
+              {touchScreen() && (
+                <label class="button small" onClick={(e) => e.stopPropagation()} data-testid="capture-label">
+                  Take a photo with the phone's camera
+                  <input
+                    type="file"
+                    accept="image/*"
+                    capture="environment"
+                    style={{ display: 'none' }}
+                    data-testid="capture"
+                    onChange={(e) => {
+                      takeFile(e.currentTarget.files?.[0]);
+                      e.currentTarget.value = '';
+                    }}
+                  />
+                </label>
+              )}
             </div>
           )}
         </div>
@@ -401,17 +418,23 @@ function ImageResult({ r, classes }: { r: ImagePrediction; classes?: string[] })
   );
 }
 
+/** touchScreen tells a phone or tablet (a coarse pointer) from a desktop. */
+export const touchScreen = () => typeof window.matchMedia === 'function' && window.matchMedia('(pointer: coarse)').matches;
+
 function Camera({ onPhoto, onError }: { onPhoto: (img: string) => void; onError: (msg: string) => void }) {
   const video = useRef<HTMLVideoElement>(null);
   const [ready, setReady] = useState(false);
+  // On a phone the back camera is the one pointed at a hand; a laptop has the front one.
+  const [facing, setFacing] = useState<'user' | 'environment'>(() => (touchScreen() ? 'environment' : 'user'));
   useEffect(() => {
     let stream: MediaStream | null = null;
     let stopped = false;
+    setReady(false);
     if (!navigator.mediaDevices?.getUserMedia) {
       onError(cameraError(new Error('this browser has no camera access (navigator.mediaDevices)')));
       return;
     }
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false }).then(
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: facing, width: { ideal: 640 }, height: { ideal: 480 } }, audio: false }).then(
       (s) => {
         if (stopped) {
           s.getTracks().forEach((t) => t.stop());
@@ -432,7 +455,7 @@ function Camera({ onPhoto, onError }: { onPhoto: (img: string) => void; onError:
       stopped = true;
       stream?.getTracks().forEach((t) => t.stop());
     };
-  }, []);
+  }, [facing]);
   const snap = () => {
     const v = video.current;
     if (!v || !v.videoWidth) return;
@@ -445,9 +468,14 @@ function Camera({ onPhoto, onError }: { onPhoto: (img: string) => void; onError:
   return (
     <div class="drop" style={{ cursor: 'default' }}>
       <video ref={video} autoplay playsInline muted data-testid="video" />
-      <button class="primary" onClick={snap} disabled={!ready} data-testid="snap">
-        {ready ? 'Take the photo' : 'Starting the camera…'}
-      </button>
+      <div class="row">
+        <button class="primary" onClick={snap} disabled={!ready} data-testid="snap">
+          {ready ? 'Take the photo' : 'Starting the camera…'}
+        </button>
+        <button class="ghost" onClick={() => setFacing(facing === 'user' ? 'environment' : 'user')} data-testid="switch-camera" data-facing={facing}>
+          {facing === 'user' ? 'Use the back camera' : 'Use the front camera'}
+        </button>
+      </div>
     </div>
   );
 }
