@@ -131,6 +131,22 @@ export async function seedTracking(url) {
     await a.put(`/api/2.0/mlflow-artifacts/artifacts${root}/evaluation/importance.json`, new TextEncoder().encode(JSON.stringify(importance)));
   }
 
+  // Two sweeps whose trials share names: each trial a child of its sweep's run.
+  const { experiment_id: sweeps } = await a.mlflow('experiments/create', { name: 'sweeps' });
+  const sweepRuns = [];
+  for (const [k, sweep] of ['sweep-a', 'sweep-b'].entries()) {
+    const start = t0 + 5 * 3600_000 + k * 60_000;
+    const parent = await createRun(a, sweeps, sweep, start, [{ key: 'sampler', value: 'grid' }]);
+    for (const [j, lr] of ['0.002', '0.0005'].entries()) {
+      const id = await createRun(a, sweeps, `t00${j} lr=${lr} model=small`, start + 1000 + j, [{ key: 'lr', value: lr }, ...Array.from({ length: 8 }, (_, q) => ({ key: `setting_${q}`, value: 'x'.repeat(12) }))], [
+        { key: 'mlflow.parentRunId', value: parent },
+      ]);
+      await finish(a, id, start + 5000);
+    }
+    await finish(a, parent, start + 6000);
+    sweepRuns.push(parent);
+  }
+
   // Registry: fingers with three versions (the last three runs), aliases.
   await a.mlflow('registered-models/create', { name: 'fingers', description: 'Counts raised fingers in a 32x32 grayscale photo.' });
   const top = runs.slice(-3);
@@ -140,7 +156,7 @@ export async function seedTracking(url) {
   }
   await a.mlflow('registered-models/alias', { name: 'fingers', alias: 'champion', version: '3' });
   await a.mlflow('registered-models/alias', { name: 'fingers', alias: 'challenger', version: '2' });
-  return { fingers, titanic, runs, best, titanicBest };
+  return { fingers, titanic, runs, best, titanicBest, sweeps, sweepRuns };
 }
 
 /** waitPipelineRun polls a pipeline run until it is done (or the timeout). */

@@ -192,6 +192,41 @@ describe('experiments and runs', () => {
     clean();
   });
 
+  test('child runs nest under their parent; the run column stays pinned', async () => {
+    const page = await open(`/experiments/${seeded.sweeps}`);
+    await page.locator('[data-state="ready"]').waitFor();
+    assert.equal(await page.locator('.vrow').count(), 2, 'two sweeps, their trials folded');
+    assert.match(await page.getByTestId('run-count').innerText(), /6 runs, 4 of them nested under a parent/);
+    await page.getByRole('button', { name: /Show the 2 child runs of sweep-a/ }).click();
+    assert.equal(await page.locator('.vrow').count(), 4);
+    assert.equal(await page.locator('.vrow [data-depth="1"]').count(), 2);
+    // The trials follow their sweep, indented.
+    const order = await page.locator('.vrow').evaluateAll((rows) =>
+      rows.sort((x, y) => parseFloat(x.style.top) - parseFloat(y.style.top)).map((r) => `${r.querySelector('[data-depth]').dataset.depth}:${r.querySelector('.nest a').textContent}`),
+    );
+    assert.deepEqual(order, ['0:sweep-b', '0:sweep-a', '1:t001 lr=0.0005 model=small', '1:t000 lr=0.002 model=small']); // newest first, as the server sorts
+    await page.getByTestId('expand-all').click(); // one is open: collapse all
+    assert.equal(await page.locator('.vrow').count(), 2);
+    await page.getByTestId('expand-all').click();
+    assert.equal(await page.locator('.vrow').count(), 6);
+    await shot(page, '07b-nested-runs');
+    await page.close();
+    // On a narrow screen, scrolled sideways, the run names stay in view.
+    const narrow = await browser.newContext({ baseURL: server.url, viewport: { width: 600, height: 800 } });
+    const p2 = await open(`/experiments/${seeded.sweeps}`, narrow);
+    await p2.locator('[data-state="ready"]').waitFor();
+    const table = p2.getByTestId('runs-table');
+    const before = await p2.locator('.vrow .cell.pinned').nth(1).boundingBox();
+    await table.evaluate((el) => (el.scrollLeft = 400));
+    await p2.waitForTimeout(100);
+    assert.ok(await table.evaluate((el) => el.scrollLeft > 0), 'the table is wide enough to scroll');
+    const after = await p2.locator('.vrow .cell.pinned').nth(1).boundingBox();
+    assert.ok(Math.abs(after.x - before.x) < 2, `the name column moved from ${before.x} to ${after.x}`);
+    await shot(p2, '07c-pinned-run-column');
+    await narrow.close();
+    clean();
+  });
+
   test('empty experiment says what to do', async () => {
     const { experiment } = await api(server.url).mlflow('experiments/get-by-name?experiment_name=empty');
     const p = await open(`/experiments/${experiment.experiment_id}`);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { Run } from './api';
-import { collectKeys, defaultColumns, metric, orderBy, parseSort, quoteKey, runName, sortParam } from './runs';
+import { collectKeys, defaultColumns, metric, nestRuns, orderBy, parseSort, quoteKey, runName, sortParam } from './runs';
 
 const run = (id: string, metrics: Record<string, number | string>, params: Record<string, string>, tags: Record<string, string> = {}): Run => ({
   info: { run_id: id, experiment_id: '1', status: 'FINISHED' },
@@ -55,5 +55,15 @@ describe('runs table helpers', () => {
     expect(metric(r, 'c')).toBe(2);
     expect(metric(r, 'missing')).toBeUndefined();
     expect(runName(r)).toBe('01234567');
+  });
+
+  test('nestRuns puts children under their loaded parent, collapsed until expanded', () => {
+    const child = (id: string, parent: string) => run(id, {}, {}, { 'mlflow.parentRunId': parent });
+    const runs = [run('a', {}, {}), child('a1', 'a'), run('b', {}, {}), child('a2', 'a'), child('a1x', 'a1'), child('orphan', 'gone'), child('l1', 'l2'), child('l2', 'l1')];
+    const ids = (e: Set<string>) => nestRuns(runs, e).map((r) => `${'  '.repeat(r.depth)}${r.run.info.run_id}${r.children ? `(${r.children})` : ''}`);
+    // A parent not loaded leaves the child at the top; a cycle of parents nests neither.
+    expect(ids(new Set())).toEqual(['a(2)', 'b', 'orphan', 'l1', 'l2']);
+    expect(ids(new Set(['a']))).toEqual(['a(2)', '  a1(1)', '  a2', 'b', 'orphan', 'l1', 'l2']);
+    expect(ids(new Set(['a', 'a1', 'l2']))).toEqual(['a(2)', '  a1(1)', '    a1x', '  a2', 'b', 'orphan', 'l1', 'l2']);
   });
 });

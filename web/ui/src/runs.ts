@@ -84,3 +84,55 @@ export const tag = (run: Run, key: string) => run.data.tags?.find((x) => x.key =
 
 /** runName is the run's name, or its short ID. */
 export const runName = (run: Run) => run.info.run_name || tag(run, 'mlflow.runName') || run.info.run_id.slice(0, 8);
+
+/** A row of the nested runs table: a run, how deep it sits, and its loaded children. */
+export interface NestedRow {
+  run: Run;
+  depth: number;
+  children: number;
+}
+
+export const parentOf = (run: Run) => tag(run, 'mlflow.parentRunId');
+
+/**
+ * nestRuns orders loaded runs as a tree, as MLflow's table does: each run
+ * whose parent (mlflow.parentRunId) is loaded follows that parent, one
+ * level deeper, and shows only when the parent is expanded; the rest keep
+ * the server's order at the top level. Cycles (a corrupt tag) end at the
+ * top level too. Runs in a page that arrive later join their parent.
+ */
+export function nestRuns(runs: Run[], expanded: Set<string>): NestedRow[] {
+  const byId = new Map(runs.map((r) => [r.info.run_id, r]));
+  const kids = new Map<string, Run[]>();
+  const roots: Run[] = [];
+  for (const r of runs) {
+    const p = parentOf(r);
+    if (p && p !== r.info.run_id && byId.has(p) && !isAncestor(r.info.run_id, p, byId)) {
+      const list = kids.get(p);
+      if (list) list.push(r);
+      else kids.set(p, [r]);
+    } else {
+      roots.push(r);
+    }
+  }
+  const out: NestedRow[] = [];
+  const walk = (r: Run, depth: number) => {
+    const ch = kids.get(r.info.run_id) ?? [];
+    out.push({ run: r, depth, children: ch.length });
+    if (ch.length > 0 && expanded.has(r.info.run_id)) for (const c of ch) walk(c, depth + 1);
+  };
+  for (const r of roots) walk(r, 0);
+  return out;
+}
+
+/** isAncestor reports whether id is among p's ancestors (so nesting id under p would loop). */
+function isAncestor(id: string, p: string, byId: Map<string, Run>): boolean {
+  const seen = new Set<string>();
+  for (let cur: string | undefined = p; cur && !seen.has(cur); ) {
+    if (cur === id) return true;
+    seen.add(cur);
+    const r = byId.get(cur);
+    cur = r ? parentOf(r) : undefined;
+  }
+  return false;
+}

@@ -10,6 +10,8 @@ export interface Column {
   width: number;
   num?: boolean;
   sortable?: boolean;
+  /** Pinned columns (the first ones) stay in view when the table scrolls sideways. */
+  pinned?: boolean;
 }
 
 export interface VirtualTableProps {
@@ -69,12 +71,21 @@ export function VirtualTable(p: VirtualTableProps) {
   }, [nearEnd, p.rowCount]);
 
   const width = p.columns.reduce((w, c) => w + c.width, 0);
+  // A pinned column sticks at the sum of the pinned widths before it.
+  const lefts: (number | undefined)[] = [];
+  let pinnedWidth = 0;
+  for (const c of p.columns) {
+    lefts.push(c.pinned ? pinnedWidth : undefined);
+    if (c.pinned) pinnedWidth += c.width;
+  }
+  const cellStyle = (c: Column, k: number) => (lefts[k] === undefined ? { width: `${c.width}px` } : { width: `${c.width}px`, left: `${lefts[k]}px` });
+  const cellClass = (c: Column) => 'cell' + (c.num ? ' num' : '') + (c.pinned ? ' pinned' : '');
   const rows = [];
   for (let i = first; i <= last; i++) {
     rows.push(
       <div key={p.rowKey(i)} class={'vrow ' + (p.rowClass?.(i) ?? '')} style={{ top: `${i * rowHeight}px`, height: `${rowHeight}px`, minWidth: `${width}px` }} role="row" aria-rowindex={i + 2}>
-        {p.columns.map((c) => (
-          <div key={c.id} class={'cell' + (c.num ? ' num' : '')} style={{ width: `${c.width}px` }} role="cell">
+        {p.columns.map((c, k) => (
+          <div key={c.id} class={cellClass(c)} style={cellStyle(c, k)} role="cell">
             {p.cell(i, c)}
           </div>
         ))}
@@ -84,13 +95,13 @@ export function VirtualTable(p: VirtualTableProps) {
   return (
     <div class="vtable" ref={box} onScroll={onScroll} role="table" aria-rowcount={p.rowCount + 1} style={{ height: p.height ?? `${p.rowCount * rowHeight + 40}px` }} data-testid="runs-table">
       <div class="vhead" role="row" style={{ minWidth: `${width}px` }}>
-        {p.columns.map((c) => {
+        {p.columns.map((c, k) => {
           const sorted = p.sort?.id === c.id;
           return (
             <div
               key={c.id}
-              class={'cell' + (c.num ? ' num' : '') + (c.sortable ? ' sortable' : '')}
-              style={{ width: `${c.width}px` }}
+              class={cellClass(c) + (c.sortable ? ' sortable' : '')}
+              style={cellStyle(c, k)}
               title={c.title ?? (c.sortable ? 'Sort' : undefined)}
               role="columnheader"
               aria-sort={sorted ? (p.sort!.desc ? 'descending' : 'ascending') : undefined}

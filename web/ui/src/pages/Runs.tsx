@@ -8,7 +8,7 @@ import { VirtualTable, type Column } from '../components/VirtualTable';
 import { fmtAgo, fmtDuration, fmtNumber, fmtTime } from '../format';
 import { useAsync, useLocalStorage, useTitle } from '../hooks';
 import { Link, navigate, path, setQuery, useLocation } from '../router';
-import { attributeColumns, collectKeys, defaultColumns, metric, orderBy, param, parseSort, runName, sortParam, tag, type ColumnId } from '../runs';
+import { attributeColumns, collectKeys, defaultColumns, metric, nestRuns, orderBy, param, parentOf, parseSort, runName, sortParam, tag, type ColumnId } from '../runs';
 
 export const FIRST_PAGE = 200;
 export const NEXT_PAGE = 1000;
@@ -117,12 +117,27 @@ export function Runs({ id }: { id: string }) {
     setSelected(s);
   };
 
-  const runs = pages.runs;
-  const columns: Column[] = [{ id: 'select', label: <SelectAll runs={runs} selected={selected} setSelected={setSelected} />, width: 40 }];
+  // Child runs (mlflow.parentRunId) sit under their parent, collapsed until opened.
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
+  useEffect(() => setExpanded(new Set()), [id]);
+  const nested = useMemo(() => nestRuns(pages.runs, expanded), [pages.runs, expanded]);
+  const tree = useMemo(() => {
+    const loaded = new Set(pages.runs.map((r) => r.info.run_id));
+    const parents = new Set(pages.runs.map(parentOf).filter((p): p is string => !!p && loaded.has(p)));
+    return { parents, topLevel: nestRuns(pages.runs, new Set()).length };
+  }, [pages.runs]);
+  const runs = nested.map((r) => r.run);
+  const toggleOpen = (runId: string) => {
+    const s = new Set(expanded);
+    if (s.has(runId)) s.delete(runId);
+    else s.add(runId);
+    setExpanded(s);
+  };
+  const columns: Column[] = [{ id: 'select', label: <SelectAll runs={runs} selected={selected} setSelected={setSelected} />, width: 40, pinned: true }];
   for (const cid of columnIds) {
     const a = attributeColumns.find((c) => c.id === cid);
     if (a) {
-      columns.push({ id: cid, label: a.label, width: cid === 'name' ? 230 : cid === 'start' ? 110 : 96, sortable: !!a.order });
+      columns.push({ id: cid, label: a.label, width: cid === 'name' ? 230 : cid === 'start' ? 110 : 96, sortable: !!a.order, pinned: cid === 'name' && columnIds[0] === 'name' });
     } else if (cid[1] === ':') {
       const kind = cid[0] === 'm' ? 'metric' : cid[0] === 'p' ? 'param' : 'tag';
       columns.push({
@@ -145,12 +160,25 @@ export function Runs({ id }: { id: string }) {
     switch (c.id) {
       case 'select':
         return <input type="checkbox" checked={selected.has(r.info.run_id)} onChange={() => toggle(r.info.run_id)} aria-label={'Select ' + runName(r)} />;
-      case 'name':
+      case 'name': {
+        const n = nested[i];
+        const open = expanded.has(r.info.run_id);
         return (
-          <Link href={path('runs', r.info.run_id)} title={r.info.run_id}>
-            {runName(r)}
-          </Link>
+          <span class="nest" style={{ paddingLeft: `${n.depth * 16}px` }} data-depth={n.depth}>
+            {n.children > 0 ? (
+              <button type="button" class="toggle" aria-expanded={open} aria-label={`${open ? 'Hide' : 'Show'} the ${n.children} child runs of ${runName(r)}`} onClick={() => toggleOpen(r.info.run_id)}>
+                {open ? '▾' : '▸'}
+              </button>
+            ) : (
+              n.depth > 0 && <span class="toggle" aria-hidden="true" />
+            )}
+            <Link href={path('runs', r.info.run_id)} title={r.info.run_id}>
+              {runName(r)}
+            </Link>
+            {n.children > 0 && <span class="count">{n.children}</span>}
+          </span>
         );
+      }
       case 'status':
         return <Status value={r.info.status} />;
       case 'start':
@@ -240,9 +268,15 @@ python -c "import mlflow; mlflow.set_experiment('${name}'); mlflow.start_run(); 
             />
             <div class="table-foot">
               <span data-testid="run-count">
-                {runs.length.toLocaleString('en-US')} run{runs.length === 1 ? '' : 's'}
+                {pages.runs.length.toLocaleString('en-US')} run{pages.runs.length === 1 ? '' : 's'}
+                {tree.parents.size > 0 && `, ${(pages.runs.length - tree.topLevel).toLocaleString('en-US')} of them nested under a parent`}
                 {pages.next ? ' loaded, more as you scroll' : ''}
               </span>
+              {tree.parents.size > 0 && (
+                <button class="small ghost" onClick={() => setExpanded(expanded.size > 0 ? new Set() : new Set(tree.parents))} data-testid="expand-all">
+                  {expanded.size > 0 ? 'Collapse all' : 'Expand all'}
+                </button>
+              )}
               {pages.loading && <span class="spinner" />}
               <span class="grow" />
               {selected.size > 0 && (
