@@ -155,6 +155,16 @@ describe('experiments and runs', () => {
     await page.locator('[data-metric="val_accuracy"] .u-over').hover();
     await page.waitForFunction(() => /^step \d+: 0\.\d+/.test(document.querySelector('[data-metric="val_accuracy"] [data-testid="readout"]')?.textContent ?? ''));
     await shot(page, '05-run-charts');
+    // A metric logged once is a row of one table, not a one-dot chart.
+    assert.match(await page.getByTestId('single-metrics').innerText(), /test_accuracy/);
+    assert.equal(await page.locator('[data-metric="test_accuracy"]').count(), 0);
+    // The x axis can count time instead of steps; smoothing redraws every chart.
+    await page.getByLabel('x axis').selectOption('relative');
+    await page.locator('[data-metric="val_loss"] [data-testid="chart"][data-x="seconds since the first value"] canvas').waitFor();
+    await page.getByLabel('smoothing').fill('0.6');
+    assert.equal(await page.getByTestId('smoothing').innerText(), '0.60');
+    await page.locator('[data-metric="val_loss"] canvas').waitFor();
+    await shot(page, '05b-run-charts-time-smoothed');
 
     await page.getByRole('tab', { name: 'Artifacts' }).click();
     await page.getByTestId('artifacts').waitFor();

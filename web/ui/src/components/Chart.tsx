@@ -60,7 +60,22 @@ function useThemeTick(): number {
   return tick;
 }
 
-export function Chart({ series, height = 230, log = false, xLabel = 'step', onCursor }: { series: Series[]; height?: number; log?: boolean; xLabel?: string; onCursor?: (step: number | null, values: (number | null)[]) => void }) {
+export function Chart({
+  series,
+  height = 230,
+  log = false,
+  time = false,
+  xLabel = 'step',
+  onCursor,
+}: {
+  series: Series[];
+  height?: number;
+  log?: boolean;
+  /** time: x holds Unix seconds, drawn as clock times. */
+  time?: boolean;
+  xLabel?: string;
+  onCursor?: (step: number | null, values: (number | null)[]) => void;
+}) {
   const cursorRef = useRef(onCursor);
   cursorRef.current = onCursor;
   const host = useRef<HTMLDivElement>(null);
@@ -72,11 +87,11 @@ export function Chart({ series, height = 230, log = false, xLabel = 'step', onCu
     if (!el) return;
     const axis = cssVar('--muted', '#666');
     const grid = cssVar('--border', '#ddd');
-    const positive = !log || series.every((s) => s.y.every((v) => !(v <= 0)));
+    // The caller leaves out what a log scale cannot draw (see forLog).
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
-      scales: { x: { time: false }, y: { distr: log && positive ? 3 : 1 } },
+      scales: { x: { time }, y: { distr: log ? 3 : 1 } },
       cursor: { drag: { x: true, y: false } },
       legend: { show: series.length > 1, live: true },
       hooks: {
@@ -90,11 +105,11 @@ export function Chart({ series, height = 230, log = false, xLabel = 'step', onCu
         ],
       },
       axes: [
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, incrs: stepIncrs, label: xLabel, labelSize: 18, labelFont: '12px system-ui', font: '11px system-ui' },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, incrs: xLabel === 'step' ? stepIncrs : undefined, label: xLabel, labelSize: 18, labelFont: '12px system-ui', font: '11px system-ui' },
         { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, font: '11px system-ui', values: (_u, vals) => vals.map((v) => fmtNumber(v)) },
       ],
       series: [
-        { label: xLabel, value: (_u, v) => (v == null ? '' : String(v)) },
+        { label: xLabel, value: (_u, v) => (v == null ? '' : time ? new Date(v * 1000).toLocaleTimeString('en-GB') : String(Math.round(v * 1000) / 1000)) },
         ...series.map((s) => ({
           label: s.label,
           stroke: s.color,
@@ -114,7 +129,7 @@ export function Chart({ series, height = 230, log = false, xLabel = 'step', onCu
       u.destroy();
       plot.current = null;
     };
-  }, [series, height, log, theme, xLabel]);
+  }, [series, height, log, time, theme, xLabel]);
 
-  return <div class="chart-host" ref={host} data-testid="chart" data-series={series.length} />;
+  return <div class="chart-host" ref={host} data-testid="chart" data-series={series.length} data-x={xLabel} />;
 }

@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { mlflow, type Run } from '../api';
 import { palette } from '../components/Chart';
-import { MetricChart } from '../components/MetricChart';
+import { ChartControls, defaultView, MetricChart, type ChartView } from '../components/MetricChart';
 import { Empty, ErrorBox, Loading } from '../components/ui';
 import { fmtNumber } from '../format';
 import { useAsync, useTitle } from '../hooks';
@@ -30,6 +30,7 @@ export function Compare() {
   const ids = all.slice(0, MAX_COMPARE);
   useTitle('Compare runs');
   const runs = useAsync((s) => Promise.all(ids.map((id) => mlflow.getRun(id, s).then((r) => r.run))), [ids.join(',')]);
+  const [view, setView] = useState<ChartView>(defaultView);
   const [onlyDiff, setOnlyDiff] = useState(false);
   const expName = useAsync(async () => (runs.data?.[0] ? mlflow.getExperiment(runs.data[0].info.experiment_id) : undefined), [runs.data?.[0]?.info.experiment_id]);
 
@@ -107,11 +108,14 @@ export function Compare() {
       {metricKeys.length === 0 ? (
         <p class="muted">These runs logged no metrics.</p>
       ) : (
-        <div class="grid charts">
-          {metricKeys.map((k) => (
-            <MetricChart key={k} metric={k} runs={rs.map((r, i) => ({ id: r.info.run_id, label: runName(r), color: color(i) }))} />
-          ))}
-        </div>
+        <>
+          <ChartControls view={view} onChange={setView} />
+          <div class="grid charts">
+            {metricKeys.map((k) => (
+              <MetricChart key={k} metric={k} view={view} runs={rs.map((r, i) => ({ id: r.info.run_id, label: runName(r), color: color(i) }))} />
+            ))}
+          </div>
+        </>
       )}
     </>
   );

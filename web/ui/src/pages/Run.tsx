@@ -1,8 +1,10 @@
 // One run: overview (params, metrics, tags, inputs), metric charts, artifacts.
+import { useState } from 'preact/hooks';
 import { mlflow, num, type Metric, type Run as RunT } from '../api';
 import { Artifacts } from '../components/Artifacts';
 import { Importance } from '../components/Importance';
-import { MetricChart } from '../components/MetricChart';
+import type { Series } from '../components/Chart';
+import { ChartControls, defaultView, MetricChart, SingleMetrics, type ChartView } from '../components/MetricChart';
 import { CopyId, Crumbs, Empty, ErrorBox, Loading, Status, Tabs } from '../components/ui';
 import { fmtDuration, fmtNumber, fmtTime } from '../format';
 import { useAsync, useTitle } from '../hooks';
@@ -75,17 +77,31 @@ export function Run({ id }: { id: string }) {
             </Empty>
           </div>
         ) : (
-          <div class="grid charts">
-            {metrics.map((m) => (
-              <MetricChart key={m.key} metric={m.key} runs={[{ id, label: runName(r) }]} />
-            ))}
-          </div>
+          <Charts id={id} label={runName(r)} metrics={metrics.map((m) => m.key)} />
         ))}
       {tab === 'artifacts' && (
         <div class="panel">
           <Artifacts runId={id} selected={loc.query.get('path') ?? ''} />
         </div>
       )}
+    </>
+  );
+}
+
+/** Charts draws a run's metric histories under one set of controls; metrics logged once go to one table. */
+function Charts({ id, label, metrics }: { id: string; label: string; metrics: string[] }) {
+  const [view, setView] = useState<ChartView>(defaultView);
+  const [singles, setSingles] = useState<Record<string, Series[]>>({});
+  const takeSingle = (k: string, s: Series[]) => setSingles((o) => ({ ...o, [k]: s }));
+  return (
+    <>
+      <ChartControls view={view} onChange={setView} />
+      <div class="grid charts">
+        <SingleMetrics metrics={singles} />
+        {metrics.map((k) => (
+          <MetricChart key={k} metric={k} runs={[{ id, label }]} view={view} onSingle={takeSingle} />
+        ))}
+      </div>
     </>
   );
 }
