@@ -197,6 +197,15 @@ describe('experiments and runs', () => {
     await chart.locator('canvas').waitFor();
     assert.equal(await chart.getAttribute('data-series'), '3');
     assert.equal(await page.locator('[data-metric="val_loss"] .u-legend .u-series').count(), 4); // step + 3 runs
+    // Full-width tables; single values as bars; parallel coordinates and a scatter of any two columns.
+    const paramsBox = await page.getByTestId('compare-params').boundingBox();
+    assert.ok(paramsBox.width > 1000, `the params table is ${paramsBox.width}px wide`);
+    assert.match(await page.getByTestId('single-metrics').innerText(), /test_accuracy/);
+    assert.equal(await page.locator('[data-testid="single-metrics"] .meter').count(), 3);
+    assert.equal(await page.locator('[data-testid="parallel"] g[data-run]').count(), 3);
+    assert.equal(await page.locator('[data-testid="scatter"] circle').count(), 3);
+    await page.getByLabel('Scatter y').selectOption('m:train_loss');
+    assert.match(await page.getByTestId('scatter').getAttribute('aria-label'), /train_loss against/);
     await shot(page, '08-compare');
     await page.close();
     clean();

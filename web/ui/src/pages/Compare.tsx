@@ -3,7 +3,9 @@
 import { useState } from 'preact/hooks';
 import { mlflow, type Run } from '../api';
 import { palette } from '../components/Chart';
-import { ChartControls, defaultView, MetricChart, type ChartView } from '../components/MetricChart';
+import type { Series } from '../components/Chart';
+import { ChartControls, defaultView, MetricChart, SingleMetrics, type ChartView } from '../components/MetricChart';
+import { ParallelPlot, plotColumns, Scatter } from '../components/Plots';
 import { Empty, ErrorBox, Loading } from '../components/ui';
 import { fmtNumber } from '../format';
 import { useAsync, useTitle } from '../hooks';
@@ -31,6 +33,7 @@ export function Compare() {
   useTitle('Compare runs');
   const runs = useAsync((s) => Promise.all(ids.map((id) => mlflow.getRun(id, s).then((r) => r.run))), [ids.join(',')]);
   const [view, setView] = useState<ChartView>(defaultView);
+  const [singles, setSingles] = useState<Record<string, Series[]>>({});
   const [onlyDiff, setOnlyDiff] = useState(false);
   const expName = useAsync(async () => (runs.data?.[0] ? mlflow.getExperiment(runs.data[0].info.experiment_id) : undefined), [runs.data?.[0]?.info.experiment_id]);
 
@@ -59,6 +62,7 @@ export function Compare() {
   const differs = (k: string) => new Set(rs.map((r) => param(r, k) ?? '∅')).size > 1;
   const shownParams = onlyDiff ? paramKeys.filter(differs) : paramKeys;
   const exp = rs[0].info.experiment_id;
+  const plotCols = plotColumns(rs);
 
   return (
     <>
@@ -86,7 +90,7 @@ export function Compare() {
         </div>
       </div>
       {all.length > MAX_COMPARE && <div class="notice">Only the first {MAX_COMPARE} of the {all.length} runs are compared.</div>}
-      <div class="grid two">
+      <div class="stack">
         <div class="panel">
           <div class="panel-head">
             <h2>Parameters</h2>
@@ -104,6 +108,27 @@ export function Compare() {
           <MetricTable runs={rs} color={color} keys={metricKeys} />
         </div>
       </div>
+      {plotCols.length >= 2 && (
+        <div class="grid plots">
+          <div class="panel">
+            <div class="panel-head">
+              <h2>Parallel coordinates</h2>
+              <span class="muted small">the params that differ, and each metric's latest value</span>
+            </div>
+            <div class="panel-body">
+              <ParallelPlot runs={rs} columns={plotCols} color={color} />
+            </div>
+          </div>
+          <div class="panel">
+            <div class="panel-head">
+              <h2>Scatter</h2>
+            </div>
+            <div class="panel-body">
+              <Scatter runs={rs} columns={plotCols} color={color} />
+            </div>
+          </div>
+        </div>
+      )}
       <h2 style={{ margin: '22px 0 10px' }}>Metric histories</h2>
       {metricKeys.length === 0 ? (
         <p class="muted">These runs logged no metrics.</p>
@@ -111,8 +136,15 @@ export function Compare() {
         <>
           <ChartControls view={view} onChange={setView} />
           <div class="grid charts">
+            <SingleMetrics metrics={singles} />
             {metricKeys.map((k) => (
-              <MetricChart key={k} metric={k} view={view} runs={rs.map((r, i) => ({ id: r.info.run_id, label: runName(r), color: color(i) }))} />
+              <MetricChart
+                key={k}
+                metric={k}
+                view={view}
+                runs={rs.map((r, i) => ({ id: r.info.run_id, label: runName(r), color: color(i) }))}
+                onSingle={(m, s) => setSingles((o) => ({ ...o, [m]: s }))}
+              />
             ))}
           </div>
         </>
