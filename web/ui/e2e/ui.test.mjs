@@ -8,12 +8,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { api, chromiumPath, startServer, uiDir } from './harness.mjs';
 import { seedPipeline, seedTracking, waitPipelineRun } from './seed.mjs';
 import { setupServing } from './serving.mjs';
 
 const shots = process.env.E2E_SCREENSHOTS || join(uiDir, 'e2e/screenshots');
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 mkdirSync(shots, { recursive: true });
 
 let server, browser, context, seeded, pipelineRun, serving;
@@ -430,6 +432,76 @@ describe('playground', () => {
     await form.locator('input[name="Age"]').fill('old');
     await form.getByRole('button', { name: 'Predict' }).click();
     assert.match(await form.getByRole('alert').innerText(), /Age: expected a number/);
+    await page.close();
+    clean();
+  });
+});
+
+describe('accessibility', () => {
+  // axe-core's rules on every page: no serious or critical violation.
+  test('axe finds nothing serious on any page', async () => {
+    const pages = [
+      ['/experiments'],
+      [`/experiments/${seeded.fingers}`],
+      [`/runs/${seeded.best.id}`],
+      [`/runs/${seeded.best.id}?tab=charts`],
+      [`/runs/${seeded.best.id}?tab=artifacts`],
+      [`/runs/${seeded.titanicBest}`],
+      [`/compare?runs=${seeded.runs.slice(0, 3).map((r) => r.id).join(',')}`],
+      ['/pipelines'],
+      ['/pipelines/e2e-demo'],
+      [`/pipeline-runs/${pipelineRun}`],
+      ['/models'],
+      ['/models/fingers'],
+      ['/playground'],
+    ];
+    if (serving?.titanic) pages.push(['/playground/titanic']);
+    if (serving?.fingers) pages.push(['/playground/fingers']);
+    const found = [];
+    // The server's CSP refuses injected scripts, rightly; this context lets axe in.
+    const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: 1366, height: 820 }, bypassCSP: true });
+    for (const [path] of pages) {
+      const page = await open(path, ctx);
+      await page.waitForLoadState('networkidle');
+      await page.waitForTimeout(150);
+      await page.addScriptTag({ path: axePath });
+      const res = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+      for (const v of res.violations) {
+        if (v.impact === 'serious' || v.impact === 'critical') {
+          found.push(`${path}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+        }
+      }
+      await page.close();
+    }
+    await ctx.close();
+    assert.deepEqual(found, [], found.join('\n'));
+    clean();
+  });
+});
+
+describe('keyboard', () => {
+  test('graph tasks, sortable headers and a skip link work from the keyboard', async () => {
+    let page = await open(`/pipeline-runs/${pipelineRun}`);
+    await page.getByTestId('dag').waitFor();
+    const node = page.locator('.dag .node[data-node="report"]');
+    await node.focus();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-node')), 'report', 'a task takes the focus');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/task=report/);
+    await page.getByRole('button', { name: /^report: Succeeded/ }).waitFor(); // named by its <title>
+    await page.close();
+
+    page = await open(`/experiments/${seeded.fingers}`);
+    await page.locator('[data-state="ready"]').waitFor();
+    // The skip link jumps past the filter hints to the table.
+    await page.locator('a.skip').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'runs');
+    // A sortable header sorts with Enter.
+    const header = page.locator('.vhead .cell.sortable').nth(1);
+    await header.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/sort=/);
     await page.close();
     clean();
   });

@@ -26,7 +26,8 @@ export function Dag({ graph, selected, onSelect }: { graph: Graph; selected?: st
   if (graph.nodes.length === 0) return <p class="muted panel-body">This pipeline has no tasks.</p>;
   return (
     <div class="dag" data-testid="dag">
-      <svg width={placed.width} height={placed.height} viewBox={`0 0 ${placed.width} ${placed.height}`} role="img" aria-label="Pipeline graph">
+      {/* role group, not img: an img hides its tasks from screen readers and the keyboard. */}
+      <svg width={placed.width} height={placed.height} viewBox={`0 0 ${placed.width} ${placed.height}`} role="group" aria-label="Pipeline graph">
         <defs>
           <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" />
@@ -51,9 +52,10 @@ export function Dag({ graph, selected, onSelect }: { graph: Graph; selected?: st
               onClick={() => onSelect?.(p.id)}
               data-node={p.id}
               data-phase={phase}
-              tabIndex={0}
+              // SVG takes the attribute lowercase: Preact sets tabIndex as written, which SVG ignores.
+              tabindex={0}
               role="button"
-              aria-label={`${p.label}: ${detail}`}
+              // No aria-label: the <title> names the task in full (and shows as its tooltip).
               onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && onSelect?.(p.id)}
             >
               <title>{`${p.label}${n.sub ? ' (' + n.sub + ')' : ''}: ${detail}${n.run?.message ? '\n' + n.run.message : ''}`}</title>

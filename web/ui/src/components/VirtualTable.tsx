@@ -27,6 +27,8 @@ export interface VirtualTableProps {
   onNearEnd?: () => void;
   overscan?: number;
   height?: string;
+  /** id of the scrolling box, for a skip link to focus. */
+  id?: string;
 }
 
 /** visibleRange is the first and last row to render for a scroll position (overscan included). */
@@ -93,7 +95,7 @@ export function VirtualTable(p: VirtualTableProps) {
     );
   }
   return (
-    <div class="vtable" ref={box} onScroll={onScroll} role="table" aria-rowcount={p.rowCount + 1} style={{ height: p.height ?? `${p.rowCount * rowHeight + 40}px` }} data-testid="runs-table">
+    <div class="vtable" id={p.id} tabIndex={-1} ref={box} onScroll={onScroll} role="table" aria-rowcount={p.rowCount + 1} style={{ height: p.height ?? `${p.rowCount * rowHeight + 40}px` }} data-testid="runs-table">
       <div class="vhead" role="row" style={{ minWidth: `${width}px` }}>
         {p.columns.map((c, k) => {
           const sorted = p.sort?.id === c.id;
@@ -105,7 +107,14 @@ export function VirtualTable(p: VirtualTableProps) {
               title={c.title ?? (c.sortable ? 'Sort' : undefined)}
               role="columnheader"
               aria-sort={sorted ? (p.sort!.desc ? 'descending' : 'ascending') : undefined}
+              tabIndex={c.sortable ? 0 : undefined}
               onClick={() => c.sortable && p.onSort?.(c)}
+              onKeyDown={(e) => {
+                if (c.sortable && (e.key === 'Enter' || e.key === ' ')) {
+                  e.preventDefault();
+                  p.onSort?.(c);
+                }
+              }}
             >
               {c.label}
               {sorted && <span aria-hidden="true">{p.sort!.desc ? ' ↓' : ' ↑'}</span>}

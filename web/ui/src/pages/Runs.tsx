@@ -234,6 +234,16 @@ export function Runs({ id }: { id: string }) {
           )}
         </div>
       </form>
+      <a
+        class="skip"
+        href="#runs"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById('runs')?.focus();
+        }}
+      >
+        Skip to the runs
+      </a>
       <KeyHints keys={keys} onPick={(k) => setText((text ? text.trimEnd() + ' and ' : '') + k + ' ')} />
       {pages.error && <ErrorBox error={pages.error} what={filter ? 'The filter was not accepted' : 'Could not search runs'} />}
       <div class="panel" data-state={pages.done && !pages.loading && pages.current ? 'ready' : 'loading'} data-count={runs.length} data-query={pages.query}>
@@ -257,6 +267,7 @@ python -c "import mlflow; mlflow.set_experiment('${name}'); mlflow.start_run(); 
         ) : (
           <>
             <VirtualTable
+              id="runs"
               columns={columns}
               rowCount={runs.length}
               rowKey={(i) => runs[i].info.run_id}
