@@ -22,6 +22,7 @@ func (h *Handler) uiRoutes(mux *http.ServeMux) {
 		mux.Handle("POST "+p+"upload-artifact", handle(h.uploadRunArtifact))
 	}
 	mux.HandleFunc("GET /get-artifact", h.getRunArtifact)
+	mux.HandleFunc("GET "+ChildrenStreamPath, h.streamChildren)
 	mux.HandleFunc("GET /model-versions/get-artifact", h.getModelVersionArtifact)
 }
 

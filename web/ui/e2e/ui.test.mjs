@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { api, chromiumPath, startServer, uiDir } from './harness.mjs';
-import { seedPipeline, seedTracking, waitPipelineRun } from './seed.mjs';
+import { createRun, finish, seedPipeline, seedTracking, waitPipelineRun } from './seed.mjs';
 import { setupServing } from './serving.mjs';
 
 const shots = process.env.E2E_SCREENSHOTS || join(uiDir, 'e2e/screenshots');
@@ -245,6 +245,39 @@ describe('experiments and runs', () => {
     assert.ok(Math.abs(after.x - before.x) < 2, `the name column moved from ${before.x} to ${after.x}`);
     await shot(p2, '07c-pinned-run-column');
     await narrow.close();
+    clean();
+  });
+
+  test('a running sweep: its trials stream in, live, until all have finished', async () => {
+    const a = api(server.url);
+    const { experiment_id: exp } = await a.mlflow('experiments/create', { name: 'live-sweep' });
+    const parent = await createRun(a, exp, 'sweep-live', Date.now(), [
+      { key: 'tune.metric', value: 'val_accuracy' },
+      { key: 'tune.mode', value: 'max' },
+    ]);
+    const page = await open(`/runs/${parent}`);
+    const trials = page.getByTestId('trials');
+    await trials.waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="trials"]')?.dataset.live === 'true');
+    const child = (name, lr) => createRun(a, exp, name, Date.now(), [{ key: 'lr', value: lr }], [{ key: 'mlflow.parentRunId', value: parent }]);
+    const t0 = await child('t000 lr=0.01', '0.01');
+    const t1 = await child('t001 lr=0.001', '0.001');
+    const now = Date.now();
+    await a.mlflow('runs/log-batch', { run_id: t0, metrics: [1, 2, 3].map((step) => ({ key: 'val_accuracy', value: 0.5 + step / 10, step, timestamp: now + step })) });
+    await a.mlflow('runs/log-batch', { run_id: t1, metrics: [{ key: 'val_accuracy', value: 0.55, step: 1, timestamp: now }] });
+    // No reload: the server's event stream brings both trials, their params, metric and step.
+    await page.waitForFunction((id) => /0\.8\s*3/.test(document.querySelector(`tr[data-trial="${id}"]`)?.textContent ?? ''), t0);
+    assert.match(await page.locator(`tr[data-trial="${t1}"]`).innerText(), /0\.001[\s\S]*0\.55/);
+    await trials.locator('[data-metric="val_accuracy"] canvas').waitFor();
+    await a.mlflow('runs/set-tag', { run_id: t1, key: 'cairn.tune.stopped', value: 'asha: below the top 1/2 at step 1' });
+    await finish(a, t1, Date.now(), 'KILLED');
+    await finish(a, t0, Date.now());
+    await finish(a, parent, Date.now());
+    await page.waitForFunction(() => document.querySelector('[data-testid="trials"]')?.dataset.live === 'false');
+    assert.match(await trials.innerText(), /asha: below the top 1\/2/);
+    assert.match(await page.getByTestId('trial-counts').innerText(), /^2 · (1 killed, 1 finished|1 finished, 1 killed)$/);
+    await shot(page, '06b-live-trials');
+    await page.close();
     clean();
   });
 

@@ -79,11 +79,14 @@ export function MetricChart({
   height,
   view = defaultView,
   onSingle,
+  refresh = 0,
 }: {
   metric: string;
   runs: ChartRun[];
   height?: number;
   view?: ChartView;
+  /** refresh fetches the history again whenever it changes (live trials). */
+  refresh?: number;
   /** onSingle, when set, takes a metric logged once per run instead of this chart drawing it. */
   onSingle?: (metric: string, series: Series[]) => void;
 }) {
@@ -91,7 +94,7 @@ export function MetricChart({
   const [big, setBig] = useState(false);
   const [hover, setHover] = useState<{ step: number; value: number | null } | null>(null);
   const ids = runs.map((r) => r.id).join(',');
-  const h = useAsync((signal) => mlflow.history(runs.map((r) => r.id), metric, 1000, signal), [ids, metric]);
+  const h = useAsync((signal) => mlflow.history(runs.map((r) => r.id), metric, 1000, signal), [ids, metric, refresh]);
   const raw = useMemo(() => (h.data ? toSeries(h.data.metrics ?? [], runs, view.x) : []), [h.data, ids, view.x]);
   const points = raw.reduce((n, s) => n + s.x.length, 0);
   const single = points > 0 && points === raw.length;

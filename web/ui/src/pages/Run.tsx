@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import { mlflow, num, type Metric, type Run as RunT } from '../api';
 import { Artifacts } from '../components/Artifacts';
 import { Importance } from '../components/Importance';
+import { Trials } from '../components/Trials';
 import type { Series } from '../components/Chart';
 import { ChartControls, defaultView, MetricChart, SingleMetrics, type ChartView } from '../components/MetricChart';
 import { CopyId, Crumbs, Empty, ErrorBox, Loading, Status, Tabs } from '../components/ui';
@@ -160,49 +161,26 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
         </div>
         <KeyValues rows={userTags} none="No tags." />
       </div>
-      {(datasets.length > 0 || (children.data?.runs?.length ?? 0) > 0) && (
+      {datasets.length > 0 && (
         <div class="panel">
-          {datasets.length > 0 && (
-            <>
-              <div class="panel-head">
-                <h2>Inputs</h2>
-              </div>
-              <table class="data kv">
-                <tbody>
-                  {datasets.map((d, i) => (
-                    <tr key={i}>
-                      <td class="mono">{d.dataset.name}</td>
-                      <td class="mono small">{d.dataset.digest}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </>
-          )}
-          {(children.data?.runs?.length ?? 0) > 0 && (
-            <>
-              <div class="panel-head">
-                <h2>Child runs</h2>
-                <span class="muted small">{children.data!.runs!.length}</span>
-              </div>
-              <table class="data">
-                <tbody>
-                  {children.data!.runs!.map((c) => (
-                    <tr key={c.info.run_id}>
-                      <td>
-                        <Link href={path('runs', c.info.run_id)}>{runName(c)}</Link>
-                      </td>
-                      <td>
-                        <Status value={c.info.status} />
-                      </td>
-                      <td class="muted">{fmtDuration(c.info.start_time, c.info.end_time || c.info.start_time)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </>
-          )}
+          <div class="panel-head">
+            <h2>Inputs</h2>
+          </div>
+          <table class="data kv">
+            <tbody>
+              {datasets.map((d, i) => (
+                <tr key={i}>
+                  <td class="mono">{d.dataset.name}</td>
+                  <td class="mono small">{d.dataset.digest}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
+      )}
+      {/* A parent's children, live while they run: a sweep's trials or a pipeline's tasks. */}
+      {((children.data?.runs?.length ?? 0) > 0 || (run.info.status === 'RUNNING' && params.some((p) => p.key === 'tune.metric'))) && (
+        <Trials run={run} initial={children.data?.runs} />
       )}
     </div>
   );
