@@ -5,6 +5,8 @@
 //   - time to apply a filter: Enter to the filtered rows
 //   - time to sort on a metric column: click to the sorted rows
 //   - time to scroll through every run (pages of 1,000 loaded on demand)
+//   - the live tune view: a running sweep of 64 trials, time to its table and
+//     chart, and from a trial's report to its row showing it (streamed)
 //
 //   make ui && node e2e/bench-runs.mjs            (BENCH_RUNS=N, CAIRN_BIN=... to skip the go build)
 import { chromium } from 'playwright-core';
@@ -123,6 +125,38 @@ try {
     if (r === 0) console.log(`rows in the DOM after loading all ${N}: ${scroll.rows}`);
     await page.close();
   }
+  // The live tune view: a running sweep with 64 trials of 20 epochs each.
+  const T = Number(process.env.BENCH_TRIALS || 64);
+  const { run: sweep } = await a.mlflow('runs/create', { experiment_id: exp, run_name: 'sweep', start_time: Date.now() });
+  await a.mlflow('runs/log-batch', { run_id: sweep.info.run_id, params: [{ key: 'tune.metric', value: 'val_accuracy' }, { key: 'tune.mode', value: 'max' }] });
+  const trials = [];
+  await pool([...Array(T).keys()], 16, async (i) => {
+    const { run } = await a.mlflow('runs/create', { experiment_id: exp, run_name: `t${String(i).padStart(3, '0')}`, start_time: Date.now(), tags: [{ key: 'mlflow.parentRunId', value: sweep.info.run_id }] });
+    trials[i] = run.info.run_id;
+    const now = Date.now();
+    await a.mlflow('runs/log-batch', {
+      run_id: run.info.run_id,
+      params: [{ key: 'lr', value: String(0.001 * (1 + (i % 8))) }, { key: 'model', value: models[i % models.length] }],
+      metrics: [...Array(20).keys()].map((e) => ({ key: 'val_accuracy', value: 0.5 + (e / 40) * (1 + (i % 5) / 10), step: e + 1, timestamp: now + e })),
+    });
+  });
+  const live = { first: [], update: [] };
+  for (let r = 0; r < REPEAT; r++) {
+    const page = await ctx.newPage();
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    const t0 = Date.now();
+    await page.goto(`/runs/${sweep.info.run_id}`);
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="trials"] tr[data-trial]').length === n && document.querySelector('[data-testid="trials"] [data-metric] canvas'), T);
+    live.first.push(Date.now() - t0);
+    // A trial reports: how long until its row shows the new value.
+    const id = trials[r % T];
+    const value = 0.9 + r / 1000;
+    const t1 = Date.now();
+    await a.mlflow('runs/log-batch', { run_id: id, metrics: [{ key: 'val_accuracy', value, step: 21 + r, timestamp: Date.now() }] });
+    await page.waitForFunction(({ id, v }) => document.querySelector(`tr[data-trial="${id}"]`)?.textContent.includes(v), { id, v: String(Number(value.toPrecision(4))) });
+    live.update.push(Date.now() - t1);
+    await page.close();
+  }
   await browser.close();
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const fmt = (xs) => `median ${med(xs).toFixed(0)} ms  (runs: ${xs.map((x) => x.toFixed(0)).join(', ')})`;
@@ -132,6 +166,9 @@ try {
   console.log(`  time to sort on a metric (click to sorted rows):    ${fmt(results.sort)}`);
   console.log(`  time to scroll through all ${N} (pages of 1,000):  ${fmt(results.scrollAll)}`);
   console.log(`  longest main-thread task while scrolling:           ${fmt(results.longTask)}`);
+  console.log(`live tune view, a running sweep of ${T} trials x 20 epochs:`);
+  console.log(`  time to the table and chart of every trial:         ${fmt(live.first)}`);
+  console.log(`  a trial reports: until its row shows the value:     ${fmt(live.update)} (the server reads the store each second)`);
   if (errors.length) {
     console.error('console errors:\n' + errors.join('\n'));
     process.exitCode = 1;
