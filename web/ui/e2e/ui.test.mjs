@@ -276,6 +276,7 @@ describe('experiments and runs', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="trials"]')?.dataset.live === 'false');
     assert.match(await trials.innerText(), /asha: below the top 1\/2/);
     assert.match(await page.getByTestId('trial-counts').innerText(), /^2 · (1 killed, 1 finished|1 finished, 1 killed)$/);
+    await page.locator('h1').getByText('Finished').waitFor(); // the run's own status follows the stream
     await shot(page, '06b-live-trials');
     await page.close();
     clean();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { fmtAgo, fmtBytes, fmtDuration, fmtNumber, fmtPercent } from './format';
+import { breakable, fmtAgo, fmtBytes, fmtDuration, fmtNumber, fmtPercent, splitRunIds } from './format';
 
 describe('format', () => {
   test.each([
@@ -31,5 +31,19 @@ describe('format', () => {
     expect(fmtPercent(0.5412)).toBe('54%');
     expect(fmtPercent(0.045)).toBe('4.5%');
     expect(fmtPercent(1)).toBe('100%');
+  });
+});
+
+describe('text helpers', () => {
+  test('run IDs in a log become separate parts; other hex stays text', () => {
+    const id = '0123456789abcdef0123456789abcdef';
+    expect(splitRunIds(`run ${id} started; sha ${id}ff not an id`)).toEqual(['run ', { run: id }, ` started; sha ${id}ff not an id`]);
+    expect(splitRunIds('nothing here')).toEqual(['nothing here']);
+  });
+
+  test('keys break after _ . / - (null marks a <wbr>)', () => {
+    expect(breakable('best_val_accuracy')).toEqual(['best_', null, 'val_', null, 'accuracy']);
+    expect(breakable('cairn.tune.trial')).toEqual(['cairn.', null, 'tune.', null, 'trial']);
+    expect(breakable('loss')).toEqual(['loss']);
   });
 });

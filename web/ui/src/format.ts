@@ -1,6 +1,33 @@
 // Formatting of times, durations, numbers and sizes for display.
 
 /** fmtNumber shows a metric value with up to 4 significant digits (more for large integers). */
+/** runIdPattern finds tracking run IDs (32 hex digits) in text such as a task log. */
+const runIdPattern = /\b[0-9a-f]{32}\b/g;
+
+/** splitRunIds cuts text into plain strings and the run IDs in it, so the IDs can become links. */
+export function splitRunIds(text: string): (string | { run: string })[] {
+  const out: (string | { run: string })[] = [];
+  let last = 0;
+  for (const m of text.matchAll(runIdPattern)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    out.push({ run: m[0] });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/** breakable lets a long key (best_val_accuracy, cairn.tune.trial_step) wrap after _ . / - instead of mid-word. */
+export function breakable(key: string): (string | null)[] {
+  const parts = key.split(/(?<=[_./-])/);
+  const out: (string | null)[] = [];
+  parts.forEach((p, i) => {
+    if (i > 0) out.push(null); // a <wbr>
+    out.push(p);
+  });
+  return out;
+}
+
 export function fmtNumber(v: number | undefined | null): string {
   if (v === undefined || v === null) return '';
   if (Number.isNaN(v)) return 'NaN';

@@ -21,13 +21,34 @@ export function previewKind(path: string): PreviewKind {
   return 'none';
 }
 
-/** prettyJSON indents JSON; anything that does not parse comes back as it was. */
+/** prettyJSON indents JSON, keeping a list of plain values on one line when it fits (a confusion matrix row,
+ * a curve) rather than one number per line; anything that does not parse comes back as it was. */
 export function prettyJSON(text: string): string {
+  let v: unknown;
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    v = JSON.parse(text);
   } catch {
     return text;
   }
+  const out = (x: unknown, indent: string): string => {
+    if (Array.isArray(x)) {
+      if (x.length === 0) return '[]';
+      if (x.every((e) => e === null || typeof e !== 'object')) {
+        const flat = '[' + x.map((e) => JSON.stringify(e)).join(', ') + ']';
+        if (flat.length + indent.length <= 120) return flat;
+      }
+      const inner = indent + '  ';
+      return '[\n' + x.map((e) => inner + out(e, inner)).join(',\n') + '\n' + indent + ']';
+    }
+    if (x && typeof x === 'object') {
+      const entries = Object.entries(x as Record<string, unknown>);
+      if (entries.length === 0) return '{}';
+      const inner = indent + '  ';
+      return '{\n' + entries.map(([k, e]) => inner + JSON.stringify(k) + ': ' + out(e, inner)).join(',\n') + '\n' + indent + '}';
+    }
+    return JSON.stringify(x);
+  };
+  return out(v, '');
 }
 
 export function Artifacts({ runId, selected }: { runId: string; selected: string }) {

@@ -68,8 +68,14 @@ export function useChildren(runId: string, initial: Run[] | undefined) {
   return { children: snap?.children ?? initial ?? [], parent: snap?.run, live, tick, error };
 }
 
-export function Trials({ run, initial }: { run: Run; initial?: Run[] }) {
+export function Trials({ run, initial, onParentChange }: { run: Run; initial?: Run[]; onParentChange?: () => void }) {
   const { children, parent, live, tick, error } = useChildren(run.info.run_id, initial);
+  // The page shows the run's own status too: tell it when the stream sees it change.
+  const status = parent?.info.status;
+  useEffect(() => {
+    if (status && status !== run.info.status) onParentChange?.();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [status]);
   if (children.length === 0 && !live) return null;
   const p = parent ?? run;
   const metric = trialMetric(p, children);

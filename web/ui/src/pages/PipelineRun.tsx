@@ -6,7 +6,7 @@ import { donePhase, pipelines, type PipelineRun as RunT, type PipelineTask } fro
 import { Dag } from '../components/Dag';
 import { Crumbs, ErrorBox, Loading, Status, toast } from '../components/ui';
 import { buildGraph } from '../dag';
-import { fmtDuration, fmtTime } from '../format';
+import { fmtDuration, fmtTime, splitRunIds } from '../format';
 import { useAsync, usePoll, useTitle } from '../hooks';
 import { Link, path, setQuery, useLocation } from '../router';
 import { parseSpec } from '../spec';
@@ -191,6 +191,24 @@ function TaskDetails({ t }: { t: PipelineTask }) {
   );
 }
 
+/** Linked shows log text with its run IDs as links to the runs. */
+function Linked({ text }: { text: string }) {
+  const parts = useMemo(() => splitRunIds(text), [text]);
+  return (
+    <>
+      {parts.map((p, i) =>
+        typeof p === 'string' ? (
+          p
+        ) : (
+          <Link key={i} href={path('runs', p.run)} class="log-link">
+            {p.run}
+          </Link>
+        ),
+      )}
+    </>
+  );
+}
+
 /** TaskLog tails a task's log: it polls from the last offset until the task is done and the log read to the end. */
 function TaskLog({ runId, node }: { runId: string; node: string }) {
   const [text, setText] = useState('');
@@ -242,7 +260,7 @@ function TaskLog({ runId, node }: { runId: string; node: string }) {
           stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
         }}
       >
-        {text || (done ? '(this task wrote nothing)' : 'waiting for output…')}
+        {text ? <Linked text={text} /> : done ? '(this task wrote nothing)' : 'waiting for output…'}
       </pre>
       <div class="small muted" style={{ marginTop: '6px' }}>
         {done ? 'The task has ended.' : 'Following the log…'}

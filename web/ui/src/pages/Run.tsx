@@ -1,5 +1,5 @@
 // One run: overview (params, metrics, tags, inputs), metric charts, artifacts.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { mlflow, num, type Metric, type Run as RunT } from '../api';
 import { Artifacts } from '../components/Artifacts';
 import { Importance } from '../components/Importance';
@@ -7,7 +7,7 @@ import { Trials } from '../components/Trials';
 import type { Series } from '../components/Chart';
 import { ChartControls, defaultView, MetricChart, SingleMetrics, type ChartView } from '../components/MetricChart';
 import { CopyId, Crumbs, Empty, ErrorBox, Loading, Status, Tabs } from '../components/ui';
-import { fmtDuration, fmtNumber, fmtTime } from '../format';
+import { breakable, fmtDuration, fmtNumber, fmtTime } from '../format';
 import { useAsync, useTitle } from '../hooks';
 import { Link, path, useLocation } from '../router';
 import { runName, tag } from '../runs';
@@ -67,7 +67,7 @@ export function Run({ id }: { id: string }) {
           { id: 'artifacts', label: 'Artifacts' },
         ]}
       />
-      {tab === 'overview' && <Overview run={r} metrics={metrics} params={params} tags={tags} base={base} />}
+      {tab === 'overview' && <Overview run={r} metrics={metrics} params={params} tags={tags} base={base} onChange={run.reload} />}
       {tab === 'charts' &&
         (metrics.length === 0 ? (
           <div class="panel">
@@ -107,7 +107,21 @@ function Charts({ id, label, metrics }: { id: string; label: string; metrics: st
   );
 }
 
-function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Metric[]; params: { key: string; value: string }[]; tags: { key: string; value: string }[]; base: string }) {
+function Overview({
+  run,
+  metrics,
+  params,
+  tags,
+  base,
+  onChange,
+}: {
+  run: RunT;
+  metrics: Metric[];
+  params: { key: string; value: string }[];
+  tags: { key: string; value: string }[];
+  base: string;
+  onChange: () => void;
+}) {
   const children = useAsync(
     () =>
       mlflow.searchRuns({
@@ -118,6 +132,10 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
     [run.info.run_id],
   );
   const datasets = run.inputs?.dataset_inputs ?? [];
+  // Trials show for a run with children, or a sweep still running (its first trial may be on the way); once
+  // shown they stay, though the run ends.
+  const showTrials = useRef(false);
+  if ((children.data?.runs?.length ?? 0) > 0 || (run.info.status === 'RUNNING' && params.some((p) => p.key === 'tune.metric'))) showTrials.current = true;
   const userTags = tags.filter((t) => !t.key.startsWith('mlflow.') || t.key === 'mlflow.source.name' || t.key === 'mlflow.note.content');
   return (
     <div class="grid two">
@@ -142,7 +160,7 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
                 <tr key={m.key}>
                   <td class="mono">
                     <Link href={`${base}?tab=charts`} title="Open the charts">
-                      {m.key}
+                      <Breakable text={m.key} />
                     </Link>
                   </td>
                   <td class="mono num" title={`step ${m.step}`}>
@@ -179,9 +197,7 @@ function Overview({ run, metrics, params, tags, base }: { run: RunT; metrics: Me
         </div>
       )}
       {/* A parent's children, live while they run: a sweep's trials or a pipeline's tasks. */}
-      {((children.data?.runs?.length ?? 0) > 0 || (run.info.status === 'RUNNING' && params.some((p) => p.key === 'tune.metric'))) && (
-        <Trials run={run} initial={children.data?.runs} />
-      )}
+      {showTrials.current && <Trials run={run} initial={children.data?.runs} onParentChange={onChange} />}
     </div>
   );
 }
@@ -194,11 +210,18 @@ function KeyValues({ rows, none, testid }: { rows: { key: string; value: string 
       <tbody>
         {rows.map((r) => (
           <tr key={r.key}>
-            <td class="mono">{r.key}</td>
+            <td class="mono">
+              <Breakable text={r.key} />
+            </td>
             <td class="mono">{r.value}</td>
           </tr>
         ))}
       </tbody>
     </table>
   );
+}
+
+/** Breakable shows a key that may wrap after _ . / - rather than mid-word ("best_val_accurac y"). */
+function Breakable({ text }: { text: string }) {
+  return <>{breakable(text).map((p, i) => (p === null ? <wbr key={i} /> : p))}</>;
 }
