@@ -434,9 +434,10 @@ describe('playground', () => {
     assert.match(predicted, /^[0-5]$/);
     assert.equal(await page.locator('[data-testid="probabilities"] .prob').count(), 6);
     await shot(page, '19-playground-fingers');
-    // The fake camera of Chromium stands in for a webcam.
+    // The fake camera of Chromium stands in for a webcam; the last photo's answer does not stay beside it.
     await page.getByTestId('camera-toggle').click();
     await page.getByTestId('snap').waitFor();
+    assert.equal(await page.getByTestId('predicted').count(), 0);
     await page.waitForFunction(() => !document.querySelector('[data-testid="snap"]')?.disabled);
     await page.getByTestId('snap').click();
     await page.getByTestId('predicted').waitFor({ timeout: 20000 });

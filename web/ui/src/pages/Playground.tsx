@@ -272,7 +272,15 @@ function ImagePlay({ d }: { d: Deployment }) {
       <div class="panel">
         <div class="panel-head">
           <h2>Image</h2>
-          <button class="small" onClick={() => setCamera(!camera)} data-testid="camera-toggle">
+          <button
+            class="small"
+            onClick={() => {
+              // The live feed replaces the last photo: its answer goes with it.
+              if (!camera) setResult(null);
+              setCamera(!camera);
+            }}
+            data-testid="camera-toggle"
+          >
             {camera ? 'Close the camera' : 'Take a photo'}
           </button>
         </div>
@@ -396,6 +404,11 @@ function ImageResult({ r, classes }: { r: ImagePrediction; classes?: string[] })
         <div class="label">
           {r.fingers !== undefined ? (r.fingers === 1 ? 'finger' : 'fingers') : 'class'} · {fmtPercent(confidence)} confident
         </div>
+        {confidence < lowConfidence && (
+          <div class="hint" data-testid="low-confidence">
+            Low confidence: the model is unsure; try a clearer photo, one hand against a plain background.
+          </div>
+        )}
         {r.hand && (
           <div class="label" data-testid="hand">
             {handName[r.hand] ?? r.hand}
