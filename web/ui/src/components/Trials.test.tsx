@@ -1,8 +1,8 @@
-import { render } from '@testing-library/preact';
+import { render, screen } from '@testing-library/preact';
 import { describe, expect, test } from 'vitest';
 import type { Run } from '../api';
 import { mockFetch } from '../test/fetch';
-import { trialMetric, Trials, varying } from './Trials';
+import { SweepTrials, trialMetric, Trials, varying } from './Trials';
 
 const run = (id: string, params: Record<string, string>, metrics: Record<string, number>, tags: Record<string, string> = {}, status = 'FINISHED'): Run => ({
   info: { run_id: id, experiment_id: '1', status, run_name: id },
@@ -34,5 +34,17 @@ describe('trials', () => {
     expect(container.querySelector('tr[data-trial="a"] td.best')?.textContent).toBe('0.3');
     expect(container.querySelector('tr[data-trial="b"]')?.textContent).toMatch(/asha: below the top 1\/2/);
     expect([...container.querySelectorAll('thead th')].map((th) => th.textContent)).toEqual(['Trial', 'Status', 'lr', 'val_loss', 'step', 'stopped by', 'duration']);
+  });
+
+  test("a pipeline's tune.sweep task shows its tracking run's trials", async () => {
+    const calls = mockFetch({
+      'GET /api/2.0/mlflow/runs/get': () => [200, { run: sweep }],
+      'POST /api/2.0/mlflow/runs/search': () => [200, { runs: kids }],
+      'GET /api/2.0/mlflow/metrics/get-history-bulk-interval': () => [200, { metrics: [] }],
+    });
+    render(<SweepTrials runId="s" />);
+    expect((await screen.findByTestId('trials')).textContent).toMatch(/Trials2 · 1 finished, 1 killed/);
+    const search = calls.find((c) => c.url.pathname.endsWith('runs/search'))!;
+    expect((search.body as { filter: string }).filter).toBe("tags.mlflow.parentRunId = 's'");
   });
 });

@@ -5,13 +5,14 @@
 // way Ray Tune's progress reporter updates, and stops listening when all
 // have finished.
 import { useEffect, useState } from 'preact/hooks';
-import { num, type Run } from '../api';
+import { mlflow, num, type Run } from '../api';
 import { fmtDuration, fmtNumber } from '../format';
 import { Link, path } from '../router';
 import { param, runName, tag } from '../runs';
 import { palette } from './Chart';
 import { MetricChart } from './MetricChart';
-import { Status } from './ui';
+import { useAsync } from '../hooks';
+import { ErrorBox, Loading, Status } from './ui';
 
 export const childrenStreamURL = (runId: string) => '/api/2.0/cairn/runs/children/stream?run_id=' + encodeURIComponent(runId);
 
@@ -66,6 +67,21 @@ export function useChildren(runId: string, initial: Run[] | undefined) {
     return () => es.close();
   }, [runId]);
   return { children: snap?.children ?? initial ?? [], parent: snap?.run, live, tick, error };
+}
+
+/** SweepTrials shows the trials of the sweep whose tracking run is runId (a tune.sweep task of a pipeline run). */
+export function SweepTrials({ runId }: { runId: string }) {
+  const data = useAsync(
+    async (signal) => {
+      const { run } = await mlflow.getRun(runId, signal);
+      const kids = await mlflow.searchRuns({ experiment_ids: [run.info.experiment_id], filter: `tags.mlflow.parentRunId = '${runId}'`, max_results: 1000 }, signal);
+      return { run, children: kids.runs ?? [] };
+    },
+    [runId],
+  );
+  if (data.error) return <ErrorBox error={data.error} what="Could not read the sweep's trials" />;
+  if (!data.data) return <Loading what="Reading the trials" />;
+  return <Trials run={data.data.run} initial={data.data.children} />;
 }
 
 export function Trials({ run, initial, onParentChange }: { run: Run; initial?: Run[]; onParentChange?: () => void }) {

@@ -4,6 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { donePhase, pipelines, type PipelineRun as RunT, type PipelineTask } from '../api';
 import { Dag } from '../components/Dag';
+import { SweepTrials } from '../components/Trials';
 import { Crumbs, ErrorBox, Loading, Status, toast } from '../components/ui';
 import { buildGraph } from '../dag';
 import { fmtDuration, fmtTime, splitRunIds } from '../format';
@@ -60,6 +61,8 @@ export function PipelineRun({ id }: { id: string }) {
   const tasks = run.tasks ?? [];
   const selected = loc.query.get('task') ?? defaultTask(tasks);
   const task = tasks.find((t) => t.node === selected);
+  // A tune.sweep task's trials are child runs of its tracking run: show them live under its log.
+  const sweepRun = task?.tracking_run_id && spec?.tasks.find((t) => t.name === task.task)?.uses === 'tune.sweep' ? task.tracking_run_id : undefined;
   const graph = buildGraph(spec?.tasks, tasks);
   const running = !donePhase(run.phase);
 
@@ -156,6 +159,11 @@ export function PipelineRun({ id }: { id: string }) {
           </table>
         </div>
       </div>
+      {sweepRun && (
+        <div style={{ marginTop: '16px' }} class="grid">
+          <SweepTrials key={sweepRun} runId={sweepRun} />
+        </div>
+      )}
     </>
   );
 }
