@@ -423,6 +423,12 @@ describe('playground', () => {
 
   test('fingers: upload an image and a camera photo', async (t) => {
     if (!serving?.fingers) return t.skip(serving?.why ?? 'serving is not set up');
+    // One click from the home page to a served model's playground.
+    const home = await open('/');
+    await home.getByRole('link', { name: 'Try the fingers model' }).click();
+    await home.waitForURL(/\/playground\/fingers$/);
+    await home.getByTestId('drop').waitFor();
+    await home.close();
     const page = await open('/playground');
     await page.getByTestId('deployments').waitFor();
     await shot(page, '18-playground');

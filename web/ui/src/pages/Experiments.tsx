@@ -1,9 +1,26 @@
 import { useState } from 'preact/hooks';
-import { mlflow } from '../api';
+import { deployments, mlflow } from '../api';
 import { Empty, ErrorBox, Loading } from '../components/ui';
 import { fmtAgo, fmtTime } from '../format';
 import { useAsync, useTitle } from '../hooks';
 import { Link, path } from '../router';
+
+/** TryModels links each model being served to its playground: one click from the home page. */
+function TryModels() {
+  const deps = useAsync(() => deployments.list().catch(() => ({ deployments: [] })), []);
+  const ready = (deps.data?.deployments ?? []).filter((d) => d.state === 'READY');
+  if (ready.length === 0) return null;
+  return (
+    <div class="row wrap try-models" data-testid="try-models">
+      <span class="muted">Try a served model:</span>
+      {ready.map((d) => (
+        <Link key={d.name} class="button small primary" href={path('playground', d.name)} aria-label={`Try the ${d.name} model`}>
+          {d.name}
+        </Link>
+      ))}
+    </div>
+  );
+}
 
 export function Experiments() {
   useTitle('Experiments');
@@ -19,6 +36,7 @@ export function Experiments() {
         </div>
         <input type="search" placeholder="Find an experiment" value={q} onInput={(e) => setQ(e.currentTarget.value)} aria-label="Find an experiment" />
       </div>
+      <TryModels />
       <div class="panel">
         {exps.error ? (
           <div class="panel-body">
