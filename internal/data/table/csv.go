@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cairn-mlops/cairn/internal/errs"
 )
@@ -51,6 +52,9 @@ func ReadCSV(r io.Reader, name string) (*CSV, error) {
 	c := &CSV{Name: name, Header: make([]string, len(header)), index: make(map[string]int, len(header))}
 	for i, h := range header {
 		h = strings.TrimSpace(h)
+		if !utf8.ValidString(h) {
+			return nil, errs.Invalidf("%s line 1: header column %d is not valid UTF-8 text: save the file as UTF-8", name, i+1)
+		}
 		if h == "" {
 			return nil, errs.Invalidf("%s line 1: header column %d has no name", name, i+1)
 		}
@@ -71,6 +75,13 @@ func ReadCSV(r io.Reader, name string) (*CSV, error) {
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(c.Header) {
 			return nil, errs.Invalidf("%s line %d: %d fields, expected %d as in the header", name, line, len(rec), len(c.Header))
+		}
+		// Values end up in JSON (the fitted transform, served records), which
+		// holds only UTF-8: a Latin-1 file would change under its feet.
+		for j, f := range rec {
+			if !utf8.ValidString(f) {
+				return nil, errs.Invalidf("%s line %d, column %q: not valid UTF-8 text: save the file as UTF-8", name, line, c.Header[j])
+			}
 		}
 		c.Rows = append(c.Rows, rec)
 		c.Lines = append(c.Lines, line)

@@ -149,3 +149,16 @@ func TestTableBadNumber(t *testing.T) {
 		require.ErrorContains(t, err, `train.csv line 5, column "Age": `, bad)
 	}
 }
+
+// A file that is not UTF-8 (Latin-1, say) is refused with where and why:
+// its names and values go into JSON, which would change them.
+func TestTableCSVNotUTF8(t *testing.T) {
+	_, err := ReadCSV(strings.NewReader("y,caf\xe9\n1,2\n"), "latin1.csv")
+	require.ErrorContains(t, err, "latin1.csv line 1: header column 2 is not valid UTF-8 text: save the file as UTF-8")
+	_, err = ReadCSV(strings.NewReader("y,city\n1,Z\xfcrich\n"), "latin1.csv")
+	require.ErrorContains(t, err, `latin1.csv line 2, column "city": not valid UTF-8 text`)
+	require.True(t, errs.Is(err, errs.Invalid))
+	c, err := ReadCSV(strings.NewReader("y,city\n1,Zürich\n"), "utf8.csv")
+	require.NoError(t, err)
+	require.Equal(t, "Zürich", c.Rows[0][1])
+}
