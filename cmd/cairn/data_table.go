@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"slices"
@@ -136,11 +135,8 @@ func tableSchemaFlags(cmd *cobra.Command) (*table.Schema, error) {
 	}
 	var s table.Schema
 	if path != "" {
-		b, err := readSmallFile(path, "--schema")
-		if err != nil {
-			return nil, err
-		}
-		if s, err = table.ParseSchema(b, path); err != nil {
+		var err error
+		if s, err = table.ReadSchemaFile(path); err != nil {
 			return nil, err
 		}
 	}
@@ -155,27 +151,6 @@ func tableSchemaFlags(cmd *cobra.Command) (*table.Schema, error) {
 		}
 	}
 	return &s, nil
-}
-
-// readSmallFile reads a settings file named by a flag, refusing a huge one.
-func readSmallFile(path, flag string) ([]byte, error) {
-	const most = 1 << 20
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
-		return nil, errs.NotFoundf("%s %s: no such file", flag, path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", flag, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, most+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", flag, path, err)
-	}
-	if len(b) > most {
-		return nil, errs.Invalidf("%s %s: larger than %d bytes", flag, path, most)
-	}
-	return b, nil
 }
 
 // readTableSpec reads a table.Spec from a JSON file; unknown fields are errors.

@@ -60,7 +60,7 @@ func TestDataTableCLI(t *testing.T) {
 		{[]string{"--source", src}, 2, "--target is required"},
 		{[]string{"--source", src, "--preset", "iris"}, 2, `table preset "iris"`},
 		{[]string{"--source", src, "--target", "Survived", "--label", "Sex"}, 2, `--target "Survived" and --label "Sex" disagree`},
-		{[]string{"--source", src, "--target", "Survived", "--schema", filepath.Join(dir, "nope.yaml")}, 3, "--schema " + filepath.Join(dir, "nope.yaml") + ": no such file"},
+		{[]string{"--source", src, "--target", "Survived", "--schema", filepath.Join(dir, "nope.yaml")}, 3, "schema " + filepath.Join(dir, "nope.yaml") + ": no such file"},
 		{[]string{"--source", src, "--preset", "titanic", "--drop", "Fare"}, 2, "a schema overrides inferred columns"},
 		{[]string{"--source", src, "--target", "Survived", "--column", "Age=color"}, 2, `--column "Age=color": column "Age": type "color"`},
 	} {

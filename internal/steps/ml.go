@@ -245,12 +245,7 @@ func (p *PrepareTable) Run(ctx context.Context, env Env) (map[string]string, err
 		opt.Label = p.Target
 	}
 	if p.Schema != "" {
-		path := inputPath(p.Schema)
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf(`input "schema": %w`, err)
-		}
-		schema, err := table.ParseSchema(b, p.Schema)
+		schema, err := table.ReadSchemaFile(inputPath(p.Schema))
 		if err != nil {
 			return nil, err
 		}

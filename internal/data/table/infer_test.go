@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -381,4 +383,22 @@ func TestTableFields(t *testing.T) {
 	require.NoError(t, err)
 	_, err = UnmarshalTransform(b)
 	require.ErrorContains(t, err, `column "Age": range [5 1]`)
+}
+
+// A schema file is read only up to its limit: a huge or endless file is
+// refused, not loaded.
+func TestTableReadSchemaFile(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	require.NoError(t, os.WriteFile(big, []byte("columns:\n"+strings.Repeat("  # padding\n", MaxSchemaBytes/12+10)), 0o644))
+	_, err := ReadSchemaFile(big)
+	require.ErrorContains(t, err, "a schema names columns, not data")
+	require.True(t, errs.Is(err, errs.Invalid))
+	_, err = ReadSchemaFile(filepath.Join(dir, "missing.yaml"))
+	require.True(t, errs.Is(err, errs.NotFound), "%v", err)
+	ok := filepath.Join(dir, "ok.yaml")
+	require.NoError(t, os.WriteFile(ok, []byte("target: y\n"), 0o644))
+	s, err := ReadSchemaFile(ok)
+	require.NoError(t, err)
+	require.Equal(t, "y", s.Target)
 }

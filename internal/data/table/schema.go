@@ -2,6 +2,8 @@ package table
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -10,8 +12,26 @@ import (
 	"github.com/cairn-mlops/cairn/internal/strictyaml"
 )
 
-// maxSchemaBytes bounds a schema file: it names columns, not data.
-const maxSchemaBytes = 1 << 20
+// MaxSchemaBytes bounds a schema file: it names columns, not data.
+const MaxSchemaBytes = 1 << 20
+
+// ReadSchemaFile reads and parses the schema file at path (see
+// ParseSchema), reading no more than MaxSchemaBytes of it.
+func ReadSchemaFile(path string) (Schema, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return Schema{}, errs.NotFoundf("schema %s: no such file", path)
+		}
+		return Schema{}, fmt.Errorf("read schema %s: %w", path, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxSchemaBytes+1))
+	if err != nil {
+		return Schema{}, fmt.Errorf("read schema %s: %w", path, err)
+	}
+	return ParseSchema(b, path)
+}
 
 // ParseSchema reads a schema from YAML:
 //
@@ -27,8 +47,8 @@ const maxSchemaBytes = 1 << 20
 // file, line and key.
 func ParseSchema(src []byte, name string) (Schema, error) {
 	var s Schema
-	if len(src) > maxSchemaBytes {
-		return s, errs.Invalidf("%s: %d bytes: a schema is at most %d", name, len(src), maxSchemaBytes)
+	if len(src) > MaxSchemaBytes {
+		return s, errs.Invalidf("%s: more than %d bytes: a schema names columns, not data", name, MaxSchemaBytes)
 	}
 	root, p := strictyaml.Document(src, strictyaml.Names{Empty: "the schema is empty", One: "a schema holds one YAML document"})
 	if p != nil {

@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-mlops/cairn/internal/web"
 )
 
 // event is one server-sent event.
@@ -123,4 +126,21 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// The stream is a read, like any GET: a viewer may follow a sweep, and a
+// page on another site gets no CORS grant to read it (an EventSource from
+// there fails).
+func TestChildrenStreamAccess(t *testing.T) {
+	req := httptest.NewRequest("GET", "/api/2.0/cairn/runs/children/stream?run_id=x", nil)
+	require.Equal(t, web.Read, web.AccessFor(req))
+	srv := newServer(t)
+	r, err := http.NewRequest("GET", srv.URL+"/api/2.0/cairn/runs/children/stream?run_id=nope", nil)
+	require.NoError(t, err)
+	r.Header.Set("Origin", "https://evil.example")
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := srv.Client().Do(r)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Empty(t, resp.Header.Get("Access-Control-Allow-Origin"))
 }
