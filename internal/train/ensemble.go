@@ -120,33 +120,12 @@ func trainEnsemble(ctx context.Context, ds *data.Dataset, opt Options, arch Arch
 		}
 	}
 	res.Stopped = strings.Join(stopped, "; ")
-	for _, sp := range []string{data.SplitValidation, data.SplitTest} {
-		idx := ds.Manifest.Splits[sp]
-		if len(idx) == 0 {
-			continue
-		}
-		ev, err := m.evaluate(ds, sp, idx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if sp == data.SplitValidation {
-			res.Validation = ev
-		} else {
-			res.Test = ev
-		}
+	e := EpochMetrics{Epoch: 1, Duration: time.Since(start), Images: len(ds.Manifest.Splits[data.SplitTrain])}
+	if err := m.finishOneShot(ds, res, e); err != nil {
+		return nil, nil, err
 	}
-	// One "epoch" for the whole ensemble, as for trees.
-	train := ds.Manifest.Splits[data.SplitTrain]
-	e := EpochMetrics{Epoch: 1, Duration: time.Since(start), Images: len(train)}
-	if res.Validation != nil {
-		e.ValLoss, e.ValAcc = res.Validation.Loss, res.Validation.Accuracy
-	}
-	if ev, err := m.evaluate(ds, data.SplitTrain, train); err == nil {
-		e.TrainLoss, e.TrainAcc = ev.Loss, ev.Accuracy
-	}
-	res.History = []EpochMetrics{e}
 	if opt.OnEpoch != nil {
-		if err := opt.OnEpoch(e); err != nil {
+		if err := opt.OnEpoch(res.History[0]); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -244,6 +244,22 @@ func trainTrees(ctx context.Context, ds *data.Dataset, opt Options, arch Archite
 			res.Stopped = fmt.Sprintf("early stopping: no better validation loss for %d rounds after round %d", to.EarlyStop, tm.BestIteration)
 		}
 	}
+	if err := m.finishOneShot(ds, res, EpochMetrics{Epoch: 1, Duration: time.Since(start), Images: tr.Rows, LearningRate: to.LearningRate}); err != nil {
+		return nil, nil, err
+	}
+	if opt.OnEpoch != nil {
+		if err := opt.OnEpoch(res.History[0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, res, nil
+}
+
+// finishOneShot completes the result of a model trained in one go (trees,
+// an ensemble): the validation and test evaluations, and one "epoch" e
+// with the train and validation loss and accuracy, so curves and hooks see
+// its result.
+func (m *Model) finishOneShot(ds *data.Dataset, res *Result, e EpochMetrics) error {
 	for _, sp := range []string{data.SplitValidation, data.SplitTest} {
 		idx := ds.Manifest.Splits[sp]
 		if len(idx) == 0 {
@@ -251,7 +267,7 @@ func trainTrees(ctx context.Context, ds *data.Dataset, opt Options, arch Archite
 		}
 		ev, err := m.evaluate(ds, sp, idx)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if sp == data.SplitValidation {
 			res.Validation = ev
@@ -259,8 +275,6 @@ func trainTrees(ctx context.Context, ds *data.Dataset, opt Options, arch Archite
 			res.Test = ev
 		}
 	}
-	// One "epoch" for the whole ensemble, so curves and hooks see its result.
-	e := EpochMetrics{Epoch: 1, Duration: time.Since(start), Images: tr.Rows, LearningRate: to.LearningRate}
 	if res.Validation != nil {
 		e.ValLoss, e.ValAcc = res.Validation.Loss, res.Validation.Accuracy
 	}
@@ -268,12 +282,7 @@ func trainTrees(ctx context.Context, ds *data.Dataset, opt Options, arch Archite
 		e.TrainLoss, e.TrainAcc = ev.Loss, ev.Accuracy
 	}
 	res.History = []EpochMetrics{e}
-	if opt.OnEpoch != nil {
-		if err := opt.OnEpoch(e); err != nil {
-			return nil, nil, err
-		}
-	}
-	return m, res, nil
+	return nil
 }
 
 // saveTrees writes the ensemble in LightGBM's text format.
